@@ -1,0 +1,27 @@
+# Finds every dependency of ftlib's targets. Included by the top-level CMakeLists.txt and by the
+# installed ftlibConfig.cmake, so a build tree and a consumer resolve them the same way.
+# FTLIB_WITH_LIBTORCH / FTLIB_WITH_EIGEN say which optional components to look for.
+include(CMakeFindDependencyMacro)
+
+find_dependency(Threads)
+find_dependency(nlohmann_json 3.10)
+find_dependency(CURL)
+find_dependency(utf8proc)
+find_dependency(SentencePiece)
+
+if(FTLIB_WITH_EIGEN)
+  find_dependency(Eigen3 3.4 NO_MODULE)
+  find_dependency(OpenMP)
+endif()
+
+if(FTLIB_WITH_LIBTORCH AND NOT TARGET ftlib_torch_imported)
+  find_dependency(Torch)
+  # TorchConfig gives a list of libraries and flags rather than one target: wrap them.
+  add_library(ftlib_torch_imported INTERFACE IMPORTED)
+  target_link_libraries(ftlib_torch_imported INTERFACE ${TORCH_LIBRARIES})
+  target_include_directories(ftlib_torch_imported INTERFACE ${TORCH_INCLUDE_DIRS})
+  if(TORCH_CXX_FLAGS)
+    separate_arguments(_ftlib_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+    target_compile_options(ftlib_torch_imported INTERFACE ${_ftlib_torch_flags})
+  endif()
+endif()

@@ -1,0 +1,29 @@
+// Subcommands that are not implemented yet: they exist so `ftlib --help` lists the whole tool,
+// and they fail with a clear message instead of pretending. Each moves to its own file when done.
+
+#include <string>
+
+#include "commands.hpp"
+#include "ftlib/error.hpp"
+
+namespace ftlib::cli {
+namespace {
+
+void add_pending(CLI::App& app, const std::string& name, const std::string& description,
+                 const std::string& issue) {
+  auto* cmd = app.add_subcommand(name, description + " (not implemented yet)");
+  cmd->allow_extras();
+  cmd->callback([name, issue] {
+    throw ftlib::error("`ftlib " + name + "` is not implemented yet (tracked in " + issue + ")");
+  });
+}
+
+}  // namespace
+
+void add_tokenize_command(CLI::App& app) { add_pending(app, "tokenize", "Tokenize JSONL text", "issue 2"); }
+void add_train_command(CLI::App& app) { add_pending(app, "train", "Fine-tune a classifier", "issue 3"); }
+void add_evaluate_command(CLI::App& app) { add_pending(app, "evaluate", "Evaluate a saved classifier", "issue 3"); }
+void add_predict_command(CLI::App& app) { add_pending(app, "predict", "Predict labels for new text", "issue 3"); }
+void add_inspect_command(CLI::App& app) { add_pending(app, "inspect", "Describe a checkpoint directory", "issue 3"); }
+
+}  // namespace ftlib::cli

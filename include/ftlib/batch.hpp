@@ -1,0 +1,40 @@
+#pragma once
+// The host-memory batch that crosses from the backend-free side (data, tokenizers, Trainer)
+// into a backend. Row-major [batch_size, seq_len] int64, like HuggingFace's input tensors.
+
+#include <cstdint>
+#include <vector>
+
+namespace ftlib {
+
+/// @brief One padded batch of encoded rows, in host memory.
+struct Batch {
+  std::int64_t batch_size = 0;
+  std::int64_t seq_len = 0;
+  std::vector<std::int64_t> input_ids;       ///< [batch_size * seq_len]
+  std::vector<std::int64_t> attention_mask;  ///< [batch_size * seq_len], 1 = real token, 0 = padding
+  std::vector<std::int64_t> token_type_ids;  ///< [batch_size * seq_len], or empty (all zeros)
+  std::vector<std::int64_t> labels;          ///< [batch_size], or empty for unlabelled data
+
+  [[nodiscard]] bool has_labels() const noexcept { return !labels.empty(); }
+  /// @brief Number of real (unpadded) tokens, for throughput figures.
+  [[nodiscard]] std::int64_t num_tokens() const noexcept {
+    std::int64_t n = 0;
+    for (const auto m : attention_mask) n += m != 0;
+    return n;
+  }
+};
+
+/// @brief A float tensor in host memory, row-major. Used for logits, optimizer state and I/O.
+struct HostTensor {
+  std::vector<std::int64_t> shape;
+  std::vector<float> data;
+
+  [[nodiscard]] std::int64_t numel() const noexcept {
+    std::int64_t n = 1;
+    for (const auto d : shape) n *= d;
+    return n;
+  }
+};
+
+}  // namespace ftlib

@@ -1,0 +1,71 @@
+#pragma once
+// The one exception type ftlib throws: every failure says where (file:line:col, tensor, flag)
+// and what was expected, so a user can fix their input without a debugger.
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace ftlib {
+
+/// @brief Where an error happened in an input the user gave us.
+struct SourceLocation {
+  std::string file;                  ///< path of the file, or a name such as "<stdin>" or "--flag"
+  std::optional<std::size_t> line;   ///< 1-based line
+  std::optional<std::size_t> column; ///< 1-based column (in characters of the line, or a field number where said)
+
+  /// @brief "file:line:col", dropping the parts that are unknown.
+  [[nodiscard]] std::string to_string() const {
+    std::string out = file;
+    if (line) {
+      out += ":" + std::to_string(*line);
+      if (column) out += ":" + std::to_string(*column);
+    }
+    return out;
+  }
+};
+
+/// @brief Base class of every exception ftlib throws.
+class error : public std::runtime_error {
+ public:
+  explicit error(const std::string& message) : std::runtime_error(message) {}
+  error(const SourceLocation& where, const std::string& message)
+      : std::runtime_error(where.to_string() + ": " + message), where_(where) {}
+
+  /// @brief The input location the error refers to, when it refers to one.
+  [[nodiscard]] const std::optional<SourceLocation>& where() const noexcept { return where_; }
+
+ private:
+  std::optional<SourceLocation> where_;
+};
+
+/// @brief An input file (CSV, JSONL, config.json, safetensors, vocab) is malformed.
+class parse_error : public error {
+ public:
+  using error::error;
+};
+
+/// @brief A tensor has the wrong name, shape or dtype for the model it is loaded into.
+class tensor_error : public error {
+ public:
+  using error::error;
+};
+
+/// @brief A command-line flag or option value is invalid.
+class option_error : public error {
+ public:
+  using error::error;
+};
+
+/// @brief Reading or writing a file failed at the operating-system level.
+class io_error : public error {
+ public:
+  using error::error;
+  io_error(const std::filesystem::path& path, std::string_view what)
+      : error(path.string() + ": " + std::string(what)) {}
+};
+
+}  // namespace ftlib

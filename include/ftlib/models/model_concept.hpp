@@ -1,0 +1,55 @@
+#pragma once
+// What the Trainer needs from a backend's model. Both backends (libtorch, eigen) provide
+// DistilBertForSequenceClassification and AlbertForSequenceClassification that satisfy it.
+
+#include <concepts>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "ftlib/batch.hpp"
+
+namespace ftlib {
+
+/// @brief Logits (and the loss when the batch has labels) of one forward pass, in host memory.
+struct ForwardOutput {
+  HostTensor logits;         ///< [batch_size, num_labels]
+  double loss = 0.0;         ///< mean cross-entropy; meaningful only when has_loss
+  bool has_loss = false;
+};
+
+/// @brief A named trainable parameter as the optimizer sees it: value and gradient handles
+///        of the backend's tensor type (torch::Tensor, or an Eigen map).
+template <class Tensor>
+struct ParameterRef {
+  std::string name;   ///< HuggingFace state_dict name
+  Tensor value;
+  Tensor grad;
+  bool has_grad = true;  ///< false when backward never reached it (AdamW then skips it, as torch does)
+};
+
+/// @brief The model side of the training loop.
+///
+/// - `set_training(bool)`: dropout on or off.
+/// - `forward_backward(batch, scale)`: forward in the current mode, mean cross-entropy over the
+///   batch, then *accumulate* `scale * d(loss)/d(param)` into the gradients (scale = 1/accumulation
+///   steps, or the loss scale). Returns the unscaled loss.
+/// - `forward(batch)`: no gradients; logits and, when the batch has labels, the loss.
+/// - `zero_grad()`, `clip_grad_norm(max_norm)` (returns the total norm before clipping, torch's rule),
+///   `parameters()` (the view AdamW walks), `save_pretrained(dir)` (config.json + model.safetensors).
+template <class M>
+concept SequenceClassifier = requires(M& model, const M& const_model, const Batch& batch,
+                                      double scale, bool training, const std::filesystem::path& dir) {
+  typename M::Tensor;
+  { model.set_training(training) };
+  { model.forward_backward(batch, scale) } -> std::convertible_to<double>;
+  { model.forward(batch) } -> std::same_as<ForwardOutput>;
+  { model.zero_grad() };
+  { model.clip_grad_norm(scale) } -> std::convertible_to<double>;
+  { model.parameters() } -> std::same_as<std::vector<ParameterRef<typename M::Tensor>>>;
+  { const_model.save_pretrained(dir) };
+  { const_model.num_labels() } -> std::convertible_to<std::int64_t>;
+};
+
+}  // namespace ftlib

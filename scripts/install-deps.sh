@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs ftlib's build and test dependencies from Debian 12 packages. Idempotent: packages
+# already present are skipped, and apt is not touched at all when nothing is missing.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config
+  libtorch-dev libopenblas-dev
+  libsentencepiece-dev libeigen3-dev libutf8proc-dev
+  nlohmann-json3-dev libcli11-dev doctest-dev libbenchmark-dev libcurl4-openssl-dev
+  python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

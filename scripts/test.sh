@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds ftlib with every component and runs every test. Usage: scripts/test.sh [extra ctest args]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install-deps.sh"
+build="${FTLIB_BUILD_DIR:-$root/build}"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build "$build" --parallel "${FTLIB_JOBS:-$(nproc)}"
+ctest --test-dir "$build" --output-on-failure --timeout 900 "$@"

@@ -1,0 +1,1 @@
+ftlib_add_test(test_optim SOURCES test_optim.cpp)

@@ -1,0 +1,58 @@
+#pragma once
+// Helpers shared by the tests: where ../shared is, and a visible skip when it is absent.
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+
+namespace ftlib::testing {
+
+/// @brief The project's shared/ folder: $FTLIB_SHARED_DIR, else ../shared beside the source tree.
+inline std::optional<std::filesystem::path> shared_dir() {
+  if (const char* env = std::getenv("FTLIB_SHARED_DIR"); env != nullptr && *env != '\0') {
+    if (std::filesystem::is_directory(env)) return std::filesystem::path(env);
+  }
+  const std::filesystem::path fallback = FTLIB_SHARED_DIR_DEFAULT;
+  if (std::filesystem::is_directory(fallback)) return std::filesystem::weakly_canonical(fallback);
+  return std::nullopt;
+}
+
+/// @brief shared/<relative> when it exists; otherwise prints a visible SKIPPED line and returns nullopt.
+inline std::optional<std::filesystem::path> shared_path(const std::string& relative) {
+  const auto dir = shared_dir();
+  if (dir && std::filesystem::exists(*dir / relative)) return *dir / relative;
+  std::cout << "SKIPPED: shared/" << relative
+            << " not found (set FTLIB_SHARED_DIR or check out ../shared beside the source tree)\n";
+  return std::nullopt;
+}
+
+/// @brief Files committed with the tests (tests/data/...).
+inline std::filesystem::path test_data(const std::string& relative) {
+  return std::filesystem::path(FTLIB_TEST_DATA_DIR) / relative;
+}
+
+/// @brief A fresh empty temporary directory, removed when the object goes out of scope.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "ftlib-test") {
+    const auto base = std::filesystem::temp_directory_path();
+    for (int i = 0;; ++i) {
+      path_ = base / (prefix + "-" + std::to_string(std::rand()) + "-" + std::to_string(i));
+      if (std::filesystem::create_directories(path_)) break;
+    }
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace ftlib::testing
