@@ -1,0 +1,2 @@
+# Tokenizers: WordPiece unit tests and the HuggingFace fixture conformance run.
+ftlib_add_test(test_tokenizer_conformance SOURCES test_tokenizer_conformance.cpp LABELS tokenizers)
