@@ -1,0 +1,540 @@
+#pragma once
+// TextClassificationDataset: rows of (text, optional text_pair, label id) read from CSV, TSV or
+// JSONL, with the label map (id2label) a saved model's config.json needs. Texts are moved out of
+// the reader's row buffer, so each text is held in memory once. See docs/data.md.
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ftlib/data/csv.hpp"
+#include "ftlib/data/jsonl.hpp"
+#include "ftlib/error.hpp"
+
+namespace ftlib {
+
+/// @brief The file formats a dataset can be read from.
+enum class DataFormat {
+  automatic,  ///< from the extension: .csv, .tsv/.tab, .jsonl/.ndjson/.json
+  csv,        ///< RFC 4180, comma-separated, header row
+  tsv,        ///< like csv with a tab delimiter (quotes still allowed)
+  jsonl,      ///< one JSON object per line
+};
+
+/// @brief How the label column's values become ids.
+enum class LabelMode {
+  automatic,  ///< integer if every label is an integer (or label_offset is set), else string
+  integer,    ///< id = value - label_offset, checked against num_labels
+  string,     ///< each distinct string gets an id (label_order), or ids come from a given label2id
+};
+
+/// @brief The id order of string labels when no label2id is given.
+enum class LabelOrder {
+  sorted,      ///< byte-wise sorted, like sorted(set(labels)) in Python
+  first_seen,  ///< in order of first appearance in the file
+};
+
+/// @brief The format name for messages and flags: "auto", "csv", "tsv", "jsonl".
+[[nodiscard]] constexpr std::string_view to_string(DataFormat format) noexcept {
+  switch (format) {
+    case DataFormat::automatic: return "auto";
+    case DataFormat::csv: return "csv";
+    case DataFormat::tsv: return "tsv";
+    case DataFormat::jsonl: return "jsonl";
+  }
+  return "?";
+}
+
+/// @brief Parses "auto", "csv", "tsv" or "jsonl" (e.g. a --format flag).
+/// @throws option_error listing the valid names.
+[[nodiscard]] inline DataFormat parse_data_format(std::string_view name) {
+  if (name == "auto") return DataFormat::automatic;
+  if (name == "csv") return DataFormat::csv;
+  if (name == "tsv") return DataFormat::tsv;
+  if (name == "jsonl") return DataFormat::jsonl;
+  throw option_error("unknown data format '" + std::string(name) + "'; expected one of: auto, csv, tsv, jsonl");
+}
+
+/// @brief The format a file's extension implies.
+/// @throws option_error for an extension it does not know.
+[[nodiscard]] inline DataFormat data_format_from_path(const std::filesystem::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (ext == ".csv") return DataFormat::csv;
+  if (ext == ".tsv" || ext == ".tab") return DataFormat::tsv;
+  if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return DataFormat::jsonl;
+  throw option_error(path.string() + ": cannot tell the data format from the extension '" + ext +
+                     "'; expected .csv, .tsv, .tab, .jsonl, .ndjson or .json, or give the format explicitly");
+}
+
+/// @brief How TextClassificationDataset::load reads a file and turns labels into ids.
+struct DatasetOptions {
+  DataFormat format = DataFormat::automatic;     ///< file format; automatic = by extension
+  std::string text_column = "text";               ///< column (CSV/TSV header name, JSONL key) of the text
+  std::optional<std::string> text_pair_column;    ///< column of the second text of a pair, if any
+  std::string label_column = "label";             ///< column of the label
+  bool require_labels = true;                     ///< false: a missing label column gives an unlabelled dataset
+  LabelMode label_mode = LabelMode::automatic;    ///< how labels become ids
+  /// Subtracted from integer labels: 1 maps stars 1..5 to ids 0..4 (what the notebook's `stars - 1` does).
+  std::int64_t label_offset = 0;
+  /// Number of classes; integer labels must lie in [0, num_labels) after the offset. Unset: the
+  /// size of label2id / label_names if given, else (largest id + 1) for integers, distinct count for strings.
+  std::optional<std::size_t> num_labels;
+  LabelOrder label_order = LabelOrder::sorted;    ///< id order of string labels without label2id
+  /// A label map to impose (e.g. the train set's, or a saved model's config.json): string labels are
+  /// looked up in it, unknown ones are an error. Ids must be 0..n-1.
+  std::optional<std::map<std::string, std::int64_t>> label2id;
+  /// Names for integer label ids (id2label); default "LABEL_<id>" as transformers' configs have.
+  std::vector<std::string> label_names;
+
+  /// @brief Sets format.
+  DatasetOptions& with_format(DataFormat v) { format = v; return *this; }
+  /// @brief Sets text_column.
+  DatasetOptions& with_text_column(std::string v) { text_column = std::move(v); return *this; }
+  /// @brief Sets text_pair_column.
+  DatasetOptions& with_text_pair_column(std::string v) { text_pair_column = std::move(v); return *this; }
+  /// @brief Sets label_column.
+  DatasetOptions& with_label_column(std::string v) { label_column = std::move(v); return *this; }
+  /// @brief Sets require_labels.
+  DatasetOptions& with_require_labels(bool v) { require_labels = v; return *this; }
+  /// @brief Sets label_mode.
+  DatasetOptions& with_label_mode(LabelMode v) { label_mode = v; return *this; }
+  /// @brief Sets label_offset.
+  DatasetOptions& with_label_offset(std::int64_t v) { label_offset = v; return *this; }
+  /// @brief Sets num_labels.
+  DatasetOptions& with_num_labels(std::size_t v) { num_labels = v; return *this; }
+  /// @brief Sets label_order.
+  DatasetOptions& with_label_order(LabelOrder v) { label_order = v; return *this; }
+  /// @brief Imposes a label map.
+  DatasetOptions& with_label2id(std::map<std::string, std::int64_t> v) { label2id = std::move(v); return *this; }
+  /// @brief Sets label_names.
+  DatasetOptions& with_label_names(std::vector<std::string> v) { label_names = std::move(v); return *this; }
+};
+
+namespace detail {
+struct DatasetLoader;
+}  // namespace detail
+
+/// @brief One row of a dataset, viewing the dataset's storage.
+struct Example {
+  std::string_view text;                      ///< the (first) text
+  std::optional<std::string_view> text_pair;  ///< the second text of a pair
+  std::int64_t label = -1;                    ///< label id, -1 when the dataset is unlabelled
+  std::size_t line = 0;                       ///< line in the source file where the row starts (0 in memory)
+};
+
+/// @brief What a DataLoader needs from a dataset: indexed texts, optional pairs and label ids.
+template <class D>
+concept ClassificationDataset = requires(const D& d, std::size_t i) {
+  { d.size() } -> std::convertible_to<std::size_t>;
+  { d.text(i) } -> std::convertible_to<std::string_view>;
+  { d.text_pair(i) } -> std::same_as<std::optional<std::string_view>>;
+  { d.label(i) } -> std::convertible_to<std::int64_t>;
+  { d.has_labels() } -> std::convertible_to<bool>;
+  { d.num_labels() } -> std::convertible_to<std::size_t>;
+};
+
+/// @brief Rows of (text, optional text_pair, label id) with their label names.
+class TextClassificationDataset {
+ public:
+  TextClassificationDataset() = default;
+
+  /// @brief Reads a CSV, TSV or JSONL file (see DatasetOptions and docs/data.md).
+  /// @throws parse_error with file:line:column for malformed files and bad labels,
+  ///         option_error for inconsistent options, io_error when the file cannot be read.
+  [[nodiscard]] static TextClassificationDataset load(const std::filesystem::path& path,
+                                                      const DatasetOptions& options = {});
+
+  /// @brief A dataset from memory. `labels` is empty (unlabelled) or one id in [0, id2label.size())
+  ///        per text; `text_pairs` is empty or one per text.
+  /// @throws option_error when sizes or ids do not match.
+  [[nodiscard]] static TextClassificationDataset from_memory(std::vector<std::string> texts,
+                                                             std::vector<std::int64_t> labels,
+                                                             std::vector<std::string> id2label,
+                                                             std::vector<std::string> text_pairs = {}) {
+    if (!labels.empty() && labels.size() != texts.size()) {
+      throw option_error("in-memory dataset: " + std::to_string(texts.size()) + " texts but " +
+                         std::to_string(labels.size()) + " labels");
+    }
+    if (!text_pairs.empty() && text_pairs.size() != texts.size()) {
+      throw option_error("in-memory dataset: " + std::to_string(texts.size()) + " texts but " +
+                         std::to_string(text_pairs.size()) + " text pairs");
+    }
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= id2label.size()) {
+        throw option_error("in-memory dataset: label " + std::to_string(labels[i]) + " of row " + std::to_string(i) +
+                           " is out of range; expected 0.." + std::to_string(static_cast<std::int64_t>(id2label.size()) - 1));
+      }
+    }
+    TextClassificationDataset d;
+    d.texts_ = std::move(texts);
+    d.text_pairs_ = std::move(text_pairs);
+    d.labels_ = std::move(labels);
+    d.id2label_ = std::move(id2label);
+    d.source_ = "<memory>";
+    return d;
+  }
+
+  /// @brief Number of rows.
+  [[nodiscard]] std::size_t size() const noexcept { return texts_.size(); }
+  /// @brief True without rows.
+  [[nodiscard]] bool empty() const noexcept { return texts_.empty(); }
+  /// @brief True when rows have a second text.
+  [[nodiscard]] bool has_text_pair() const noexcept { return !text_pairs_.empty(); }
+  /// @brief True when rows have labels.
+  [[nodiscard]] bool has_labels() const noexcept { return !labels_.empty(); }
+  /// @brief Text of row i.
+  [[nodiscard]] std::string_view text(std::size_t i) const { return texts_.at(i); }
+  /// @brief Second text of row i, if the dataset has pairs.
+  [[nodiscard]] std::optional<std::string_view> text_pair(std::size_t i) const {
+    if (text_pairs_.empty()) return std::nullopt;
+    return std::string_view(text_pairs_.at(i));
+  }
+  /// @brief Label id of row i, or -1 for an unlabelled dataset.
+  [[nodiscard]] std::int64_t label(std::size_t i) const { return labels_.empty() ? -1 : labels_.at(i); }
+  /// @brief Line in the source file where row i starts (0 for in-memory datasets).
+  [[nodiscard]] std::size_t source_line(std::size_t i) const { return lines_.empty() ? 0 : lines_.at(i); }
+  /// @brief Row i.
+  [[nodiscard]] Example operator[](std::size_t i) const { return Example{text(i), text_pair(i), label(i), source_line(i)}; }
+
+  /// @brief All label ids (empty when unlabelled).
+  [[nodiscard]] const std::vector<std::int64_t>& labels() const noexcept { return labels_; }
+  /// @brief Number of classes (the size of id2label).
+  [[nodiscard]] std::size_t num_labels() const noexcept { return id2label_.size(); }
+  /// @brief Name of each id, for config.json's id2label.
+  [[nodiscard]] const std::vector<std::string>& id2label() const noexcept { return id2label_; }
+  /// @brief Id of each name, for config.json's label2id (and for loading a validation set with the same ids).
+  [[nodiscard]] std::map<std::string, std::int64_t> label2id() const {
+    std::map<std::string, std::int64_t> out;
+    for (std::size_t i = 0; i < id2label_.size(); ++i) out.emplace(id2label_[i], static_cast<std::int64_t>(i));
+    return out;
+  }
+  /// @brief Rows per label id (size num_labels()).
+  [[nodiscard]] std::vector<std::size_t> label_counts() const {
+    std::vector<std::size_t> counts(id2label_.size(), 0);
+    for (const auto id : labels_) ++counts[static_cast<std::size_t>(id)];
+    return counts;
+  }
+  /// @brief The file the rows came from ("<memory>" for in-memory datasets).
+  [[nodiscard]] const std::string& source() const noexcept { return source_; }
+
+ private:
+  friend struct detail::DatasetLoader;
+
+  std::vector<std::string> texts_;
+  std::vector<std::string> text_pairs_;
+  std::vector<std::int64_t> labels_;
+  std::vector<std::size_t> lines_;
+  std::vector<std::string> id2label_;
+  std::string source_;
+};
+
+static_assert(ClassificationDataset<TextClassificationDataset>);
+
+namespace detail {
+
+// Builds a TextClassificationDataset from a file (the implementation of load()).
+struct DatasetLoader {
+  // Raw label values are kept until the whole file is read: automatic mode and sorted string ids
+  // need to see every label first.
+  struct RawLabel {
+    std::string value;
+    std::size_t line;
+    std::optional<std::size_t> column;
+  };
+
+  const DatasetOptions& options;
+  std::string file;
+  std::string label_where;  // "column 'stars' (field 2)" or "key 'label'"
+  TextClassificationDataset out{};
+  std::vector<RawLabel> raw_labels{};
+
+  [[noreturn]] void fail(std::size_t line, std::optional<std::size_t> column, const std::string& message) const {
+    throw parse_error(SourceLocation{file, line, column}, message);
+  }
+
+  static std::string join(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + ("'" + n + "'");
+    return out;
+  }
+
+  void load_csv(const std::filesystem::path& path, CsvOptions csv) {
+    CsvReader reader(path, std::move(csv));
+    const auto& header = reader.header();
+    auto column = [&](const std::string& name, const char* option, bool required) -> std::optional<std::size_t> {
+      auto index = reader.column_index(name);
+      if (!index && required) {
+        fail(reader.header_line(), std::nullopt,
+             "missing column '" + name + "' (" + option + "); the header has columns: " + join(header));
+      }
+      return index;
+    };
+    const auto text_index = *column(options.text_column, "text_column", true);
+    std::optional<std::size_t> pair_index;
+    if (options.text_pair_column) pair_index = column(*options.text_pair_column, "text_pair_column", true);
+    const auto label_index = column(options.label_column, "label_column", options.require_labels);
+    if (label_index) {
+      label_where = "column '" + options.label_column + "' (field " + std::to_string(*label_index + 1) + ")";
+    }
+
+    CsvRow row;
+    while (reader.next(row)) {
+      out.lines_.push_back(row.line);
+      out.texts_.push_back(std::move(row.fields[text_index]));
+      if (pair_index) out.text_pairs_.push_back(std::move(row.fields[*pair_index]));
+      if (label_index) {
+        const auto& at = row.positions[*label_index];
+        raw_labels.push_back(RawLabel{std::move(row.fields[*label_index]), at.line, at.column});
+      }
+    }
+    if (out.texts_.empty()) fail(reader.header_line(), std::nullopt, "no data rows after the header");
+  }
+
+  static std::string keys_of(const nlohmann::json& object) {
+    std::string out;
+    for (const auto& item : object.items()) out += (out.empty() ? "'" : ", '") + item.key() + "'";
+    return out.empty() ? "(none)" : out;
+  }
+
+  std::string json_text(const JsonlRecord& record, const std::string& key, const char* option) const {
+    const auto it = record.value.find(key);
+    if (it == record.value.end()) {
+      fail(record.line, std::nullopt,
+           "missing key '" + key + "' (" + option + "); this object has keys: " + keys_of(record.value));
+    }
+    if (!it->is_string()) {
+      fail(record.line, std::nullopt,
+           "key '" + key + "' (" + option + ") must be a string, got " + std::string(it->type_name()));
+    }
+    return it->get<std::string>();
+  }
+
+  void load_jsonl(const std::filesystem::path& path) {
+    JsonlReader reader(path);
+    JsonlRecord record;
+    label_where = "key '" + options.label_column + "'";
+    std::optional<bool> labelled;  // decided by the first row when labels are optional
+    while (reader.next(record)) {
+      out.lines_.push_back(record.line);
+      out.texts_.push_back(json_text(record, options.text_column, "text_column"));
+      if (options.text_pair_column) {
+        out.text_pairs_.push_back(json_text(record, *options.text_pair_column, "text_pair_column"));
+      }
+      const auto it = record.value.find(options.label_column);
+      if (!labelled) labelled = options.require_labels || it != record.value.end();
+      if (!*labelled) continue;
+      if (it == record.value.end()) {
+        fail(record.line, std::nullopt,
+             "missing key '" + options.label_column + "' (label_column); this object has keys: " + keys_of(record.value));
+      }
+      std::string value;
+      if (it->is_string()) {
+        value = it->get<std::string>();
+      } else if (it->is_number_integer()) {
+        value = it->dump();
+      } else if (it->is_number_float()) {
+        const double v = it->get<double>();
+        if (v != static_cast<double>(static_cast<std::int64_t>(v))) {
+          fail(record.line, std::nullopt, "label " + it->dump() + " in " + label_where + " is not an integer");
+        }
+        value = std::to_string(static_cast<std::int64_t>(v));
+      } else if (!it->is_null()) {
+        fail(record.line, std::nullopt,
+             "label in " + label_where + " must be a string or an integer, got " + std::string(it->type_name()));
+      }
+      raw_labels.push_back(RawLabel{std::move(value), record.line, std::nullopt});
+    }
+  }
+
+  static std::string_view trim(std::string_view s) {
+    const auto first = s.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos) return {};
+    return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+  }
+
+  static std::optional<std::int64_t> parse_integer(std::string_view s) {
+    s = trim(s);
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    std::int64_t value = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (s.empty() || ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+    return value;
+  }
+
+  void check_not_empty(const RawLabel& raw) const {
+    if (trim(raw.value).empty()) fail(raw.line, raw.column, "empty label in " + label_where);
+  }
+
+  LabelMode decide_mode() const {
+    if (options.label_mode != LabelMode::automatic) return options.label_mode;
+    if (options.label_offset != 0) return LabelMode::integer;
+    const RawLabel* integer = nullptr;
+    const RawLabel* other = nullptr;
+    bool all_in_map = options.label2id.has_value();
+    for (const auto& raw : raw_labels) {
+      check_not_empty(raw);
+      if (all_in_map && !options.label2id->contains(raw.value)) all_in_map = false;
+      if (parse_integer(raw.value)) {
+        if (!integer) integer = &raw;
+      } else if (!other) {
+        other = &raw;
+      }
+    }
+    if (all_in_map) return LabelMode::string;
+    if (integer && other) {
+      fail(other->line, other->column,
+           "label '" + other->value + "' in " + label_where + " is not an integer, but the label on line " +
+               std::to_string(integer->line) + " is ('" + integer->value +
+               "'); set the label mode (integer or string) explicitly if this is intended");
+    }
+    return other ? LabelMode::string : LabelMode::integer;
+  }
+
+  std::string range_text(std::size_t n) const {
+    const auto first = options.label_offset;
+    const auto last = static_cast<std::int64_t>(n) - 1 + options.label_offset;
+    std::string text = "expected " + std::to_string(first) + ".." + std::to_string(last) + " (num_labels " + std::to_string(n);
+    if (options.label_offset != 0) text += ", label_offset " + std::to_string(options.label_offset);
+    return text + ")";
+  }
+
+  void resolve_integer() {
+    std::optional<std::size_t> n = options.num_labels;
+    if (!n && options.label2id) n = options.label2id->size();
+    if (!n && !options.label_names.empty()) n = options.label_names.size();
+    std::int64_t largest = -1;
+    out.labels_.reserve(raw_labels.size());
+    for (const auto& raw : raw_labels) {
+      check_not_empty(raw);
+      const auto value = parse_integer(raw.value);
+      if (!value) {
+        fail(raw.line, raw.column, "label '" + raw.value + "' in " + label_where + " is not an integer");
+      }
+      const std::int64_t id = *value - options.label_offset;
+      if (id < 0 || (n && id >= static_cast<std::int64_t>(*n))) {
+        std::string message = "label " + std::to_string(*value) + " in " + label_where + " is out of range: ";
+        if (n) {
+          message += range_text(*n);
+        } else {
+          message += "ids (label - label_offset " + std::to_string(options.label_offset) + ") must be >= 0";
+        }
+        fail(raw.line, raw.column, message);
+      }
+      largest = std::max(largest, id);
+      out.labels_.push_back(id);
+    }
+    const std::size_t count = n ? *n : static_cast<std::size_t>(largest + 1);
+    if (!options.label_names.empty()) {
+      if (options.label_names.size() != count) {
+        throw option_error("label_names has " + std::to_string(options.label_names.size()) + " names but there are " +
+                           std::to_string(count) + " labels");
+      }
+      out.id2label_ = options.label_names;
+    } else if (options.label2id) {
+      out.id2label_ = invert(*options.label2id);
+    } else {
+      for (std::size_t i = 0; i < count; ++i) out.id2label_.push_back("LABEL_" + std::to_string(i));
+    }
+  }
+
+  static std::vector<std::string> invert(const std::map<std::string, std::int64_t>& label2id) {
+    std::vector<std::string> names(label2id.size());
+    std::vector<bool> seen(label2id.size(), false);
+    for (const auto& [name, id] : label2id) {
+      if (id < 0 || static_cast<std::size_t>(id) >= names.size() || seen[static_cast<std::size_t>(id)]) {
+        throw option_error("label2id must map its " + std::to_string(names.size()) + " names to the ids 0.." +
+                           std::to_string(static_cast<std::int64_t>(names.size()) - 1) + " once each; '" + name +
+                           "' has id " + std::to_string(id));
+      }
+      names[static_cast<std::size_t>(id)] = name;
+      seen[static_cast<std::size_t>(id)] = true;
+    }
+    return names;
+  }
+
+  void resolve_string() {
+    std::map<std::string, std::int64_t> label2id;
+    if (options.label2id) {
+      out.id2label_ = invert(*options.label2id);
+      label2id = *options.label2id;
+    } else {
+      std::vector<std::string> names;
+      for (const auto& raw : raw_labels) {
+        check_not_empty(raw);
+        if (label2id.emplace(raw.value, 0).second) names.push_back(raw.value);
+      }
+      if (options.label_order == LabelOrder::sorted) std::sort(names.begin(), names.end());
+      for (std::size_t i = 0; i < names.size(); ++i) label2id[names[i]] = static_cast<std::int64_t>(i);
+      if (options.num_labels && *options.num_labels != names.size()) {
+        throw option_error(file + ": num_labels is " + std::to_string(*options.num_labels) + " but the " + label_where +
+                           " has " + std::to_string(names.size()) + " distinct labels: " + join(names) +
+                           "; give label2id to fix the ids of labels a split lacks");
+      }
+      out.id2label_ = std::move(names);
+    }
+    out.labels_.reserve(raw_labels.size());
+    for (const auto& raw : raw_labels) {
+      check_not_empty(raw);
+      const auto it = label2id.find(raw.value);
+      if (it == label2id.end()) {
+        fail(raw.line, raw.column,
+             "unknown label '" + raw.value + "' in " + label_where + "; the given label2id has: " + join(out.id2label_));
+      }
+      out.labels_.push_back(it->second);
+    }
+  }
+
+  void resolve_labels() {
+    if (raw_labels.empty()) {
+      // Unlabelled: keep whatever names the options give, so predictions can still be named.
+      if (options.label2id) {
+        out.id2label_ = invert(*options.label2id);
+      } else if (!options.label_names.empty()) {
+        out.id2label_ = options.label_names;
+      } else if (options.num_labels) {
+        for (std::size_t i = 0; i < *options.num_labels; ++i) out.id2label_.push_back("LABEL_" + std::to_string(i));
+      }
+      return;
+    }
+    if (decide_mode() == LabelMode::integer) {
+      resolve_integer();
+    } else {
+      resolve_string();
+    }
+    raw_labels.clear();
+    raw_labels.shrink_to_fit();
+  }
+};
+
+}  // namespace detail
+
+inline TextClassificationDataset TextClassificationDataset::load(const std::filesystem::path& path,
+                                                                 const DatasetOptions& options) {
+  const DataFormat format = options.format == DataFormat::automatic ? data_format_from_path(path) : options.format;
+  detail::DatasetLoader loader{options, path.string(), {}};
+  loader.out.source_ = path.string();
+  switch (format) {
+    case DataFormat::csv: loader.load_csv(path, CsvOptions{}); break;
+    case DataFormat::tsv: loader.load_csv(path, CsvOptions::tsv()); break;
+    case DataFormat::jsonl: loader.load_jsonl(path); break;
+    case DataFormat::automatic: break;  // resolved above
+  }
+  loader.resolve_labels();
+  return std::move(loader.out);
+}
+
+}  // namespace ftlib

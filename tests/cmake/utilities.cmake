@@ -1,0 +1,2 @@
+# Backend-free training utilities: data readers and datasets, metrics, LR schedules, callbacks.
+ftlib_add_test(test_data SOURCES test_data.cpp)
