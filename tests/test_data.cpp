@@ -545,7 +545,8 @@ TEST_CASE("Dataset: shared amazon_reviews_5class splits (counts from the data RE
                              Split{"test.csv", 94, {15, 26, 25, 13, 15}}}) {
     const auto path = ftlib::testing::shared_path(std::string("data/amazon_reviews_5class/") + split.file);
     if (!path) continue;
-    CAPTURE(split.file);
+    const std::string file = split.file;
+    CAPTURE(file);
     const auto data = ftlib::TextClassificationDataset::load(*path, stars);
     CHECK(data.size() == split.rows);
     const auto counts = data.label_counts();

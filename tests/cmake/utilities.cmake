@@ -1,2 +1,3 @@
 # Backend-free training utilities: data readers and datasets, metrics, LR schedules, callbacks.
 ftlib_add_test(test_data SOURCES test_data.cpp)
+ftlib_add_test(test_metrics SOURCES test_metrics.cpp)
