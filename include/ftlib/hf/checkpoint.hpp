@@ -1,0 +1,282 @@
+#pragma once
+// Backend-free planning of "load this checkpoint into that classifier", as transformers'
+// from_pretrained does it: which model parameters come from which checkpoint tensors, which are
+// missing (to be freshly initialised), which checkpoint tensors go unused, and shape mismatches.
+// Also the HuggingFace parameter lists of DistilBERT/ALBERT sequence classifiers.
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "ftlib/error.hpp"
+#include "ftlib/hf/config.hpp"
+#include "ftlib/hf/safetensors.hpp"
+
+namespace ftlib::hf {
+
+/// @brief A parameter a model expects, under its HuggingFace state_dict name.
+struct ExpectedParameter {
+  std::string name;                 ///< e.g. "distilbert.transformer.layer.0.attention.q_lin.weight"
+  std::vector<std::int64_t> shape;  ///< torch shape (Linear weights are [out, in])
+  bool trainable = true;            ///< false for DistilBERT's fixed sinusoidal position table
+};
+
+/// @brief One model parameter found in the checkpoint.
+struct LoadedTensor {
+  std::string name;             ///< model name
+  std::string checkpoint_name;  ///< tensor name in the file (differs when the base-model prefix is added/removed)
+};
+
+/// @brief A parameter whose checkpoint tensor has another shape.
+struct ShapeMismatch {
+  std::string name;                          ///< model name
+  std::string checkpoint_name;               ///< tensor name in the file
+  std::vector<std::int64_t> expected_shape;  ///< the model's shape
+  std::vector<std::int64_t> file_shape;      ///< the checkpoint's shape
+};
+
+/// @brief What loading a checkpoint into a model does, in transformers' terms.
+struct LoadReport {
+  std::vector<LoadedTensor> loaded;          ///< parameters to copy from the file, in model order
+  std::vector<std::string> missing_keys;     ///< model names absent from the file (sorted): initialise freshly
+  std::vector<std::string> unexpected_keys;  ///< file names the model does not use (sorted)
+  std::vector<ShapeMismatch> mismatched;     ///< only with ignore_mismatched_sizes; initialise freshly too
+
+  /// @brief True when every parameter was loaded and every tensor used.
+  [[nodiscard]] bool complete() const noexcept {
+    return missing_keys.empty() && unexpected_keys.empty() && mismatched.empty();
+  }
+  /// @brief Whether `name` (a model name) is loaded from the file.
+  [[nodiscard]] bool is_loaded(std::string_view name) const {
+    return std::any_of(loaded.begin(), loaded.end(), [&](const LoadedTensor& t) { return t.name == name; });
+  }
+};
+
+/// @brief Options of plan_checkpoint_load.
+struct LoadOptions {
+  std::string base_model_prefix;         ///< "distilbert" / "albert": lets base-model checkpoints load into heads
+  bool ignore_mismatched_sizes = false;  ///< transformers' flag: report mismatches instead of throwing
+};
+
+namespace detail {
+
+inline bool starts_with_prefix(std::string_view name, std::string_view prefix) {
+  return !prefix.empty() && name.size() > prefix.size() && name.starts_with(prefix) && name[prefix.size()] == '.';
+}
+
+/// @brief Buffers transformers never reports as unexpected (non-persistent in current code,
+///        but present in checkpoints written by older versions).
+inline bool is_ignored_buffer(std::string_view name) {
+  return name.ends_with("embeddings.position_ids");
+}
+
+}  // namespace detail
+
+/// @brief Matches `expected` against the tensors of `file` as transformers' from_pretrained does.
+///
+/// With a base_model_prefix: a checkpoint whose names lack the prefix (saved from a base model)
+/// loads into a model whose names have it, and the other way round. A shape mismatch is a
+/// tensor_error naming the tensor, both shapes and the file, unless ignore_mismatched_sizes.
+[[nodiscard]] inline LoadReport plan_checkpoint_load(std::span<const ExpectedParameter> expected,
+                                                     const SafetensorsFile& file, const LoadOptions& options = {}) {
+  const std::string_view prefix = options.base_model_prefix;
+  const bool file_has_prefix = std::any_of(file.tensors().begin(), file.tensors().end(), [&](const TensorInfo& t) {
+    return detail::starts_with_prefix(t.name, prefix);
+  });
+  const bool model_has_prefix = std::any_of(expected.begin(), expected.end(), [&](const ExpectedParameter& p) {
+    return detail::starts_with_prefix(p.name, prefix);
+  });
+  const bool strip_model_prefix = !prefix.empty() && model_has_prefix && !file_has_prefix;
+  const bool add_model_prefix = !prefix.empty() && !model_has_prefix && file_has_prefix;
+
+  const auto checkpoint_name_of = [&](const std::string& model_name) -> std::string {
+    if (strip_model_prefix && detail::starts_with_prefix(model_name, prefix)) return model_name.substr(prefix.size() + 1);
+    if (add_model_prefix) return std::string(prefix) + "." + model_name;
+    return model_name;
+  };
+
+  LoadReport report;
+  std::set<std::string> used;
+  for (const auto& p : expected) {
+    const std::string ckpt = checkpoint_name_of(p.name);
+    if (!file.contains(ckpt)) {
+      report.missing_keys.push_back(p.name);
+      continue;
+    }
+    used.insert(ckpt);
+    const TensorInfo& t = file.info(ckpt);
+    if (t.shape != p.shape) {
+      if (!options.ignore_mismatched_sizes) {
+        throw tensor_error(SourceLocation{file.path().string(), {}, {}},
+                           "tensor '" + ckpt + "' has shape " + shape_to_string(t.shape) + ", the model expects " +
+                               shape_to_string(p.shape) + " for '" + p.name +
+                               "' (a checkpoint of another size or number of labels? config.json must match the weights)");
+      }
+      report.mismatched.push_back({p.name, ckpt, p.shape, t.shape});
+      continue;
+    }
+    if (!is_floating(t.dtype)) {
+      throw tensor_error(SourceLocation{file.path().string(), {}, {}},
+                         "tensor '" + ckpt + "' has integer dtype " + std::string(dtype_name(t.dtype)) +
+                             ", the model parameter '" + p.name + "' needs a floating dtype (F32, F16, BF16, F64)");
+    }
+    report.loaded.push_back({p.name, ckpt});
+  }
+  for (const auto& t : file.tensors()) {
+    if (!used.contains(t.name) && !detail::is_ignored_buffer(t.name)) report.unexpected_keys.push_back(t.name);
+  }
+  std::sort(report.missing_keys.begin(), report.missing_keys.end());
+  std::sort(report.unexpected_keys.begin(), report.unexpected_keys.end());
+  return report;
+}
+
+namespace detail {
+
+inline std::string python_list(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i != 0) out += ", ";
+    out += "'" + items[i] + "'";
+  }
+  return out + "]";
+}
+
+inline std::string torch_size(const std::vector<std::int64_t>& shape) {
+  std::string out = "torch.Size([";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i != 0) out += ", ";
+    out += std::to_string(shape[i]);
+  }
+  return out + "])";
+}
+
+}  // namespace detail
+
+/// @brief transformers' warnings for this load ("Some weights of the model checkpoint at ... were not
+///        used ...", "... newly initialized: [...]"), or its "All the weights ... were initialized" line.
+[[nodiscard]] inline std::string format_load_report(const LoadReport& report, std::string_view model_class,
+                                                    const std::filesystem::path& checkpoint) {
+  const std::string cls(model_class);
+  const std::string at = checkpoint.string();
+  std::string out;
+  if (!report.unexpected_keys.empty()) {
+    out += "Some weights of the model checkpoint at " + at + " were not used when initializing " + cls + ": " +
+           detail::python_list(report.unexpected_keys) + "\n";
+    out += "- This IS expected if you are initializing " + cls +
+           " from the checkpoint of a model trained on another task or with another architecture (e.g. initializing "
+           "a BertForSequenceClassification model from a BertForPreTraining model).\n";
+    out += "- This IS NOT expected if you are initializing " + cls +
+           " from the checkpoint of a model that you expect to be exactly identical (initializing a "
+           "BertForSequenceClassification model from a BertForSequenceClassification model).\n";
+  }
+  if (!report.missing_keys.empty()) {
+    out += "Some weights of " + cls + " were not initialized from the model checkpoint at " + at +
+           " and are newly initialized: " + detail::python_list(report.missing_keys) + "\n";
+  }
+  if (!report.mismatched.empty()) {
+    out += "Some weights of " + cls + " were not initialized from the model checkpoint at " + at +
+           " and are newly initialized because the shapes did not match:\n";
+    for (const auto& m : report.mismatched) {
+      out += "- " + m.name + ": found shape " + detail::torch_size(m.file_shape) + " in the checkpoint and " +
+             detail::torch_size(m.expected_shape) + " in the model instantiated\n";
+    }
+  }
+  if (!report.missing_keys.empty() || !report.mismatched.empty()) {
+    out += "You should probably TRAIN this model on a down-stream task to be able to use it for predictions and "
+           "inference.\n";
+  }
+  if (out.empty()) {
+    out = "All the weights of " + cls + " were initialized from the model checkpoint at " + at + ".\n";
+  }
+  return out;
+}
+
+/// @brief The state_dict of transformers' DistilBertForSequenceClassification, in module order.
+[[nodiscard]] inline std::vector<ExpectedParameter> sequence_classification_parameters(const DistilBertModelConfig& config) {
+  const auto& c = config.arch;
+  const std::int64_t d = c.dim;
+  std::vector<ExpectedParameter> out;
+  const auto add = [&](std::string name, std::vector<std::int64_t> shape, bool trainable = true) {
+    out.push_back({std::move(name), std::move(shape), trainable});
+  };
+  add("distilbert.embeddings.word_embeddings.weight", {c.vocab_size, d});
+  add("distilbert.embeddings.position_embeddings.weight", {c.max_position_embeddings, d}, !c.sinusoidal_pos_embds);
+  add("distilbert.embeddings.LayerNorm.weight", {d});
+  add("distilbert.embeddings.LayerNorm.bias", {d});
+  for (std::int64_t i = 0; i < c.n_layers; ++i) {
+    const std::string l = "distilbert.transformer.layer." + std::to_string(i) + ".";
+    for (const char* lin : {"q_lin", "k_lin", "v_lin", "out_lin"}) {
+      add(l + "attention." + lin + ".weight", {d, d});
+      add(l + "attention." + lin + ".bias", {d});
+    }
+    add(l + "sa_layer_norm.weight", {d});
+    add(l + "sa_layer_norm.bias", {d});
+    add(l + "ffn.lin1.weight", {c.hidden_dim, d});
+    add(l + "ffn.lin1.bias", {c.hidden_dim});
+    add(l + "ffn.lin2.weight", {d, c.hidden_dim});
+    add(l + "ffn.lin2.bias", {d});
+    add(l + "output_layer_norm.weight", {d});
+    add(l + "output_layer_norm.bias", {d});
+  }
+  add("pre_classifier.weight", {d, d});
+  add("pre_classifier.bias", {d});
+  add("classifier.weight", {config.num_labels(), d});
+  add("classifier.bias", {config.num_labels()});
+  return out;
+}
+
+/// @brief The state_dict of transformers' AlbertForSequenceClassification, in module order.
+[[nodiscard]] inline std::vector<ExpectedParameter> sequence_classification_parameters(const AlbertModelConfig& config) {
+  const auto& c = config.arch;
+  const std::int64_t e = c.embedding_size, h = c.hidden_size;
+  std::vector<ExpectedParameter> out;
+  const auto add = [&](std::string name, std::vector<std::int64_t> shape) {
+    out.push_back({std::move(name), std::move(shape), true});
+  };
+  add("albert.embeddings.word_embeddings.weight", {c.vocab_size, e});
+  add("albert.embeddings.position_embeddings.weight", {c.max_position_embeddings, e});
+  add("albert.embeddings.token_type_embeddings.weight", {c.type_vocab_size, e});
+  add("albert.embeddings.LayerNorm.weight", {e});
+  add("albert.embeddings.LayerNorm.bias", {e});
+  add("albert.encoder.embedding_hidden_mapping_in.weight", {h, e});
+  add("albert.encoder.embedding_hidden_mapping_in.bias", {h});
+  for (std::int64_t g = 0; g < c.num_hidden_groups; ++g) {
+    for (std::int64_t j = 0; j < c.inner_group_num; ++j) {
+      const std::string l =
+          "albert.encoder.albert_layer_groups." + std::to_string(g) + ".albert_layers." + std::to_string(j) + ".";
+      add(l + "full_layer_layer_norm.weight", {h});
+      add(l + "full_layer_layer_norm.bias", {h});
+      for (const char* lin : {"query", "key", "value", "dense"}) {
+        add(l + "attention." + lin + ".weight", {h, h});
+        add(l + "attention." + lin + ".bias", {h});
+      }
+      add(l + "attention.LayerNorm.weight", {h});
+      add(l + "attention.LayerNorm.bias", {h});
+      add(l + "ffn.weight", {c.intermediate_size, h});
+      add(l + "ffn.bias", {c.intermediate_size});
+      add(l + "ffn_output.weight", {h, c.intermediate_size});
+      add(l + "ffn_output.bias", {h});
+    }
+  }
+  add("albert.pooler.weight", {h, h});
+  add("albert.pooler.bias", {h});
+  add("classifier.weight", {config.num_labels(), h});
+  add("classifier.bias", {config.num_labels()});
+  return out;
+}
+
+/// @brief plan_checkpoint_load with the architecture's parameter list and base-model prefix.
+template <class Arch>
+[[nodiscard]] LoadReport plan_classifier_load(const ModelConfig<Arch>& config, const SafetensorsFile& file,
+                                              bool ignore_mismatched_sizes = false) {
+  const auto expected = sequence_classification_parameters(config);
+  return plan_checkpoint_load(expected, file, LoadOptions{std::string(Arch::base_model_prefix), ignore_mismatched_sizes});
+}
+
+}  // namespace ftlib::hf
