@@ -451,17 +451,24 @@ class SentencePieceTokenizer {
   /// @brief The piece ids of `text` without special tokens, truncation or padding.
   /// Throws parse_error when `text` is not valid UTF-8.
   [[nodiscard]] std::vector<std::int64_t> encode_ids(std::string_view text) const {
-    check_input(text);
+    const bool ascii = check_input(text);
     std::vector<std::int64_t> ids;
     ids.reserve(text.size() / 3 + 4);
+    std::string scratch;
+    std::vector<int> piece_ids;
+    if (ascii && !may_hold_special_token(text)) {
+      // The common case: one chunk, and preprocess_text's ASCII lower-casing equals HF's pre-lowering.
+      scratch.reserve(text.size());
+      preprocess_ascii(text, scratch);
+      encode_preprocessed(scratch, piece_ids, ids);
+      return ids;
+    }
     std::string lowered;
     std::string_view source = text;
     if (options_.do_lower_case) {
       lowered = lower_outside_special_tokens(text);
       source = lowered;
     }
-    std::string scratch;
-    std::vector<int> piece_ids;
     for_each_chunk(source, [&](std::string_view chunk, int special) {
       if (special >= 0) {
         ids.push_back(special_ids_[static_cast<std::size_t>(special)]);
@@ -491,42 +498,38 @@ class SentencePieceTokenizer {
     return out;
   }
 
-  /// @brief Text of `ids` as HF's slow decode: pieces joined with "▁" as space, special tokens as
-  /// separate words; skip_special_tokens drops [CLS], [SEP], <pad>, <unk> and [MASK].
+  /// @brief Text of `ids` as transformers' slow AlbertTokenizer.decode (clean_up_tokenization_spaces
+  /// off): runs of ordinary pieces go through SentencePiece's decoder ("▁" -> space, the leading one
+  /// dropped), special tokens are written as they are with one space before a run of them, and the
+  /// result is stripped. skip_special_tokens drops [CLS], [SEP], <pad>, <unk> and [MASK], as HF does.
   [[nodiscard]] std::string decode(const std::vector<std::int64_t>& ids, bool skip_special_tokens = false) const {
-    std::vector<std::string> words;
-    std::string current;
+    std::string out;
+    std::vector<int> run;
+    bool prev_is_special = false;
     const auto flush = [&] {
-      const std::string_view text = trim_spaces(current);
-      if (!text.empty()) words.emplace_back(text);
-      current.clear();
+      if (run.empty()) return;
+      std::string text;
+      const auto status = processor_->Decode(run, &text);
+      if (!status.ok()) throw error("SentencePiece failed to decode ids: " + status.ToString());
+      out += text;
+      run.clear();
     };
     for (const auto id : ids) {
       check_id(id);
       const int special = special_index(id);
-      if (special >= 0) {
-        if (skip_special_tokens) continue;
-        flush();
-        words.push_back(special_tokens_[static_cast<std::size_t>(special)]);
+      if (special < 0) {
+        run.push_back(static_cast<int>(id));
+        prev_is_special = false;
         continue;
       }
-      const std::string& piece = processor_->IdToPiece(static_cast<int>(id));
-      for (std::size_t i = 0; i < piece.size();) {
-        if (piece.compare(i, underline.size(), underline) == 0) {
-          current.push_back(' ');
-          i += underline.size();
-        } else {
-          current.push_back(piece[i++]);
-        }
-      }
+      if (skip_special_tokens) continue;
+      if (!prev_is_special) out.push_back(' ');
+      flush();
+      out += special_tokens_[static_cast<std::size_t>(special)];
+      prev_is_special = true;
     }
     flush();
-    std::string out;
-    for (std::size_t i = 0; i < words.size(); ++i) {
-      if (i > 0) out.push_back(' ');
-      out += words[i];
-    }
-    return out;
+    return std::string(detail::spm::python_lstrip(detail::spm::python_rstrip(out)));
   }
 
   /// @brief Number of pieces in the model (30000 for albert-base-v2).
@@ -611,7 +614,13 @@ class SentencePieceTokenizer {
                               "\" for " + names[k] + " (an ALBERT model needs [CLS], [SEP], <unk>, <pad>, [MASK])");
       }
       special_ids_[k] = *id;
-      if (!special_tokens_[k].empty()) first_bytes_.set(static_cast<unsigned char>(special_tokens_[k][0]));
+      if (special_tokens_[k].empty()) {
+        throw parse_error(SourceLocation{path.string(), {}, {}}, std::string(names[k]) + " must not be empty");
+      }
+      const auto first = static_cast<unsigned char>(special_tokens_[k][0]);
+      first_bytes_.set(first);
+      // A token starting with a lower-case letter (or non-ASCII) could be created by lower-casing.
+      if ((first >= 'a' && first <= 'z') || first >= 0x80) could_be_made_by_lowering_ = true;
     }
     special_ = SpecialTokens{special_ids_[cls_index], special_ids_[sep_index], special_ids_[pad_index],
                              options_.cls_token,      options_.sep_token,      options_.pad_token};
@@ -679,7 +688,8 @@ class SentencePieceTokenizer {
     token("mask_token", options.mask_token);
   }
 
-  static void check_input(std::string_view text) {
+  /// Throws parse_error unless `text` is valid UTF-8; returns whether it is pure ASCII.
+  static bool check_input(std::string_view text) {
     const auto check = detail::spm::check_utf8(text);
     if (!check.valid) {
       char hex[8];
@@ -688,6 +698,14 @@ class SentencePieceTokenizer {
                         "the text is not valid UTF-8: byte " + std::string(hex) + " at byte offset " +
                             std::to_string(check.error_offset) + " does not start a valid UTF-8 sequence");
     }
+    return check.ascii;
+  }
+
+  /// False when no literal special token can appear in this ASCII text, even after lower-casing.
+  [[nodiscard]] bool may_hold_special_token(std::string_view text) const noexcept {
+    if (could_be_made_by_lowering_) return true;
+    return std::any_of(text.begin(), text.end(),
+                       [this](char c) { return first_bytes_.test(static_cast<unsigned char>(c)); });
   }
 
   void check_id(std::int64_t id) const {
@@ -702,12 +720,6 @@ class SentencePieceTokenizer {
       if (special_ids_[k] == id) return static_cast<int>(k);
     }
     return -1;
-  }
-
-  [[nodiscard]] static std::string_view trim_spaces(std::string_view s) noexcept {
-    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-    return s;
   }
 
   /// The literal special token starting at byte `i` (longest match), or -1.
@@ -909,6 +921,7 @@ class SentencePieceTokenizer {
   std::array<std::string, 5> special_tokens_;
   std::array<std::int64_t, 5> special_ids_{};
   std::bitset<256> first_bytes_;
+  bool could_be_made_by_lowering_ = false;
   SpecialTokens special_;
   std::vector<bool> splits_at_comma_;
   int comma_id_ = 0;
