@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ftlib/tokenizers/auto_tokenizer.hpp"
 #include "ftlib/tokenizers/post_processing.hpp"
 #include "ftlib/tokenizers/tokenizer_concept.hpp"
 #include "ftlib/tokenizers/wordpiece.hpp"
@@ -54,6 +55,7 @@ std::vector<std::int64_t> prefix(const std::vector<std::int64_t>& v, std::size_t
 }  // namespace
 
 static_assert(ftlib::Tokenizer<ftlib::WordPieceTokenizer>);
+static_assert(ftlib::Tokenizer<ftlib::AutoTokenizer>);
 
 TEST_CASE("pieces, template and type ids of single texts and pairs") {
   const auto tok = tiny();
@@ -327,3 +329,63 @@ TEST_CASE("save writes files from_pretrained (and transformers) read back") {
   CHECK(back.encode(text).ids == tok.encode(text).ids);
   CHECK(back.encode(text).tokens == std::vector<std::string>{"[CLS]", "Hello", "café", ",", "un", "##aff", "##able", "dog", "##s", "!", "[SEP]"});
 }
+
+TEST_CASE("AutoTokenizer picks the tokenizer from a checkpoint's files") {
+  const ftlib::testing::TempDir dir;
+  ftlib::WordPieceOptions cased;
+  cased.lowercase = false;
+  const auto tok = tiny(cased);
+  tok.save(dir.path());
+  const std::string text = "Hello café, unaffable dogs!";
+
+  const auto from_dir = ftlib::AutoTokenizer::from_pretrained(dir.path());
+  CHECK(from_dir.kind() == "wordpiece");
+  CHECK(from_dir.encode(text).ids == tok.encode(text).ids);  // cased: tokenizer_config.json was read
+  CHECK(from_dir.encode_pair(text, "a").type_ids == tok.encode_pair(text, "a").type_ids);
+  CHECK(from_dir.vocab_size() == tok.vocab_size());
+  CHECK(from_dir.pad_token_id() == 0);
+  CHECK(from_dir.id_to_token(32) == "##aff");
+  CHECK(from_dir.token_to_id("dog") == 43);
+  CHECK(from_dir.decode(tok.encode(text).ids) == tok.decode(tok.encode(text).ids));
+  CHECK(from_dir.encode_batch(std::vector<std::string>{text, "a"}, {}, 2)[1].ids == tok.encode("a").ids);
+
+  // A vocab.txt given directly: default (uncased) options.
+  const auto from_file = ftlib::AutoTokenizer::from_pretrained(dir.path() / "vocab.txt");
+  CHECK(from_file.kind() == "wordpiece");
+  CHECK(from_file.encode("HELLO").tokens == std::vector<std::string>{"[CLS]", "hello", "[SEP]"});
+
+  const ftlib::testing::TempDir empty;
+  const std::string empty_path = empty.path().string();
+  CHECK_THROWS_WITH_AS(ftlib::AutoTokenizer::from_pretrained(empty.path()),
+                       doctest::Contains("no tokenizer files found (expected vocab.txt"), ftlib::io_error);
+  CHECK_THROWS_WITH_AS(ftlib::AutoTokenizer::from_pretrained(empty.path() / "nothing-here"),
+                       doctest::Contains("not found"), ftlib::io_error);
+  {
+    std::ofstream(empty.path() / "tokenizer_config.json") << R"({"tokenizer_class": "GPT2Tokenizer"})";
+  }
+  CHECK_THROWS_WITH_AS(ftlib::AutoTokenizer::from_pretrained(empty.path()),
+                       doctest::Contains("tokenizer_class \"GPT2Tokenizer\" is not supported"), ftlib::parse_error);
+  {
+    std::ofstream(empty.path() / "tokenizer_config.json") << R"({"tokenizer_class": "AlbertTokenizerFast"})";
+  }
+  const std::string spiece = (empty.path() / "spiece.model").string();
+  CHECK_THROWS_WITH_AS(ftlib::AutoTokenizer::from_pretrained(empty.path()),
+                       doctest::Contains(ftlib::has_sentencepiece ? spiece.c_str() : "no SentencePiece support"),
+                       ftlib::error);
+}
+
+#if defined(FTLIB_HAS_SENTENCEPIECE)
+TEST_CASE("AutoTokenizer loads ALBERT's SentencePiece tokenizer") {
+  const auto dir = ftlib::testing::shared_path("vocab/albert-base-v2");
+  if (!dir) return;
+  const auto direct = ftlib::SentencePieceTokenizer::from_pretrained(*dir);
+  const std::string text = "Hello, my dog is cute";
+  for (const auto& path : {*dir, *dir / "spiece.model"}) {
+    const auto tok = ftlib::AutoTokenizer::from_pretrained(path);
+    CHECK(tok.kind() == "sentencepiece");
+    CHECK(tok.encode(text).ids == direct.encode(text).ids);
+    CHECK(tok.pad_token_id() == direct.pad_token_id());
+    CHECK(tok.vocab_size() == direct.vocab_size());
+  }
+}
+#endif

@@ -1,0 +1,205 @@
+#pragma once
+// AutoTokenizer: picks the tokenizer a checkpoint needs (WordPiece for BERT/DistilBERT, SentencePiece
+// for ALBERT) from its files, like transformers' AutoTokenizer.from_pretrained, and forwards to it.
+// SentencePiece is available when the ftlib::sentencepiece component is linked (FTLIB_HAS_SENTENCEPIECE).
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ftlib/error.hpp"
+#include "ftlib/tokenizers/encoding.hpp"
+#include "ftlib/tokenizers/post_processing.hpp"
+#include "ftlib/tokenizers/tokenizer_concept.hpp"
+#include "ftlib/tokenizers/wordpiece.hpp"
+#if defined(FTLIB_HAS_SENTENCEPIECE)
+#include "ftlib/tokenizers/sentencepiece.hpp"
+#endif
+
+namespace ftlib {
+
+/// @brief Whether this build can load SentencePiece (ALBERT) tokenizers.
+inline constexpr bool has_sentencepiece =
+#if defined(FTLIB_HAS_SENTENCEPIECE)
+    true;
+#else
+    false;
+#endif
+
+namespace auto_tokenizer::detail {
+
+enum class Kind { wordpiece, sentencepiece, unknown };
+
+inline Kind kind_of_class(std::string_view name) {
+  if (name.ends_with("Fast")) name.remove_suffix(4);
+  if (name == "BertTokenizer" || name == "DistilBertTokenizer") return Kind::wordpiece;
+  if (name == "AlbertTokenizer") return Kind::sentencepiece;
+  return Kind::unknown;
+}
+
+inline Kind kind_of_model_type(std::string_view type) {
+  if (type == "bert" || type == "distilbert") return Kind::wordpiece;
+  if (type == "albert") return Kind::sentencepiece;
+  return Kind::unknown;
+}
+
+// The string member `key` of a JSON file, when the file exists and has one.
+inline std::optional<std::string> json_string(const std::filesystem::path& path, const char* key) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;
+  const nlohmann::json j = wordpiece::detail::read_json(path);
+  if (!j.is_object()) return std::nullopt;
+  const auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+}  // namespace auto_tokenizer::detail
+
+/// @brief A WordPiece or SentencePiece tokenizer chosen from a checkpoint's files; satisfies Tokenizer.
+class AutoTokenizer {
+ public:
+  /// @brief The tokenizers AutoTokenizer can hold.
+#if defined(FTLIB_HAS_SENTENCEPIECE)
+  using Variant = std::variant<WordPieceTokenizer, SentencePieceTokenizer>;
+#else
+  using Variant = std::variant<WordPieceTokenizer>;
+#endif
+
+  /// @brief Wraps a WordPiece tokenizer.
+  explicit AutoTokenizer(WordPieceTokenizer tokenizer) : tokenizer_(std::move(tokenizer)) {}
+#if defined(FTLIB_HAS_SENTENCEPIECE)
+  /// @brief Wraps a SentencePiece tokenizer.
+  explicit AutoTokenizer(SentencePieceTokenizer tokenizer) : tokenizer_(std::move(tokenizer)) {}
+#endif
+
+  /// @brief Loads from a checkpoint directory (tokenizer_config.json's tokenizer_class, else
+  /// config.json's model_type, else whichever of vocab.txt / spiece.model is there), or from a
+  /// vocab.txt or spiece.model file given directly.
+  [[nodiscard]] static AutoTokenizer from_pretrained(const std::filesystem::path& path) {
+    using auto_tokenizer::detail::Kind;
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      throw io_error(path, "not found (expected a checkpoint directory, a vocab.txt or an spiece.model)");
+    }
+    if (!std::filesystem::is_directory(path, ec)) {
+      if (path.extension() == ".model") return load_sentencepiece_file(path);
+      if (path.extension() == ".txt") return AutoTokenizer(WordPieceTokenizer::from_vocab_file(path));
+      throw io_error(path, "unknown tokenizer file (expected vocab.txt for WordPiece or spiece.model for SentencePiece)");
+    }
+    Kind kind = Kind::unknown;
+    const auto config_path = path / "tokenizer_config.json";
+    if (const auto cls = auto_tokenizer::detail::json_string(config_path, "tokenizer_class")) {
+      kind = auto_tokenizer::detail::kind_of_class(*cls);
+      if (kind == Kind::unknown) {
+        throw parse_error(SourceLocation{config_path.string(), {}, {}},
+                          "tokenizer_class \"" + *cls +
+                              "\" is not supported (expected BertTokenizer, DistilBertTokenizer or AlbertTokenizer)");
+      }
+    }
+    if (kind == Kind::unknown) {
+      if (const auto type = auto_tokenizer::detail::json_string(path / "config.json", "model_type")) {
+        kind = auto_tokenizer::detail::kind_of_model_type(*type);
+      }
+    }
+    const bool has_vocab = std::filesystem::exists(path / "vocab.txt", ec);
+    const bool has_spiece = std::filesystem::exists(path / "spiece.model", ec);
+    if (kind == Kind::unknown) {
+      if (has_vocab) kind = Kind::wordpiece;
+      else if (has_spiece) kind = Kind::sentencepiece;
+      else {
+        throw io_error(path, "no tokenizer files found (expected vocab.txt for BERT/DistilBERT or spiece.model for ALBERT)");
+      }
+    }
+    if (kind == Kind::wordpiece) return AutoTokenizer(WordPieceTokenizer::from_pretrained(path));
+    return load_sentencepiece_dir(path);
+  }
+
+  /// @brief Encodes one text (see Tokenizer).
+  [[nodiscard]] Encoding encode(std::string_view text, const EncodeOptions& options = {}) const {
+    return std::visit([&](const auto& t) { return t.encode(text, options); }, tokenizer_);
+  }
+  /// @brief Encodes a text pair (see Tokenizer).
+  [[nodiscard]] Encoding encode_pair(std::string_view first, std::string_view second,
+                                     const EncodeOptions& options = {}) const {
+    return std::visit([&](const auto& t) { return t.encode_pair(first, second, options); }, tokenizer_);
+  }
+  /// @brief Encodes texts on `threads` threads (0 = all cores).
+  [[nodiscard]] std::vector<Encoding> encode_batch(const std::vector<std::string>& texts,
+                                                   const EncodeOptions& options = {}, std::size_t threads = 0) const {
+    return std::visit([&](const auto& t) { return t.encode_batch(texts, options, threads); }, tokenizer_);
+  }
+  /// @brief Encodes text pairs on `threads` threads (0 = all cores).
+  [[nodiscard]] std::vector<Encoding> encode_batch(const std::vector<TextPair>& pairs,
+                                                   const EncodeOptions& options = {}, std::size_t threads = 0) const {
+    return std::visit([&](const auto& t) { return t.encode_batch(pairs, options, threads); }, tokenizer_);
+  }
+  /// @brief Text of ids (see the wrapped tokenizer's decode).
+  [[nodiscard]] std::string decode(const std::vector<std::int64_t>& ids, bool skip_special_tokens = true) const {
+    return std::visit([&](const auto& t) { return t.decode(ids, skip_special_tokens); }, tokenizer_);
+  }
+  /// @brief Number of vocabulary entries.
+  [[nodiscard]] std::size_t vocab_size() const {
+    return std::visit([](const auto& t) -> std::size_t { return t.vocab_size(); }, tokenizer_);
+  }
+  /// @brief Id of the padding token.
+  [[nodiscard]] std::int64_t pad_token_id() const {
+    return std::visit([](const auto& t) -> std::int64_t { return t.pad_token_id(); }, tokenizer_);
+  }
+  /// @brief The special tokens of the template and padding.
+  [[nodiscard]] const SpecialTokens& special_tokens() const {
+    return std::visit([](const auto& t) -> const SpecialTokens& { return t.special_tokens(); }, tokenizer_);
+  }
+  /// @brief The vocabulary entry of id.
+  [[nodiscard]] std::string id_to_token(std::int64_t id) const {
+    return std::visit([&](const auto& t) -> std::string { return t.id_to_token(id); }, tokenizer_);
+  }
+  /// @brief The id of a vocabulary entry, if it is one.
+  [[nodiscard]] std::optional<std::int64_t> token_to_id(std::string_view token) const {
+    return std::visit([&](const auto& t) { return t.token_to_id(token); }, tokenizer_);
+  }
+  /// @brief Writes the tokenizer files (see the wrapped tokenizer's save).
+  void save(const std::filesystem::path& dir) const {
+    std::visit([&](const auto& t) { t.save(dir); }, tokenizer_);
+  }
+
+  /// @brief "wordpiece" or "sentencepiece".
+  [[nodiscard]] std::string_view kind() const noexcept {
+    return std::holds_alternative<WordPieceTokenizer>(tokenizer_) ? "wordpiece" : "sentencepiece";
+  }
+  /// @brief The wrapped tokenizer.
+  [[nodiscard]] const Variant& variant() const noexcept { return tokenizer_; }
+
+ private:
+  [[nodiscard]] static AutoTokenizer load_sentencepiece_dir([[maybe_unused]] const std::filesystem::path& dir) {
+#if defined(FTLIB_HAS_SENTENCEPIECE)
+    return AutoTokenizer(SentencePieceTokenizer::from_pretrained(dir));
+#else
+    throw error(dir.string() + ": is a SentencePiece (ALBERT) tokenizer, but this build of ftlib has no SentencePiece "
+                "support (link the ftlib::sentencepiece component)");
+#endif
+  }
+
+  [[nodiscard]] static AutoTokenizer load_sentencepiece_file([[maybe_unused]] const std::filesystem::path& file) {
+#if defined(FTLIB_HAS_SENTENCEPIECE)
+    return AutoTokenizer(SentencePieceTokenizer::from_model_file(file));
+#else
+    throw error(file.string() + ": is a SentencePiece model, but this build of ftlib has no SentencePiece support "
+                "(link the ftlib::sentencepiece component)");
+#endif
+  }
+
+  Variant tokenizer_;
+};
+
+static_assert(Tokenizer<AutoTokenizer>);
+
+}  // namespace ftlib
