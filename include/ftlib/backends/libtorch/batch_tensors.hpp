@@ -1,0 +1,85 @@
+#pragma once
+// Host Batch (int64, row-major) -> LibTorch tensors on the model's device.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "ftlib/batch.hpp"
+#include "ftlib/error.hpp"
+
+namespace ftlib::libtorch {
+
+/// @brief A Batch as device tensors. token_type_ids / labels are undefined tensors when the batch has none.
+struct BatchTensors {
+  torch::Tensor input_ids;       ///< [B, T] int64
+  torch::Tensor attention_mask;  ///< [B, T] int64
+  torch::Tensor token_type_ids;  ///< [B, T] int64, or undefined
+  torch::Tensor labels;          ///< [B] int64, or undefined
+};
+
+/// @brief Limits a model puts on a batch's values (checked on the host, so a bad id gives a clear
+///        error instead of an out-of-range gather on the device). 0 = unchecked.
+struct BatchLimits {
+  std::int64_t vocab_size = 0;               ///< input ids must be < vocab_size
+  std::int64_t type_vocab_size = 0;          ///< token type ids must be < type_vocab_size
+  std::int64_t max_position_embeddings = 0;  ///< seq_len must be <= this
+  std::int64_t num_labels = 0;               ///< labels must be < num_labels
+};
+
+namespace detail {
+
+inline void check_batch_values(const std::vector<std::int64_t>& values, std::int64_t limit, const char* field) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (values[i] < 0 || (limit > 0 && values[i] >= limit))
+      throw tensor_error(std::string("batch.") + field + "[" + std::to_string(i) + "] = " + std::to_string(values[i]) +
+                         " is out of range: expected 0 <= value < " + std::to_string(limit));
+  }
+}
+
+inline torch::Tensor to_device_tensor(const std::vector<std::int64_t>& values, torch::IntArrayRef shape,
+                                      const torch::Device& device) {
+  // from_blob borrows the vector; the clone/copy gives the tensor its own storage.
+  const torch::Tensor host = torch::from_blob(const_cast<std::int64_t*>(values.data()), shape, torch::kLong);
+  return device.is_cpu() ? host.clone() : host.to(device);
+}
+
+}  // namespace detail
+
+/// @brief Checks `batch` (sizes, and values against `limits`) and copies it to `device`.
+[[nodiscard]] inline BatchTensors to_tensors(const Batch& batch, const torch::Device& device,
+                                             const BatchLimits& limits = {}) {
+  const std::int64_t b = batch.batch_size;
+  const std::int64_t t = batch.seq_len;
+  if (b <= 0 || t <= 0)
+    throw tensor_error("batch must have batch_size > 0 and seq_len > 0, got " + std::to_string(b) + " x " +
+                       std::to_string(t));
+  const auto expect_size = [&](const std::vector<std::int64_t>& v, std::int64_t n, const char* field) {
+    if (static_cast<std::int64_t>(v.size()) != n)
+      throw tensor_error(std::string("batch.") + field + " has " + std::to_string(v.size()) + " values, expected " +
+                         std::to_string(n) + " (batch_size " + std::to_string(b) + " x seq_len " + std::to_string(t) +
+                         ")");
+  };
+  expect_size(batch.input_ids, b * t, "input_ids");
+  expect_size(batch.attention_mask, b * t, "attention_mask");
+  if (!batch.token_type_ids.empty()) expect_size(batch.token_type_ids, b * t, "token_type_ids");
+  if (batch.has_labels()) expect_size(batch.labels, b, "labels");
+  if (limits.max_position_embeddings > 0 && t > limits.max_position_embeddings)
+    throw tensor_error("batch seq_len " + std::to_string(t) + " exceeds the model's max_position_embeddings " +
+                       std::to_string(limits.max_position_embeddings));
+  detail::check_batch_values(batch.input_ids, limits.vocab_size, "input_ids");
+  detail::check_batch_values(batch.attention_mask, 2, "attention_mask");
+  if (!batch.token_type_ids.empty()) detail::check_batch_values(batch.token_type_ids, limits.type_vocab_size, "token_type_ids");
+  if (batch.has_labels()) detail::check_batch_values(batch.labels, limits.num_labels, "labels");
+
+  BatchTensors out;
+  out.input_ids = detail::to_device_tensor(batch.input_ids, {b, t}, device);
+  out.attention_mask = detail::to_device_tensor(batch.attention_mask, {b, t}, device);
+  if (!batch.token_type_ids.empty()) out.token_type_ids = detail::to_device_tensor(batch.token_type_ids, {b, t}, device);
+  if (batch.has_labels()) out.labels = detail::to_device_tensor(batch.labels, {b}, device);
+  return out;
+}
+
+}  // namespace ftlib::libtorch

@@ -1,0 +1,165 @@
+#pragma once
+// Leaf layers of the LibTorch backend (parameters named `weight` / `bias` as in HuggingFace), the
+// activations, and multi-head self-attention: the explicit softmax path and, on LibTorch >= 2.0,
+// scaled_dot_product_attention. The math is ../shared/reference/torch_reference.py's.
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include "ftlib/backends/libtorch/compat.hpp"
+#include "ftlib/error.hpp"
+#include "ftlib/hf/config.hpp"
+
+namespace ftlib::libtorch {
+
+/// @brief Intermediate tensors recorded by a forward pass when asked ("embeddings", "layer.<k>",
+///        "embedding_projection", "pooled"), named like the fixtures' `hidden.*` entries.
+using Trace = std::map<std::string, torch::Tensor>;
+
+/// @brief How self-attention is computed.
+enum class AttentionBackend {
+  automatic,  ///< scaled_dot_product_attention when LibTorch has it (>= 2.0), else explicit
+  explicit_softmax,  ///< softmax(q k^T * d^-0.5 + bias) v, written out (the reference's order)
+  sdpa,       ///< at::scaled_dot_product_attention; an error on LibTorch < 2.0
+};
+
+namespace detail {
+
+[[nodiscard]] inline torch::Tensor activate(hf::Activation activation, const torch::Tensor& x) {
+  switch (activation) {
+    case hf::Activation::GeluErf: return at::gelu(x);
+    // The tanh form in one fused kernel; it equals HF's NewGELUActivation to float rounding.
+    case hf::Activation::GeluTanh: return at::gelu(x, "tanh");
+    case hf::Activation::QuickGelu: return x * at::sigmoid(x * 1.702);
+    case hf::Activation::Relu: return at::relu(x);
+    case hf::Activation::Silu: return at::silu(x);
+    case hf::Activation::Tanh: return at::tanh(x);
+    case hf::Activation::Sigmoid: return at::sigmoid(x);
+    case hf::Activation::Linear: return x;
+  }
+  return x;
+}
+
+[[nodiscard]] inline torch::Tensor maybe_dropout(const torch::Tensor& x, double p, bool training) {
+  return (training && p > 0.0) ? at::dropout(x, p, true) : x;
+}
+
+/// @brief y = x W^T + b with W [out, in].
+struct LinearImpl : torch::nn::Module {
+  LinearImpl(std::int64_t in_features, std::int64_t out_features)
+      : weight(register_parameter("weight", torch::empty({out_features, in_features}))),
+        bias(register_parameter("bias", torch::zeros({out_features}))) {}
+  torch::Tensor forward(const torch::Tensor& x) { return at::linear(x, weight, bias); }
+  torch::Tensor weight;
+  torch::Tensor bias;
+};
+TORCH_MODULE(Linear);
+
+/// @brief LayerNorm over the last axis (biased variance). Under autocast its input may arrive in
+///        bf16/fp16 while the weights are float32: the input is cast up, as CUDA autocast does and
+///        as LibTorch 1.13's CPU kernel requires.
+struct LayerNormImpl : torch::nn::Module {
+  LayerNormImpl(std::int64_t dim, double eps_)
+      : weight(register_parameter("weight", torch::ones({dim}))),
+        bias(register_parameter("bias", torch::zeros({dim}))),
+        eps(eps_) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    const torch::Tensor in = x.scalar_type() == weight.scalar_type() ? x : x.to(weight.scalar_type());
+    return at::layer_norm(in, {weight.size(0)}, weight, bias, eps);
+  }
+  torch::Tensor weight;
+  torch::Tensor bias;
+  double eps;
+};
+TORCH_MODULE(LayerNorm);
+
+/// @brief Row lookup; the padding_idx row never receives a gradient (torch.nn.Embedding semantics).
+struct EmbeddingImpl : torch::nn::Module {
+  EmbeddingImpl(std::int64_t num, std::int64_t dim, std::int64_t padding_idx_ = -1)
+      : weight(register_parameter("weight", torch::empty({num, dim}))), padding_idx(padding_idx_) {}
+  torch::Tensor forward(const torch::Tensor& ids) { return at::embedding(weight, ids, padding_idx); }
+  torch::Tensor weight;
+  std::int64_t padding_idx;
+};
+TORCH_MODULE(Embedding);
+
+/// @brief What every attention layer of one forward pass shares: the padding mask in the form the
+///        chosen path needs, built once per batch.
+struct AttentionContext {
+  torch::Tensor bias;  ///< [B, 1, 1, T] float32: 0 for kept keys, float lowest for padded (explicit path)
+  torch::Tensor keep;  ///< [B, 1, 1, T] bool: true for kept keys (sdpa path)
+  bool use_sdpa = false;
+  bool training = false;
+  Trace* trace = nullptr;
+};
+
+[[nodiscard]] inline bool resolve_sdpa(AttentionBackend backend) {
+  if (backend == AttentionBackend::sdpa && !compat::has_sdpa)
+    throw option_error("attention backend sdpa needs LibTorch >= 2.0; this build has " +
+                       std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR));
+  return backend == AttentionBackend::sdpa || (backend == AttentionBackend::automatic && compat::has_sdpa);
+}
+
+[[nodiscard]] inline AttentionContext make_attention_context(const torch::Tensor& attention_mask, AttentionBackend backend,
+                                                             bool training, Trace* trace) {
+  AttentionContext ctx;
+  ctx.use_sdpa = resolve_sdpa(backend);
+  ctx.training = training;
+  ctx.trace = trace;
+  const torch::Tensor keep = attention_mask.ne(0).unsqueeze(1).unsqueeze(1);
+  if (ctx.use_sdpa) {
+    ctx.keep = keep;
+  } else {
+    ctx.bias = at::zeros(keep.sizes(), attention_mask.options().dtype(torch::kFloat))
+                   .masked_fill_(keep.logical_not(), std::numeric_limits<float>::lowest());
+  }
+  return ctx;
+}
+
+/// @brief Multi-head self-attention up to (not including) the output projection: [B, T, H] -> [B, T, H].
+[[nodiscard]] inline torch::Tensor self_attention(const torch::Tensor& x, Linear& q_proj, Linear& k_proj, Linear& v_proj,
+                                                  std::int64_t n_heads, double probs_dropout,
+                                                  const AttentionContext& ctx) {
+  const std::int64_t b = x.size(0);
+  const std::int64_t t = x.size(1);
+  const std::int64_t h = x.size(2);
+  const std::int64_t d = h / n_heads;
+  const auto heads = [&](const torch::Tensor& y) { return y.view({b, t, n_heads, d}).transpose(1, 2); };
+  const torch::Tensor q = heads(q_proj->forward(x));
+  const torch::Tensor k = heads(k_proj->forward(x));
+  const torch::Tensor v = heads(v_proj->forward(x));
+  torch::Tensor context;
+  if (ctx.use_sdpa) {
+    context = compat::scaled_dot_product_attention(q, k, v, ctx.keep, ctx.training ? probs_dropout : 0.0);
+  } else {
+    const torch::Tensor scores = at::matmul(q, k.transpose(-1, -2)).mul_(std::pow(static_cast<double>(d), -0.5)) + ctx.bias;
+    const torch::Tensor probs = maybe_dropout(at::softmax(scores, -1), probs_dropout, ctx.training);
+    context = at::matmul(probs, v);
+  }
+  return context.transpose(1, 2).reshape({b, t, h});
+}
+
+/// @brief DistilBERT's fixed position table: angle(p, j) = p / 10000^(2*(j//2)/dim), sin on even j,
+///        cos on odd j, in double precision rounded once to float32.
+[[nodiscard]] inline torch::Tensor sinusoidal_table(std::int64_t n_pos, std::int64_t dim) {
+  torch::Tensor table = torch::empty({n_pos, dim}, torch::kFloat);
+  float* out = table.data_ptr<float>();
+  for (std::int64_t p = 0; p < n_pos; ++p) {
+    for (std::int64_t j = 0; j < dim; ++j) {
+      const double angle = static_cast<double>(p) /
+                           std::pow(10000.0, 2.0 * static_cast<double>(j / 2) / static_cast<double>(dim));
+      out[p * dim + j] = static_cast<float>(j % 2 == 0 ? std::sin(angle) : std::cos(angle));
+    }
+  }
+  return table;
+}
+
+}  // namespace detail
+}  // namespace ftlib::libtorch

@@ -1,0 +1,8 @@
+#pragma once
+// The LibTorch backend in one include: models, AdamW's ParamOps, autocast and loss scaling.
+
+#include "ftlib/backends/libtorch/albert.hpp"
+#include "ftlib/backends/libtorch/autocast.hpp"
+#include "ftlib/backends/libtorch/batch_tensors.hpp"
+#include "ftlib/backends/libtorch/distilbert.hpp"
+#include "ftlib/backends/libtorch/param_ops.hpp"

@@ -1,0 +1,462 @@
+#pragma once
+// What the LibTorch DistilBERT and ALBERT classifiers share: the SequenceClassifier surface the
+// Trainer drives (forward_backward, forward, parameters, clipping, save_pretrained) and loading of
+// HuggingFace checkpoints (classifier, or pretrained MaskedLM / PreTraining encoders).
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/module.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/types.h>
+
+#include "ftlib/backends/libtorch/autocast.hpp"
+#include "ftlib/backends/libtorch/batch_tensors.hpp"
+#include "ftlib/backends/libtorch/layers.hpp"
+#include "ftlib/backends/libtorch/param_ops.hpp"
+#include "ftlib/batch.hpp"
+#include "ftlib/error.hpp"
+#include "ftlib/hf/config.hpp"
+#include "ftlib/hf/safetensors.hpp"
+#include "ftlib/models/model_concept.hpp"
+
+namespace ftlib::libtorch {
+
+/// @brief How a model is built and run (for a fresh model; from_pretrained takes LoadOptions).
+struct ModelOptions {
+  torch::Device device = torch::kCPU;                   ///< where parameters and activations live
+  Precision precision = Precision::fp32;                ///< autocast precision of forward/backward
+  AttentionBackend attention = AttentionBackend::automatic;  ///< explicit softmax or fused SDPA
+  std::uint64_t seed = 42;                              ///< seeds the N(0, initializer_range) init of new weights
+
+  /// @brief Sets device.
+  ModelOptions& with_device(torch::Device d) { device = d; return *this; }
+  /// @brief Sets precision.
+  ModelOptions& with_precision(Precision p) { precision = p; return *this; }
+  /// @brief Sets attention.
+  ModelOptions& with_attention(AttentionBackend a) { attention = a; return *this; }
+  /// @brief Sets seed.
+  ModelOptions& with_seed(std::uint64_t s) { seed = s; return *this; }
+};
+
+/// @brief from_pretrained's options: label overrides, dropout override, device and precision.
+struct LoadOptions {
+  std::optional<std::int64_t> num_labels;               ///< new head size (names LABEL_i unless id2label is given)
+  std::optional<std::vector<std::string>> id2label;     ///< label names in id order (sets num_labels)
+  std::optional<double> dropout;                        ///< replaces every dropout probability of the config
+  bool ignore_mismatched_sizes = false;                 ///< re-initialise (and report) tensors whose shape differs
+  ModelOptions model;                                   ///< device, precision, attention, seed
+
+  /// @brief Sets num_labels.
+  LoadOptions& with_num_labels(std::int64_t n) { num_labels = n; return *this; }
+  /// @brief Sets id2label.
+  LoadOptions& with_id2label(std::vector<std::string> names) { id2label = std::move(names); return *this; }
+  /// @brief Sets dropout.
+  LoadOptions& with_dropout(double p) { dropout = p; return *this; }
+  /// @brief Sets model.device.
+  LoadOptions& with_device(torch::Device d) { model.device = d; return *this; }
+  /// @brief Sets model.precision.
+  LoadOptions& with_precision(Precision p) { model.precision = p; return *this; }
+  /// @brief Sets model.attention.
+  LoadOptions& with_attention(AttentionBackend a) { model.attention = a; return *this; }
+  /// @brief Sets model.seed.
+  LoadOptions& with_seed(std::uint64_t s) { model.seed = s; return *this; }
+};
+
+/// @brief What loading a checkpoint found, named as transformers reports it.
+struct LoadReport {
+  std::vector<std::string> missing_keys;     ///< model tensors absent from the checkpoint (freshly initialised), sorted
+  std::vector<std::string> unexpected_keys;  ///< checkpoint tensors the model does not use (ignored), sorted
+  std::vector<std::string> mismatched_keys;  ///< re-initialised because their shape differed (ignore_mismatched_sizes)
+
+  /// @brief Whether every tensor matched.
+  [[nodiscard]] bool clean() const noexcept {
+    return missing_keys.empty() && unexpected_keys.empty() && mismatched_keys.empty();
+  }
+  /// @brief A transformers-style summary ("Some weights of ... were not initialized from the checkpoint ...").
+  [[nodiscard]] std::string to_string() const {
+    const auto join = [](const std::vector<std::string>& names) {
+      std::string out = "[";
+      for (std::size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
+      return out + "]";
+    };
+    std::string out;
+    if (!unexpected_keys.empty()) out += "unused weights of the checkpoint: " + join(unexpected_keys) + "\n";
+    if (!missing_keys.empty()) out += "newly initialized weights (train before use): " + join(missing_keys) + "\n";
+    if (!mismatched_keys.empty()) out += "re-initialized weights (shape mismatch): " + join(mismatched_keys) + "\n";
+    return out;
+  }
+};
+
+/// @brief The encoder's outputs for a batch: last_hidden_state [B, T, H] and, for ALBERT, the
+///        pooler output [B, H] (undefined for DistilBERT).
+struct EncoderOutput {
+  torch::Tensor last_hidden_state;  ///< [B, T, hidden]
+  torch::Tensor pooler_output;      ///< [B, hidden], or undefined
+};
+
+namespace detail {
+
+[[nodiscard]] inline bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+[[nodiscard]] inline std::vector<std::int64_t> shape_of(const torch::Tensor& t) {
+  return {t.sizes().begin(), t.sizes().end()};
+}
+
+/// transformers' init of a new weight: LayerNorm 1/0, biases 0, everything else N(0, std) with an
+/// embedding's padding row zeroed.
+inline void init_like_transformers(const std::string& name, torch::Tensor& value, double std, std::int64_t pad_token_id,
+                                   at::Generator& generator) {
+  const torch::NoGradGuard no_grad;
+  const bool layer_norm = name.find("LayerNorm") != std::string::npos || name.find("layer_norm") != std::string::npos;
+  if (ends_with(name, ".bias")) {
+    value.zero_();
+  } else if (layer_norm) {
+    value.fill_(1.0);
+  } else {
+    value.normal_(0.0, std, generator);
+    if (ends_with(name, "word_embeddings.weight") && pad_token_id >= 0 && pad_token_id < value.size(0))
+      value[pad_token_id].zero_();
+  }
+}
+
+/// Writes `files` into `dir` so that a reader never sees a half-written checkpoint: a new directory
+/// is filled under a temporary name and renamed; an existing one gets each file replaced atomically.
+template <class WriteFiles>
+void write_directory_atomically(const std::filesystem::path& dir, WriteFiles&& write_files) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec)) throw io_error(dir, "exists and is not a directory");
+    write_files(dir);  // each writer goes through <file>.tmp + rename
+    return;
+  }
+  const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
+  fs::create_directories(parent, ec);
+  if (ec) throw io_error(parent, "cannot create directory: " + ec.message());
+  fs::path tmp;
+  for (int i = 0;; ++i) {
+    tmp = parent / ("." + dir.filename().string() + ".tmp-" + std::to_string(i));
+    if (fs::create_directory(tmp, ec)) break;
+    if (ec || i > 1000) throw io_error(tmp, "cannot create a temporary directory: " + ec.message());
+  }
+  try {
+    write_files(tmp);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  fs::rename(tmp, dir, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);
+    throw io_error(dir, "cannot rename " + tmp.string() + " into place: " + ec.message());
+  }
+}
+
+/// @brief The shared implementation of DistilBertForSequenceClassification and
+///        AlbertForSequenceClassification. `Family` supplies the config, module and naming.
+template <class Derived, class Family>
+class SequenceClassifierBase {
+ public:
+  using Tensor = torch::Tensor;                          ///< the backend's tensor type
+  using Arch = typename Family::Arch;                    ///< hf::DistilBertConfig or hf::AlbertConfig
+  using Config = hf::ModelConfig<Arch>;                  ///< the whole config.json
+  using Module = typename Family::Module;                ///< the torch::nn module holder (HF names)
+
+  /// @brief A freshly initialised model (weights as transformers initialises them, seeded).
+  explicit SequenceClassifierBase(Config config, const ModelOptions& options = {})
+      : config_(std::move(config)), options_(options) {
+    config_.validate();
+    check_precision(options_.precision, options_.device);
+    (void)resolve_sdpa(options_.attention);  // fails early when sdpa is asked for and absent
+    module_ = Module(config_.arch, config_.num_labels());
+    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options_.seed);
+    for (auto& item : module_->named_parameters(/*recurse=*/true)) {
+      if (!item.value().requires_grad()) continue;  // the fixed sinusoidal table keeps its values
+      init_like_transformers(item.key(), item.value(), config_.arch.initializer_range, config_.arch.pad_token_id, generator);
+    }
+    if (!options_.device.is_cpu()) module_->to(options_.device);
+    module_->train(true);
+  }
+
+  /// @brief Loads a checkpoint directory (config.json + model.safetensors, F32/F16/BF16). A
+  ///        pretrained non-classifier checkpoint keeps its encoder; the head is initialised as
+  ///        transformers does and listed in load_report().missing_keys.
+  [[nodiscard]] static Derived from_pretrained(const std::filesystem::path& dir, const LoadOptions& options = {}) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+      throw io_error(dir, "is not a checkpoint directory (expected config.json and model.safetensors in it)");
+    const fs::path weights = dir / "model.safetensors";
+    if (!fs::exists(weights, ec)) {
+      std::string hint;
+      if (fs::exists(dir / "pytorch_model.bin", ec))
+        hint = " (it has pytorch_model.bin: convert it to safetensors, e.g. with transformers' save_pretrained)";
+      throw io_error(weights, "not found" + hint);
+    }
+    Config config = Config::load(dir / "config.json");
+    if (options.id2label) {
+      config.labels.id2label = *options.id2label;
+    } else if (options.num_labels && *options.num_labels != config.num_labels()) {
+      if (*options.num_labels <= 0)
+        throw option_error("num_labels must be > 0, got " + std::to_string(*options.num_labels));
+      const std::string problem_type = config.labels.problem_type;
+      config.labels = hf::ClassificationLabels::defaults(*options.num_labels);
+      config.labels.problem_type = problem_type;
+    }
+    if (options.num_labels && *options.num_labels != config.num_labels())
+      throw option_error("num_labels " + std::to_string(*options.num_labels) + " disagrees with the " +
+                         std::to_string(config.num_labels()) + " names given in id2label");
+    if (options.dropout) {
+      if (!(*options.dropout >= 0.0 && *options.dropout < 1.0))
+        throw option_error("dropout must be in [0, 1), got " + std::to_string(*options.dropout));
+      Family::set_dropout(config.arch, *options.dropout);
+    }
+    config.architectures = {std::string(Arch::classifier_architecture)};
+    ModelOptions on_cpu = options.model;
+    on_cpu.device = torch::kCPU;  // load into host memory, then move once
+    Derived model(std::move(config), on_cpu);
+    model.load_safetensors(weights, options.ignore_mismatched_sizes);
+    model.to(options.model.device);
+    return model;
+  }
+
+  /// @brief Copies the tensors of a safetensors file into the model (names as HF's; a bare encoder
+  ///        checkpoint without the `distilbert.` / `albert.` prefix is accepted), fills load_report().
+  ///        tensor_error naming the tensor on a shape mismatch (unless ignore_mismatched_sizes).
+  void load_safetensors(const std::filesystem::path& path, bool ignore_mismatched_sizes = false) {
+    const hf::SafetensorsFile file = hf::SafetensorsFile::open(path);
+    const std::string prefix = std::string(Arch::base_model_prefix) + ".";
+    bool has_prefix = false;
+    for (const auto& info : file.tensors()) has_prefix = has_prefix || info.name.starts_with(prefix);
+    // A bare DistilBertModel / AlbertModel checkpoint names its tensors without the prefix.
+    const auto model_name = [&](const std::string& name) { return has_prefix ? name : prefix + name; };
+
+    LoadReport report;
+    std::map<std::string, torch::Tensor> own;
+    for (auto& item : module_->named_parameters(true)) own.emplace(item.key(), item.value());
+    for (auto& item : module_->named_buffers(true)) own.emplace(item.key(), item.value());
+    std::map<std::string, bool> loaded;
+    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options_.seed);
+    const torch::NoGradGuard no_grad;
+    for (const auto& info : file.tensors()) {
+      const std::string name = model_name(info.name);
+      const auto it = own.find(name);
+      if (it == own.end()) {
+        // transformers drops these legacy buffers silently.
+        if (!ends_with(name, "embeddings.position_ids")) report.unexpected_keys.push_back(info.name);
+        continue;
+      }
+      torch::Tensor& target = it->second;
+      if (info.shape != shape_of(target)) {
+        if (!ignore_mismatched_sizes)
+          throw tensor_error(SourceLocation{path.string(), {}, {}},
+                             "tensor '" + info.name + "' has shape " + hf::shape_to_string(info.shape) +
+                                 " in the checkpoint, but the model built from config.json expects " +
+                                 hf::shape_to_string(shape_of(target)) +
+                                 " (for a different number of labels, pass ignore_mismatched_sizes)");
+        report.mismatched_keys.push_back(name);
+        continue;
+      }
+      if (target.is_cpu() && target.scalar_type() == torch::kFloat && target.is_contiguous()) {
+        file.copy_float32(info.name, std::span<float>(target.data_ptr<float>(), static_cast<std::size_t>(target.numel())));
+      } else {
+        torch::Tensor host = torch::empty(target.sizes(), torch::kFloat);
+        file.copy_float32(info.name, std::span<float>(host.data_ptr<float>(), static_cast<std::size_t>(host.numel())));
+        target.copy_(host);
+      }
+      loaded[name] = true;
+    }
+    for (auto& [name, value] : own) {
+      if (loaded.contains(name)) continue;
+      if (std::find(report.mismatched_keys.begin(), report.mismatched_keys.end(), name) == report.mismatched_keys.end())
+        report.missing_keys.push_back(name);
+      if (value.requires_grad())  // a fixed sinusoidal table is recomputed, not drawn
+        init_like_transformers(name, value, config_.arch.initializer_range, config_.arch.pad_token_id, generator);
+    }
+    std::sort(report.missing_keys.begin(), report.missing_keys.end());
+    std::sort(report.unexpected_keys.begin(), report.unexpected_keys.end());
+    std::sort(report.mismatched_keys.begin(), report.mismatched_keys.end());
+    report_ = std::move(report);
+  }
+
+  // --- the SequenceClassifier concept ---------------------------------------------------------
+
+  /// @brief Dropout on (true) or off (false).
+  void set_training(bool training) { module_->train(training); }
+
+  /// @brief Forward in the current mode, mean cross-entropy, then accumulates scale * d(loss)/d(param)
+  ///        into the gradients. Returns the unscaled loss.
+  double forward_backward(const Batch& batch, double scale = 1.0) {
+    const BatchTensors t = to_tensors(batch, options_.device, limits());
+    if (!t.labels.defined()) throw tensor_error("forward_backward needs a batch with labels");
+    torch::Tensor loss;
+    {
+      const AutocastGuard autocast(options_.device, options_.precision);
+      const torch::Tensor logits = run(t, nullptr);
+      loss = at::cross_entropy_loss(logits.to(torch::kFloat), t.labels);
+    }
+    (scale == 1.0 ? loss : loss * scale).backward();
+    return loss.item<double>();
+  }
+
+  /// @brief No gradients: logits (host) and, when the batch has labels, the mean cross-entropy.
+  ForwardOutput forward(const Batch& batch) {
+    const BatchTensors t = to_tensors(batch, options_.device, limits());
+    const torch::NoGradGuard no_grad;
+    const AutocastGuard autocast(options_.device, options_.precision);
+    const torch::Tensor logits = run(t, nullptr).to(torch::kFloat);
+    ForwardOutput out;
+    if (t.labels.defined()) {
+      out.loss = at::cross_entropy_loss(logits, t.labels).item<double>();
+      out.has_loss = true;
+    }
+    out.logits = ParamOps<torch::Tensor>::to_host(logits);
+    return out;
+  }
+
+  /// @brief Drops every gradient (torch's zero_grad(set_to_none=true)).
+  void zero_grad() {
+    for (auto& p : module_->parameters(true)) {
+      if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+    }
+  }
+
+  /// @brief Scales the gradients so that their global 2-norm is at most max_norm
+  ///        (torch::nn::utils::clip_grad_norm_); returns the norm before clipping.
+  double clip_grad_norm(double max_norm) { return torch::nn::utils::clip_grad_norm_(module_->parameters(true), max_norm); }
+
+  /// @brief The trainable parameters under HF names: value (a detached alias, safe for in-place
+  ///        updates), the current gradient, and whether backward reached it. Call after backward.
+  [[nodiscard]] std::vector<ParameterRef<torch::Tensor>> parameters() {
+    std::vector<ParameterRef<torch::Tensor>> out;
+    for (auto& item : module_->named_parameters(true)) {
+      const torch::Tensor& p = item.value();
+      if (!p.requires_grad()) continue;
+      const torch::Tensor& g = p.grad();
+      out.push_back(ParameterRef<torch::Tensor>{item.key(), p.detach(), g, g.defined()});
+    }
+    return out;
+  }
+
+  /// @brief Writes config.json and model.safetensors (float32, HF names) so that transformers'
+  ///        from_pretrained(dir) reads them back; atomic (temporary names, then rename).
+  void save_pretrained(const std::filesystem::path& dir) const {
+    Config config = config_;
+    config.architectures = {std::string(Arch::classifier_architecture)};
+    config.validate(dir / "config.json");
+    std::vector<torch::Tensor> host;  // keeps the bytes alive while writing
+    std::vector<hf::TensorToWrite> tensors;
+    for (const auto& item : module_->named_parameters(true)) {
+      host.push_back(item.value().detach().to(torch::kCPU, torch::kFloat).contiguous());
+    }
+    std::size_t i = 0;
+    for (const auto& item : module_->named_parameters(true)) {
+      const torch::Tensor& t = host[i++];
+      tensors.push_back(hf::TensorToWrite{
+          item.key(), hf::DType::F32, shape_of(t),
+          std::as_bytes(std::span<const float>(t.data_ptr<float>(), static_cast<std::size_t>(t.numel())))});
+    }
+    write_directory_atomically(dir, [&](const std::filesystem::path& target) {
+      hf::write_safetensors(target / "model.safetensors", tensors, {{"format", "pt"}});
+      config.save(target / "config.json");
+    });
+  }
+
+  /// @brief Size of the classifier's output.
+  [[nodiscard]] std::int64_t num_labels() const { return config_.num_labels(); }
+
+  // --- beyond the concept -----------------------------------------------------------------------
+
+  /// @brief Logits [B, num_labels] on the device, in the current mode and autocast precision; keeps
+  ///        the autograd graph when grad mode is on. `trace` (optional) receives the intermediates.
+  [[nodiscard]] torch::Tensor logits(const Batch& batch, Trace* trace = nullptr) {
+    const BatchTensors t = to_tensors(batch, options_.device, limits());
+    const AutocastGuard autocast(options_.device, options_.precision);
+    return run(t, trace);
+  }
+
+  /// @brief The encoder's outputs (no gradients), e.g. to compare with transformers' AutoModel.
+  [[nodiscard]] EncoderOutput encode(const Batch& batch) {
+    const BatchTensors t = to_tensors(batch, options_.device, limits());
+    const torch::NoGradGuard no_grad;
+    const AutocastGuard autocast(options_.device, options_.precision);
+    const AttentionContext ctx = make_attention_context(t.attention_mask, options_.attention, module_->is_training(), nullptr);
+    auto [hidden, pooled] = module_->encode(t.input_ids, t.token_type_ids, ctx);
+    return EncoderOutput{std::move(hidden), std::move(pooled)};
+  }
+
+  /// @brief Every tensor of the model (trainable or not) as float32 host tensors, by HF name.
+  [[nodiscard]] std::map<std::string, HostTensor> state_dict() const {
+    std::map<std::string, HostTensor> out;
+    for (const auto& item : module_->named_parameters(true)) out.emplace(item.key(), ParamOps<torch::Tensor>::to_host(item.value()));
+    return out;
+  }
+
+  /// @brief Moves the parameters (and later batches) to `device`.
+  void to(const torch::Device& device) {
+    check_precision(options_.precision, device);
+    if (device != options_.device) module_->to(device);
+    options_.device = device;
+  }
+  /// @brief Where parameters and activations live.
+  [[nodiscard]] torch::Device device() const noexcept { return options_.device; }
+  /// @brief Sets the autocast precision (fp16 needs CUDA).
+  void set_precision(Precision precision) {
+    check_precision(precision, options_.device);
+    options_.precision = precision;
+  }
+  /// @brief The autocast precision.
+  [[nodiscard]] Precision precision() const noexcept { return options_.precision; }
+  /// @brief Chooses explicit-softmax or fused attention (sdpa needs LibTorch >= 2.0).
+  void set_attention_backend(AttentionBackend backend) {
+    (void)resolve_sdpa(backend);
+    options_.attention = backend;
+  }
+  /// @brief The attention choice.
+  [[nodiscard]] AttentionBackend attention_backend() const noexcept { return options_.attention; }
+  /// @brief The configuration (architecture, labels, extra keys).
+  [[nodiscard]] const Config& config() const noexcept { return config_; }
+  /// @brief Missing / unexpected / mismatched names of the last load (empty for a fresh model).
+  [[nodiscard]] const LoadReport& load_report() const noexcept { return report_; }
+  /// @brief The torch::nn module tree (state_dict names are HF's).
+  [[nodiscard]] Module& module() noexcept { return module_; }
+  /// @brief The torch::nn module tree (state_dict names are HF's).
+  [[nodiscard]] const Module& module() const noexcept { return module_; }
+  /// @brief The batch limits derived from the config (vocabulary, positions, labels).
+  [[nodiscard]] BatchLimits limits() const {
+    BatchLimits l;
+    l.vocab_size = config_.arch.vocab_size;
+    l.max_position_embeddings = config_.arch.max_position_embeddings;
+    l.type_vocab_size = Family::type_vocab_size(config_.arch);
+    l.num_labels = config_.num_labels();
+    return l;
+  }
+
+ private:
+  torch::Tensor run(const BatchTensors& t, Trace* trace) {
+    const AttentionContext ctx = make_attention_context(t.attention_mask, options_.attention, module_->is_training(), trace);
+    return module_->forward(t.input_ids, t.token_type_ids, ctx);
+  }
+
+  Config config_;
+  ModelOptions options_;
+  Module module_{nullptr};
+  LoadReport report_;
+};
+
+}  // namespace detail
+}  // namespace ftlib::libtorch

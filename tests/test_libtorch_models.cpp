@@ -1,0 +1,687 @@
+// LibTorch backend: parity with ../shared/fixtures/models (produced by HuggingFace-equivalent
+// PyTorch code), loading of pretrained checkpoints, save/load round trips, AdamW steps, mixed
+// precision, loss scaling and error messages. All in one translation unit: LibTorch headers
+// dominate compile time.
+//
+// Tolerances (stated once, used below):
+//   logits, loss, hidden.*, last_hidden_state, pooler_output: |ours - file| <= 1e-5 (abs)
+//     (distilbert-wide, dim 768: 2e-5, float32 sums over 768/3072 terms)
+//   grad.* stored F32: |ours - file| <= 1e-5 + 1e-4 * |file|
+//   grad.* stored BF16 (distilbert-wide 2-D weights): |ours - file| <= 2^-8 * |file| + 1e-6
+//   step3.*: 1e-5 where |grad| >= 1e-6, 2e-3 elsewhere (fixture README: noise-level gradients)
+//   step3.loss_history: 1e-5; step3.lr_history: 1e-9 (our own 2-line schedule formula)
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "ftlib/backends/libtorch/libtorch.hpp"
+#include "ftlib/hf/safetensors.hpp"
+#include "ftlib/models/model_concept.hpp"
+#include "ftlib/optim/adamw.hpp"
+#include "test_support.hpp"
+
+namespace lt = ftlib::libtorch;
+namespace fs = std::filesystem;
+
+static_assert(ftlib::SequenceClassifier<lt::DistilBertForSequenceClassification>);
+static_assert(ftlib::SequenceClassifier<lt::AlbertForSequenceClassification>);
+static_assert(ftlib::AdamWTensor<torch::Tensor>);
+
+namespace {
+
+constexpr double kOutputTol = 1e-5;
+
+ftlib::Batch read_inputs(const fs::path& file) {
+  std::ifstream in(file);
+  REQUIRE(in.good());
+  const nlohmann::json j = nlohmann::json::parse(in);
+  ftlib::Batch batch;
+  const auto& ids = j.at("input_ids");
+  batch.batch_size = static_cast<std::int64_t>(ids.size());
+  batch.seq_len = static_cast<std::int64_t>(ids.at(0).size());
+  const auto flatten = [](const nlohmann::json& rows) {
+    std::vector<std::int64_t> out;
+    for (const auto& row : rows) {
+      for (const auto& v : row) out.push_back(v.get<std::int64_t>());
+    }
+    return out;
+  };
+  batch.input_ids = flatten(ids);
+  batch.attention_mask = flatten(j.at("attention_mask"));
+  if (j.contains("token_type_ids")) batch.token_type_ids = flatten(j.at("token_type_ids"));
+  if (j.contains("labels")) {
+    for (const auto& v : j.at("labels")) batch.labels.push_back(v.get<std::int64_t>());
+  }
+  return batch;
+}
+
+torch::Tensor host_to_torch(const ftlib::HostTensor& h) {
+  return torch::from_blob(const_cast<float*>(h.data.data()), torch::IntArrayRef(h.shape), torch::kFloat).clone();
+}
+
+/// The expected tensors of a fixture, as float32 torch tensors.
+struct Expected {
+  explicit Expected(const fs::path& file) : st(ftlib::hf::SafetensorsFile::open(file)) {}
+  [[nodiscard]] bool has(const std::string& name) const { return st.contains(name); }
+  [[nodiscard]] torch::Tensor get(const std::string& name) const { return host_to_torch(st.to_float32(name)); }
+  [[nodiscard]] bool is_bf16(const std::string& name) const { return st.info(name).dtype == ftlib::hf::DType::BF16; }
+  [[nodiscard]] std::vector<std::string> names_with_prefix(const std::string& prefix) const {
+    std::vector<std::string> out;
+    for (const auto& info : st.tensors()) {
+      if (info.name.starts_with(prefix)) out.push_back(info.name.substr(prefix.size()));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  ftlib::hf::SafetensorsFile st;
+};
+
+double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.detach().to(torch::kCPU, torch::kFloat) - b).abs().max().item<double>();
+}
+
+/// Largest violation of |a - b| <= atol + rtol |b| (<= 0 means within tolerance).
+double excess(const torch::Tensor& a, const torch::Tensor& b, double atol, double rtol) {
+  const torch::Tensor ours = a.detach().to(torch::kCPU, torch::kFloat);
+  return ((ours - b).abs() - (atol + rtol * b.abs())).max().item<double>();
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+/// transformers' get_linear_schedule_with_warmup factor at scheduler step `step`.
+double linear_factor(int step, int warmup, int total) {
+  if (step < warmup) return static_cast<double>(step) / std::max(1, warmup);
+  return std::max(0.0, static_cast<double>(total - step) / std::max(1, total - warmup));
+}
+
+std::vector<lt::AttentionBackend> attention_backends() {
+  std::vector<lt::AttentionBackend> out{lt::AttentionBackend::explicit_softmax};
+  if (lt::compat::has_sdpa) out.push_back(lt::AttentionBackend::sdpa);
+  return out;
+}
+
+std::string backend_name(lt::AttentionBackend b) {
+  return b == lt::AttentionBackend::sdpa ? "sdpa" : "explicit";
+}
+
+template <class Model>
+std::map<std::string, torch::Tensor> named_parameters(Model& model) {
+  std::map<std::string, torch::Tensor> out;
+  for (auto& item : model.module()->named_parameters(true)) out.emplace(item.key(), item.value());
+  return out;
+}
+
+/// Logits, loss, hidden.*, every grad.* and step3.* of one classifier case.
+template <class Model>
+void check_classifier_case(const std::string& name) {
+  const auto dir = ftlib::testing::shared_path("fixtures/models/" + name);
+  if (!dir) return;
+  const ftlib::Batch batch = read_inputs(*dir / "inputs.json");
+  const Expected expected(*dir / "expected.safetensors");
+  const bool wide = name == "distilbert-wide";
+  const double out_tol = wide ? 2e-5 : kOutputTol;
+
+  for (const auto backend : attention_backends()) {
+    CAPTURE(name);
+    CAPTURE(backend_name(backend));
+    auto model = Model::from_pretrained(*dir, lt::LoadOptions{}.with_attention(backend));
+    CHECK(model.load_report().clean());
+    model.set_training(true);  // the fixtures are computed in training mode with dropout 0
+
+    // Forward with the intermediates, then backward of the mean cross-entropy.
+    lt::Trace trace;
+    const torch::Tensor logits = model.logits(batch, &trace);
+    const torch::Tensor labels = torch::tensor(batch.labels, torch::kLong);
+    const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, labels);
+    loss.backward();
+    const double logits_diff = max_abs_diff(logits, expected.get("logits"));
+    const double loss_diff = max_abs_diff(loss, expected.get("loss"));
+    MESSAGE(name << " [" << backend_name(backend) << "] max|logits - file| = " << logits_diff
+                 << ", |loss - file| = " << loss_diff);
+    CHECK(logits_diff <= out_tol);
+    CHECK(loss_diff <= out_tol);
+
+    double worst_hidden = 0.0;
+    for (const auto& hidden : expected.names_with_prefix("hidden.")) {
+      CAPTURE(hidden);
+      REQUIRE(trace.count(hidden) == 1);
+      const double d = max_abs_diff(trace.at(hidden), expected.get("hidden." + hidden));
+      worst_hidden = std::max(worst_hidden, d);
+      CHECK(d <= out_tol);
+    }
+
+    // Exactly the trainable parameters have grad.* entries (a fixed sinusoidal table has none).
+    const auto params = named_parameters(model);
+    std::vector<std::string> trainable;
+    for (const auto& [pname, p] : params) {
+      if (p.requires_grad()) trainable.push_back(pname);
+    }
+    CHECK(expected.names_with_prefix("grad.") == trainable);
+    double worst_grad = 0.0;
+    for (const auto& gname : expected.names_with_prefix("grad.")) {
+      CAPTURE(gname);
+      REQUIRE(params.count(gname) == 1);
+      const torch::Tensor& grad = params.at(gname).grad();
+      REQUIRE(grad.defined());
+      const torch::Tensor want = expected.get("grad." + gname);
+      const double e = expected.is_bf16("grad." + gname) ? excess(grad, want, 1e-6, std::ldexp(1.0, -8))
+                                                         : excess(grad, want, 1e-5, 1e-4);
+      worst_grad = std::max(worst_grad, max_abs_diff(grad, want));
+      CHECK(e <= 0.0);
+    }
+    MESSAGE(name << " [" << backend_name(backend) << "] max|hidden - file| = " << worst_hidden
+                 << ", max|grad - file| = " << worst_grad << " over " << trainable.size() << " gradients");
+
+    // The Trainer's path gives the same loss and gradients.
+    model.zero_grad();
+    for (const auto& p : model.parameters()) CHECK_FALSE(p.has_grad);
+    const double fb_loss = model.forward_backward(batch, 1.0);
+    CHECK(std::abs(fb_loss - expected.get("loss").item<double>()) <= out_tol);
+    for (const auto& p : model.parameters()) {
+      CAPTURE(p.name);
+      REQUIRE(p.has_grad);
+      const torch::Tensor want = expected.get("grad." + p.name);
+      CHECK(excess(p.grad, want, expected.is_bf16("grad." + p.name) ? 1e-6 : 1e-5,
+                   expected.is_bf16("grad." + p.name) ? std::ldexp(1.0, -8) : 1e-4) <= 0.0);
+    }
+    // forward(): no graph, logits and loss in host memory.
+    const ftlib::ForwardOutput out = model.forward(batch);
+    CHECK(out.has_loss);
+    CHECK(std::abs(out.loss - expected.get("loss").item<double>()) <= out_tol);
+    CHECK(max_abs_diff(host_to_torch(out.logits), expected.get("logits")) <= out_tol);
+
+    if (!expected.has("step3.loss_history")) continue;  // distilbert-wide has no step3
+
+    // Three AdamW steps on a fresh copy: lr 1e-3, wd 0.01 on everything, linear warmup 1 / total 10.
+    auto fresh = Model::from_pretrained(*dir, lt::LoadOptions{}.with_attention(backend));
+    fresh.set_training(true);
+    ftlib::AdamW<torch::Tensor> optimizer(
+        ftlib::AdamWOptions{}.with_lr(1e-3).with_weight_decay(0.01).with_betas(0.9, 0.999).with_eps(1e-8));
+    std::vector<double> losses;
+    std::vector<double> lrs;
+    for (int step = 0; step < 3; ++step) {
+      optimizer.set_lr(1e-3 * linear_factor(step, 1, 10));
+      fresh.zero_grad();
+      losses.push_back(fresh.forward_backward(batch, 1.0));
+      lrs.push_back(optimizer.options().lr);
+      auto refs = fresh.parameters();
+      optimizer.step(refs);
+    }
+    const torch::Tensor want_losses = expected.get("step3.loss_history");
+    const torch::Tensor want_lrs = expected.get("step3.lr_history");
+    REQUIRE(want_losses.numel() == 3);
+    for (int i = 0; i < 3; ++i) {
+      CHECK(std::abs(losses[static_cast<std::size_t>(i)] - want_losses[i].item<double>()) <= kOutputTol);
+      CHECK(std::abs(lrs[static_cast<std::size_t>(i)] - want_lrs[i].item<double>()) <= 1e-9);
+    }
+    double worst_step = 0.0;
+    double worst_step_noise = 0.0;
+    const auto after = named_parameters(fresh);
+    CHECK(expected.names_with_prefix("step3.").size() == after.size() + 2);  // + loss_history, lr_history
+    for (const auto& [pname, value] : after) {
+      CAPTURE(pname);
+      REQUIRE(expected.has("step3." + pname));
+      const torch::Tensor want = expected.get("step3." + pname);
+      if (!expected.has("grad." + pname)) {  // fixed table: untouched
+        CHECK(max_abs_diff(value, want) == 0.0);
+        continue;
+      }
+      const torch::Tensor significant = expected.get("grad." + pname).abs() >= 1e-6;
+      const torch::Tensor diff = (value.detach() - want).abs();
+      const double d_sig = significant.any().item<bool>() ? diff.masked_select(significant).max().item<double>() : 0.0;
+      const double d_noise =
+          significant.logical_not().any().item<bool>() ? diff.masked_select(significant.logical_not()).max().item<double>() : 0.0;
+      worst_step = std::max(worst_step, d_sig);
+      worst_step_noise = std::max(worst_step_noise, d_noise);
+      CHECK(d_sig <= 1e-5);
+      CHECK(d_noise <= 2e-3);
+    }
+    MESSAGE(name << " [" << backend_name(backend) << "] step3: max|param - file| = " << worst_step
+                 << " where |grad| >= 1e-6, " << worst_step_noise << " elsewhere");
+  }
+}
+
+/// A pretrained MaskedLM / PreTraining checkpoint loaded into a 5-label classifier.
+template <class Model>
+void check_checkpoint_case(const std::string& name) {
+  const auto dir = ftlib::testing::shared_path("fixtures/models/" + name);
+  if (!dir) return;
+  const ftlib::Batch batch = read_inputs(*dir / "inputs.json");
+  const Expected expected(*dir / "expected.safetensors");
+  const auto& meta = expected.st.metadata();
+  const std::int64_t num_labels = std::stoll(meta.at("target_num_labels"));
+  for (const auto backend : attention_backends()) {
+    CAPTURE(name);
+    CAPTURE(backend_name(backend));
+    auto model = Model::from_pretrained(*dir, lt::LoadOptions{}.with_num_labels(num_labels).with_attention(backend));
+    CHECK(model.num_labels() == num_labels);
+    CHECK(model.load_report().missing_keys == split_commas(meta.at("missing_keys")));
+    CHECK(model.load_report().unexpected_keys == split_commas(meta.at("unexpected_keys")));
+    CHECK(model.load_report().mismatched_keys.empty());
+
+    model.set_training(false);
+    const lt::EncoderOutput enc = model.encode(batch);
+    const double d = max_abs_diff(enc.last_hidden_state, expected.get("last_hidden_state"));
+    MESSAGE(name << " [" << backend_name(backend) << "] max|last_hidden_state - file| = " << d);
+    CHECK(d <= kOutputTol);
+    if (expected.has("pooler_output")) {
+      REQUIRE(enc.pooler_output.defined());
+      const double dp = max_abs_diff(enc.pooler_output, expected.get("pooler_output"));
+      MESSAGE(name << " [" << backend_name(backend) << "] max|pooler_output - file| = " << dp);
+      CHECK(dp <= kOutputTol);
+    }
+
+    // The new head as transformers initialises it: weights ~ N(0, initializer_range), biases 0.
+    const auto params = named_parameters(model);
+    const double range = model.config().arch.initializer_range;
+    for (const auto& missing : model.load_report().missing_keys) {
+      CAPTURE(missing);
+      const torch::Tensor& p = params.at(missing);
+      if (missing.ends_with(".bias")) {
+        CHECK(p.abs().max().item<double>() == 0.0);
+      } else {
+        const double std = p.std().item<double>();
+        CHECK(std::abs(p.mean().item<double>()) < 4.0 * range / std::sqrt(static_cast<double>(p.numel())) + 1e-3);
+        CHECK(std > 0.5 * range);
+        CHECK(std < 1.5 * range);
+      }
+    }
+    // The loaded model trains: finite loss with the new head.
+    model.set_training(true);
+    ftlib::Batch labelled = batch;
+    labelled.labels.assign(static_cast<std::size_t>(batch.batch_size), num_labels - 1);
+    CHECK(std::isfinite(model.forward_backward(labelled, 1.0)));
+  }
+}
+
+fs::path copy_case(const fs::path& from, const fs::path& to) {
+  fs::create_directories(to);
+  for (const auto& entry : fs::directory_iterator(from)) fs::copy_file(entry.path(), to / entry.path().filename());
+  return to;
+}
+
+}  // namespace
+
+TEST_CASE("libtorch: DistilBERT classifier parity (distilbert-tiny)") {
+  check_classifier_case<lt::DistilBertForSequenceClassification>("distilbert-tiny");
+}
+TEST_CASE("libtorch: DistilBERT classifier parity (distilbert-sinusoidal, fixed position table)") {
+  check_classifier_case<lt::DistilBertForSequenceClassification>("distilbert-sinusoidal");
+}
+TEST_CASE("libtorch: DistilBERT classifier parity (distilbert-wide, BF16 weights)") {
+  check_classifier_case<lt::DistilBertForSequenceClassification>("distilbert-wide");
+}
+TEST_CASE("libtorch: ALBERT classifier parity (albert-tiny)") {
+  check_classifier_case<lt::AlbertForSequenceClassification>("albert-tiny");
+}
+TEST_CASE("libtorch: ALBERT classifier parity (albert-groups, shared layer groups)") {
+  check_classifier_case<lt::AlbertForSequenceClassification>("albert-groups");
+}
+TEST_CASE("libtorch: DistilBertForMaskedLM checkpoint -> classifier") {
+  check_checkpoint_case<lt::DistilBertForSequenceClassification>("distilbert-mlm-checkpoint");
+}
+TEST_CASE("libtorch: AlbertForPreTraining checkpoint -> classifier") {
+  check_checkpoint_case<lt::AlbertForSequenceClassification>("albert-pretraining-checkpoint");
+}
+
+TEST_CASE("libtorch: the sinusoidal table equals the one in the checkpoint, and is not trained") {
+  const auto dir = ftlib::testing::shared_path("fixtures/models/distilbert-sinusoidal");
+  if (!dir) return;
+  const auto file = ftlib::hf::SafetensorsFile::open(*dir / "model.safetensors");
+  const torch::Tensor stored = host_to_torch(file.to_float32("distilbert.embeddings.position_embeddings.weight"));
+  const torch::Tensor computed = lt::detail::sinusoidal_table(stored.size(0), stored.size(1));
+  CHECK(max_abs_diff(computed, stored) <= 1e-7);
+  auto model = lt::DistilBertForSequenceClassification::from_pretrained(*dir);
+  for (const auto& p : model.parameters()) CHECK(p.name != "distilbert.embeddings.position_embeddings.weight");
+}
+
+TEST_CASE("libtorch: save_pretrained -> from_pretrained round trip gives identical logits") {
+  for (const std::string name : {"distilbert-sinusoidal", "albert-groups"}) {
+    const auto dir = ftlib::testing::shared_path("fixtures/models/" + name);
+    if (!dir) return;
+    CAPTURE(name);
+    const ftlib::Batch batch = read_inputs(*dir / "inputs.json");
+    const ftlib::testing::TempDir tmp("ftlib-libtorch-roundtrip");
+    const fs::path out = tmp.path() / "saved";
+    const auto round_trip = [&](auto model) {
+      using Model = decltype(model);
+      model.set_training(false);
+      const ftlib::ForwardOutput before = model.forward(batch);
+      model.save_pretrained(out);
+      CHECK(fs::exists(out / "config.json"));
+      CHECK(fs::exists(out / "model.safetensors"));
+      auto loaded = Model::from_pretrained(out);
+      loaded.set_training(false);
+      CHECK(loaded.load_report().clean());
+      CHECK(loaded.config().labels.id2label == model.config().labels.id2label);
+      CHECK(loaded.config().architectures == std::vector<std::string>{std::string(Model::Arch::classifier_architecture)});
+      const ftlib::ForwardOutput after = loaded.forward(batch);
+      CHECK(after.logits.data == before.logits.data);
+      CHECK(after.loss == before.loss);
+      // Every tensor under its HF name, float32.
+      const auto file = ftlib::hf::SafetensorsFile::open(out / "model.safetensors");
+      CHECK(file.tensors().size() == model.state_dict().size());
+      for (const auto& info : file.tensors()) CHECK(info.dtype == ftlib::hf::DType::F32);
+      CHECK(file.metadata().at("format") == "pt");
+      // Saving over an existing directory replaces the files.
+      model.save_pretrained(out);
+      CHECK(Model::from_pretrained(out).forward(batch).logits.data == before.logits.data);
+    };
+    if (name.starts_with("distilbert")) {
+      round_trip(lt::DistilBertForSequenceClassification::from_pretrained(*dir));
+    } else {
+      round_trip(lt::AlbertForSequenceClassification::from_pretrained(*dir));
+    }
+  }
+}
+
+TEST_CASE("libtorch: a wrong tensor shape is reported with the tensor's name") {
+  const auto dir = ftlib::testing::shared_path("fixtures/models/distilbert-tiny");
+  if (!dir) return;
+  const ftlib::testing::TempDir tmp("ftlib-libtorch-bad");
+  const fs::path bad = copy_case(*dir, tmp.path() / "bad");
+  {
+    const auto file = ftlib::hf::SafetensorsFile::open(*dir / "model.safetensors");
+    std::map<std::string, ftlib::HostTensor> tensors;
+    for (const auto& info : file.tensors()) tensors[info.name] = file.to_float32(info.name);
+    auto& w = tensors["distilbert.transformer.layer.1.ffn.lin1.weight"];  // [64, 32] -> [32, 64]
+    std::swap(w.shape[0], w.shape[1]);
+    fs::remove(bad / "model.safetensors");
+    ftlib::hf::save_safetensors(bad / "model.safetensors", tensors);
+  }
+  CHECK_THROWS_AS(lt::DistilBertForSequenceClassification::from_pretrained(bad), ftlib::tensor_error);
+  try {
+    (void)lt::DistilBertForSequenceClassification::from_pretrained(bad);
+  } catch (const ftlib::tensor_error& e) {
+    const std::string what = e.what();
+    CHECK(what.find("distilbert.transformer.layer.1.ffn.lin1.weight") != std::string::npos);
+    CHECK(what.find("[32, 64]") != std::string::npos);
+    CHECK(what.find("[64, 32]") != std::string::npos);
+    CHECK(what.find("model.safetensors") != std::string::npos);
+  }
+
+  // A head of another size: an error naming the classifier, unless asked to re-initialise it.
+  const ftlib::testing::TempDir tmp2("ftlib-libtorch-heads");
+  const fs::path good = copy_case(*dir, tmp2.path() / "good");
+  try {
+    (void)lt::DistilBertForSequenceClassification::from_pretrained(good, lt::LoadOptions{}.with_num_labels(3));
+    FAIL("expected a tensor_error");
+  } catch (const ftlib::tensor_error& e) {
+    CHECK(std::string(e.what()).find("classifier.") != std::string::npos);
+  }
+  lt::LoadOptions resize = lt::LoadOptions{}.with_num_labels(3);
+  resize.ignore_mismatched_sizes = true;
+  const auto model = lt::DistilBertForSequenceClassification::from_pretrained(good, resize);
+  CHECK(model.num_labels() == 3);
+  CHECK((model.load_report().mismatched_keys == std::vector<std::string>{"classifier.bias", "classifier.weight"}));
+  CHECK((model.config().labels.id2label == std::vector<std::string>{"LABEL_0", "LABEL_1", "LABEL_2"}));
+
+  // No directory / no weights.
+  CHECK_THROWS_AS(lt::DistilBertForSequenceClassification::from_pretrained(tmp2.path() / "absent"), ftlib::io_error);
+  fs::remove(good / "model.safetensors");
+  CHECK_THROWS_WITH_AS(lt::DistilBertForSequenceClassification::from_pretrained(good),
+                       doctest::Contains("model.safetensors"), ftlib::io_error);
+}
+
+TEST_CASE("libtorch: label names and dropout override from LoadOptions") {
+  const auto dir = ftlib::testing::shared_path("fixtures/models/albert-tiny");
+  if (!dir) return;
+  const ftlib::Batch batch = read_inputs(*dir / "inputs.json");
+  const auto plain = lt::AlbertForSequenceClassification::from_pretrained(*dir);
+  auto dropped = lt::AlbertForSequenceClassification::from_pretrained(
+      *dir, lt::LoadOptions{}.with_dropout(0.3).with_id2label({"a", "b", "c", "d", "e"}));
+  CHECK(dropped.config().arch.hidden_dropout_prob == 0.3);
+  CHECK(dropped.config().arch.classifier_dropout_prob == 0.3);
+  CHECK((dropped.config().labels.id2label == std::vector<std::string>{"a", "b", "c", "d", "e"}));
+  dropped.set_training(true);
+  const auto a = dropped.forward(batch);
+  const auto b = dropped.forward(batch);
+  CHECK(a.logits.data != b.logits.data);  // dropout is active in training mode
+  dropped.set_training(false);
+  auto reference = lt::AlbertForSequenceClassification::from_pretrained(*dir);
+  reference.set_training(false);
+  CHECK(dropped.forward(batch).logits.data == reference.forward(batch).logits.data);
+  CHECK_THROWS_AS(lt::AlbertForSequenceClassification::from_pretrained(*dir, lt::LoadOptions{}.with_dropout(1.5)),
+                  ftlib::option_error);
+}
+
+TEST_CASE("libtorch: batches are checked before they reach the device") {
+  const auto dir = ftlib::testing::shared_path("fixtures/models/albert-tiny");
+  if (!dir) return;
+  auto model = lt::AlbertForSequenceClassification::from_pretrained(*dir);
+  ftlib::Batch batch = read_inputs(*dir / "inputs.json");
+  ftlib::Batch bad = batch;
+  bad.input_ids[3] = 1000;  // vocab_size is 1000
+  CHECK_THROWS_WITH_AS(model.forward(bad), doctest::Contains("batch.input_ids[3] = 1000"), ftlib::tensor_error);
+  bad = batch;
+  bad.token_type_ids[0] = 2;
+  CHECK_THROWS_WITH_AS(model.forward(bad), doctest::Contains("token_type_ids"), ftlib::tensor_error);
+  bad = batch;
+  bad.labels[0] = 5;
+  CHECK_THROWS_WITH_AS(model.forward_backward(bad, 1.0), doctest::Contains("batch.labels[0] = 5"), ftlib::tensor_error);
+  bad = batch;
+  bad.attention_mask.pop_back();
+  CHECK_THROWS_WITH_AS(model.forward(bad), doctest::Contains("attention_mask"), ftlib::tensor_error);
+  bad = batch;
+  bad.labels.clear();
+  CHECK_THROWS_WITH_AS(model.forward_backward(bad, 1.0), doctest::Contains("labels"), ftlib::tensor_error);
+  CHECK_FALSE(model.forward(bad).has_loss);
+}
+
+TEST_CASE("libtorch: forward_backward scales and accumulates; clip_grad_norm follows torch's rule") {
+  const auto dir = ftlib::testing::shared_path("fixtures/models/distilbert-tiny");
+  if (!dir) return;
+  const ftlib::Batch batch = read_inputs(*dir / "inputs.json");
+  auto model = lt::DistilBertForSequenceClassification::from_pretrained(*dir);
+  model.forward_backward(batch, 1.0);
+  std::map<std::string, torch::Tensor> once;
+  for (const auto& p : model.parameters()) once[p.name] = p.grad.clone();
+  model.zero_grad();
+  model.forward_backward(batch, 0.5);
+  model.forward_backward(batch, 0.25);  // accumulates: 0.75 of one gradient
+  double sum_sq = 0.0;
+  for (const auto& p : model.parameters()) {
+    CHECK(max_abs_diff(p.grad, once[p.name] * 0.75) <= 1e-6);
+    sum_sq += p.grad.to(torch::kDouble).pow(2).sum().item<double>();
+  }
+  const double norm = std::sqrt(sum_sq);
+  const double max_norm = norm / 4.0;
+  CHECK(model.clip_grad_norm(max_norm) == doctest::Approx(norm).epsilon(1e-5));
+  double clipped_sq = 0.0;
+  for (const auto& p : model.parameters()) clipped_sq += p.grad.to(torch::kDouble).pow(2).sum().item<double>();
+  CHECK(std::sqrt(clipped_sq) == doctest::Approx(max_norm).epsilon(1e-5));
+}
+
+TEST_CASE("libtorch: a fresh model is initialised like transformers and satisfies the sizes of its config") {
+  ftlib::hf::AlbertModelConfig config;
+  config.arch.vocab_size = 50;
+  config.arch.embedding_size = 8;
+  config.arch.hidden_size = 16;
+  config.arch.num_attention_heads = 2;
+  config.arch.intermediate_size = 32;
+  config.arch.num_hidden_layers = 3;
+  config.arch.num_hidden_groups = 1;
+  config.arch.max_position_embeddings = 20;
+  config.labels = ftlib::hf::ClassificationLabels::defaults(3);
+  const lt::AlbertForSequenceClassification a(config, lt::ModelOptions{}.with_seed(7));
+  const lt::AlbertForSequenceClassification b(config, lt::ModelOptions{}.with_seed(7));
+  const auto sa = a.state_dict();
+  const auto sb = b.state_dict();
+  CHECK(sa.size() == 27);
+  for (const auto& [name, t] : sa) {
+    CAPTURE(name);
+    CHECK(t.data == sb.at(name).data);  // seeded
+    if (name.ends_with(".bias")) CHECK(*std::max_element(t.data.begin(), t.data.end()) == 0.0F);
+    if (name.ends_with("LayerNorm.weight")) CHECK(*std::min_element(t.data.begin(), t.data.end()) == 1.0F);
+  }
+  const auto& word = sa.at("albert.embeddings.word_embeddings.weight");
+  CHECK(std::all_of(word.data.begin(), word.data.begin() + 8, [](float v) { return v == 0.0F; }));  // padding row
+  CHECK((sa.at("classifier.weight").shape == std::vector<std::int64_t>{3, 16}));
+}
+
+TEST_CASE("libtorch: ParamOps<torch::Tensor> matches the formulas") {
+  using Ops = ftlib::ParamOps<torch::Tensor>;
+  torch::Tensor t = torch::tensor({1.0F, -2.0F, 4.0F});
+  const torch::Tensor c = torch::tensor({3.0F, 0.5F, -1.0F});
+  Ops::scale(t, 0.5);
+  CHECK(t.equal(torch::tensor({0.5F, -1.0F, 2.0F})));
+  Ops::lerp(t, c, 0.25);  // t + 0.25 (c - t)
+  CHECK(max_abs_diff(t, torch::tensor({1.125F, -0.625F, 1.25F})) <= 1e-7);
+  torch::Tensor v = torch::tensor({1.0F, 2.0F, 3.0F});
+  Ops::scale_add_square(v, 0.5, c, 2.0);  // 0.5 v + 2 c^2
+  CHECK(max_abs_diff(v, torch::tensor({18.5F, 1.5F, 3.5F})) <= 1e-6);
+  torch::Tensor p = torch::tensor({1.0F, 1.0F, 1.0F});
+  const torch::Tensor m = torch::tensor({0.1F, -0.2F, 0.3F});
+  const torch::Tensor sq = torch::tensor({4.0F, 9.0F, 16.0F});
+  Ops::adam_update(p, m, sq, 0.1, 0.5, 1e-8);  // p -= 0.1 m / (sqrt(v)/0.5 + 1e-8)
+  CHECK(max_abs_diff(p, torch::tensor({1.0F - 0.1F * 0.1F / 4.0F, 1.0F + 0.1F * 0.2F / 6.0F, 1.0F - 0.1F * 0.3F / 8.0F})) <= 1e-7);
+  const torch::Tensor z = Ops::zeros_like(p);
+  CHECK(z.sum().item<float>() == 0.0F);
+  CHECK(z.sizes() == p.sizes());
+  const ftlib::HostTensor host = Ops::to_host(torch::arange(6, torch::kFloat).view({2, 3}));
+  CHECK((host.shape == std::vector<std::int64_t>{2, 3}));
+  CHECK((host.data == std::vector<float>{0, 1, 2, 3, 4, 5}));
+  const torch::Tensor back = Ops::from_host(host, torch::zeros({2, 3}));
+  CHECK(back.equal(torch::arange(6, torch::kFloat).view({2, 3})));
+  CHECK_THROWS_WITH_AS(Ops::from_host(host, torch::zeros({4})), doctest::Contains("[4]"), ftlib::tensor_error);
+  // In-place updates of a parameter that requires grad are allowed through the ops.
+  torch::Tensor leaf = torch::ones({2}, torch::requires_grad());
+  Ops::scale(leaf, 2.0);
+  CHECK(leaf.sum().item<float>() == 4.0F);
+}
+
+TEST_CASE("libtorch: bf16 autocast on CPU runs, stays close to fp32 and keeps fp32 gradients") {
+  for (const std::string name : {"distilbert-tiny", "albert-groups"}) {
+    const auto dir = ftlib::testing::shared_path("fixtures/models/" + name);
+    if (!dir) return;
+    CAPTURE(name);
+    const ftlib::Batch batch = read_inputs(*dir / "inputs.json");
+    const Expected expected(*dir / "expected.safetensors");
+    const auto run = [&](auto model) {
+      model.set_training(true);
+      const ftlib::ForwardOutput out = model.forward(batch);
+      const double fp32_diff = max_abs_diff(host_to_torch(out.logits), expected.get("logits"));
+      MESSAGE(name << " bf16 autocast: max|logits - fp32 file| = " << fp32_diff);
+      CHECK(fp32_diff > 0.0);   // bf16 arithmetic really happened
+      CHECK(fp32_diff < 5e-2);  // ~8 significant bits through a few layers
+      const double loss = model.forward_backward(batch, 1.0);
+      CHECK(std::abs(loss - expected.get("loss").item<double>()) < 5e-2);
+      for (const auto& p : model.parameters()) {
+        CAPTURE(p.name);
+        REQUIRE(p.has_grad);
+        CHECK(p.grad.scalar_type() == torch::kFloat);
+        CHECK(torch::isfinite(p.grad).all().template item<bool>());
+      }
+      CHECK_FALSE(lt::compat::is_autocast_enabled(c10::DeviceType::CPU));  // the guard restored the state
+    };
+    const auto options = lt::LoadOptions{}.with_precision(lt::Precision::bf16);
+    if (name.starts_with("distilbert")) {
+      run(lt::DistilBertForSequenceClassification::from_pretrained(*dir, options));
+    } else {
+      run(lt::AlbertForSequenceClassification::from_pretrained(*dir, options));
+    }
+  }
+}
+
+TEST_CASE("libtorch: precision and attention options are validated") {
+  CHECK(lt::parse_precision("bf16") == lt::Precision::bf16);
+  CHECK(lt::parse_precision("float16") == lt::Precision::fp16);
+  CHECK_THROWS_WITH_AS((void)lt::parse_precision("fp8"), doctest::Contains("fp8"), ftlib::option_error);
+  CHECK_THROWS_WITH_AS(lt::check_precision(lt::Precision::fp16, torch::kCPU), doctest::Contains("CUDA"),
+                       ftlib::option_error);
+  {
+    const lt::AutocastGuard guard(torch::kCPU, lt::Precision::bf16);
+    CHECK(lt::compat::is_autocast_enabled(c10::DeviceType::CPU));
+    CHECK(lt::compat::get_autocast_dtype(c10::DeviceType::CPU) == torch::kBFloat16);
+    const torch::Tensor y = at::linear(torch::ones({2, 3}), torch::ones({4, 3}));
+    CHECK(y.scalar_type() == torch::kBFloat16);
+  }
+  CHECK_FALSE(lt::compat::is_autocast_enabled(c10::DeviceType::CPU));
+  if (!lt::compat::has_sdpa) {
+    CHECK_THROWS_WITH_AS((void)lt::detail::resolve_sdpa(lt::AttentionBackend::sdpa), doctest::Contains("2.0"),
+                         ftlib::option_error);
+  }
+}
+
+TEST_CASE("libtorch: GradScaler unscales, detects overflow, backs off and grows") {
+  lt::GradScaler scaler(lt::GradScalerOptions{.init_scale = 1024.0, .growth_interval = 2});
+  CHECK(scaler.scale() == 1024.0);
+  torch::Tensor w = torch::zeros({3});
+  w.mutable_grad() = torch::tensor({1024.0F, -2048.0F, 512.0F});
+  std::vector<ftlib::ParameterRef<torch::Tensor>> params{{"w", w, w.grad(), true}};
+  CHECK_FALSE(scaler.unscale(params));
+  CHECK(w.grad().equal(torch::tensor({1.0F, -2.0F, 0.5F})));
+  scaler.update(false);
+  CHECK(scaler.scale() == 1024.0);
+  CHECK(scaler.growth_tracker() == 1);
+  scaler.update(false);
+  CHECK(scaler.scale() == 2048.0);  // grown after growth_interval clean steps
+  CHECK(scaler.growth_tracker() == 0);
+  w.mutable_grad() = torch::tensor({1.0F, std::numeric_limits<float>::infinity(), 0.0F});
+  params[0].grad = w.grad();
+  CHECK(scaler.unscale(params));
+  scaler.update(true);
+  CHECK(scaler.scale() == 1024.0);  // backed off
+  CHECK(scaler.growth_tracker() == 0);
+  const lt::GradScaler disabled(lt::GradScalerOptions{.enabled = false});
+  CHECK(disabled.scale() == 1.0);
+  CHECK_FALSE(disabled.unscale(params));
+  CHECK_THROWS_WITH_AS(lt::GradScaler(lt::GradScalerOptions{.backoff_factor = 2.0}), doctest::Contains("backoff_factor"),
+                       ftlib::option_error);
+}
+
+TEST_CASE("libtorch: CUDA (skipped without a GPU)") {
+  if (!torch::cuda::is_available()) {
+    MESSAGE("SKIPPED: no CUDA device; the CUDA paths (device placement, fp16 autocast, fused unscale) are not run");
+    return;
+  }
+  const auto dir = ftlib::testing::shared_path("fixtures/models/distilbert-tiny");
+  if (!dir) return;
+  const ftlib::Batch batch = read_inputs(*dir / "inputs.json");
+  const Expected expected(*dir / "expected.safetensors");
+  for (const auto backend : attention_backends()) {
+    auto model = lt::DistilBertForSequenceClassification::from_pretrained(
+        *dir, lt::LoadOptions{}.with_device(torch::kCUDA).with_attention(backend));
+    model.set_training(true);
+    const double loss = model.forward_backward(batch, 1.0);
+    MESSAGE("cuda [" << backend_name(backend) << "] |loss - file| = " << std::abs(loss - expected.get("loss").item<double>()));
+    CHECK(std::abs(loss - expected.get("loss").item<double>()) <= 1e-4);  // TF32 / kernel differences allowed
+    for (const auto& p : model.parameters()) CHECK(p.grad.is_cuda());
+  }
+  auto fp16 = lt::DistilBertForSequenceClassification::from_pretrained(
+      *dir, lt::LoadOptions{}.with_device(torch::kCUDA).with_precision(lt::Precision::fp16));
+  fp16.set_training(true);
+  lt::GradScaler scaler;
+  const double loss = fp16.forward_backward(batch, scaler.scale());
+  CHECK(std::abs(loss - expected.get("loss").item<double>()) < 5e-2);
+  auto params = fp16.parameters();
+  const bool found_inf = scaler.unscale(params);
+  CHECK_FALSE(found_inf);
+  for (const auto& p : params) {
+    CAPTURE(p.name);
+    CHECK(excess(p.grad, expected.get("grad." + p.name), 1e-3, 5e-2) <= 0.0);
+  }
+}
