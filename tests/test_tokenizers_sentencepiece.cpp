@@ -161,7 +161,6 @@ TEST_CASE("pairs: template, type ids, empty second text") {
   CHECK(p.type_ids == types);
 
   // Rust rule on request: the longer text gets the extra token.
-  const std::string long_a(400, 'a'), long_b = std::string(300, 'b') + " " + std::string(300, 'c');
   const auto opts = ftlib::EncodeOptions{}.with_max_length(64);
   const auto slow = tok->encode_pair("one two three four five six seven eight nine ten " + std::string(80, 'x'),
                                      "alpha beta gamma delta " + std::string(90, 'y'), opts);
@@ -171,10 +170,22 @@ TEST_CASE("pairs: template, type ids, empty second text") {
   };
   CHECK(count_type(slow, 0) == 31 + 2);
   CHECK(count_type(slow, 1) == 30 + 1);
-  const auto rust = tok->encode_pair("one two three four five six seven eight nine ten " + std::string(80, 'x'),
-                                     "alpha beta gamma delta " + std::string(90, 'y'), opts,
-                                     ftlib::PairTruncationRule::rust_longer_gets_extra);
+  // The Rust rule on request: the longer text (here the second) gets the extra token. The lengths
+  // before truncation come from encode_ids, so the expectation is the documented HF rule.
+  const auto rust_tok = albert(ftlib::SentencePieceOptions{}.with_pair_truncation(
+      ftlib::PairTruncationRule::rust_longer_gets_extra));
+  REQUIRE(rust_tok);
+  const std::string first = "hello world";
+  const std::string second = "alpha beta gamma delta " + std::string(90, 'y');
+  const auto n1 = static_cast<std::ptrdiff_t>(tok->encode_ids(first).size());
+  REQUIRE(n1 < 30);
+  const auto rust = rust_tok->encode_pair(first, second, opts);
   CHECK(rust.size() == 64);
+  CHECK(count_type(rust, 0) == n1 + 2);
+  const auto both_long = rust_tok->encode_pair(std::string(200, 'x'), "alpha beta gamma delta " + std::string(300, 'y'), opts);
+  CHECK(tok->encode_ids(std::string(200, 'x')).size() < tok->encode_ids("alpha beta gamma delta " + std::string(300, 'y')).size());
+  CHECK(count_type(both_long, 0) == 30 + 2);
+  CHECK(count_type(both_long, 1) == 31 + 1);
 }
 
 TEST_CASE("decode follows transformers' slow AlbertTokenizer") {

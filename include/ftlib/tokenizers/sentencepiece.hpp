@@ -36,6 +36,14 @@
 
 namespace ftlib {
 
+/// @brief How longest_first shares an odd budget when both texts of a pair must be cut.
+/// HF's slow tokenizers (truncate_sequences) give the extra token to the FIRST text; HF `tokenizers`
+/// (Rust) gives it to the longer text (the second on a tie). ALBERT's reference is the slow one.
+enum class PairTruncationRule {
+  slow_first_gets_extra,  ///< transformers' truncate_sequences (AlbertTokenizer)
+  rust_longer_gets_extra  ///< HF tokenizers' truncate_encodings (AlbertTokenizerFast)
+};
+
 /// @brief How SentencePieceTokenizer pre-processes text and which literal special tokens it knows
 /// (HF AlbertTokenizer's constructor arguments; the defaults are albert-base-v2's).
 struct SentencePieceOptions {
@@ -48,6 +56,8 @@ struct SentencePieceOptions {
   std::string pad_token = "<pad>";  ///< padding token
   std::string mask_token = "[MASK]";  ///< mask token (strips the whitespace on its left only)
   std::size_t model_max_length = 512;  ///< written to tokenizer_config.json by save()
+  /// @brief Odd-budget rule of longest_first pair truncation (the slow tokenizer's by default).
+  PairTruncationRule pair_truncation = PairTruncationRule::slow_first_gets_extra;
 
   /// @brief Sets do_lower_case.
   SentencePieceOptions& with_lower_case(bool v) { do_lower_case = v; return *this; }
@@ -55,14 +65,8 @@ struct SentencePieceOptions {
   SentencePieceOptions& with_remove_space(bool v) { remove_space = v; return *this; }
   /// @brief Sets keep_accents.
   SentencePieceOptions& with_keep_accents(bool v) { keep_accents = v; return *this; }
-};
-
-/// @brief How longest_first shares an odd budget when both texts of a pair must be cut.
-/// HF's slow tokenizers (truncate_sequences) give the extra token to the FIRST text; HF `tokenizers`
-/// (Rust) gives it to the longer text (the second on a tie). ALBERT's reference is the slow one.
-enum class PairTruncationRule {
-  slow_first_gets_extra,  ///< transformers' truncate_sequences (AlbertTokenizer)
-  rust_longer_gets_extra  ///< HF tokenizers' truncate_encodings (AlbertTokenizerFast)
+  /// @brief Sets pair_truncation.
+  SentencePieceOptions& with_pair_truncation(PairTruncationRule r) { pair_truncation = r; return *this; }
 };
 
 namespace detail::spm {
@@ -417,15 +421,14 @@ class SentencePieceTokenizer {
   }
 
   /// @brief Encodes a text pair: [CLS] A [SEP] B [SEP] with type ids 0…0 1…1. longest_first follows
-  /// `rule` (HF slow by default: the first text gets the extra token of an odd budget).
+  /// options().pair_truncation (HF slow by default: the first text gets the extra token of an odd budget).
   [[nodiscard]] Encoding encode_pair(std::string_view text, std::string_view text_pair,
-                                     const EncodeOptions& options = {},
-                                     PairTruncationRule rule = PairTruncationRule::slow_first_gets_extra) const {
+                                     const EncodeOptions& options = {}) const {
     validate_options(options, true);
     std::vector<std::int64_t> a = encode_ids(text);
     std::vector<std::int64_t> b = encode_ids(text_pair);
     if (options.max_length && options.truncation == Truncation::longest_first &&
-        rule == PairTruncationRule::slow_first_gets_extra) {
+        options_.pair_truncation == PairTruncationRule::slow_first_gets_extra) {
       const std::size_t budget = *options.max_length - num_special_tokens(true, options.add_special_tokens);
       const auto [n1, n2] = detail::spm::slow_longest_first(a.size(), b.size(), budget);
       a.resize(n1);
