@@ -1,0 +1,282 @@
+#pragma once
+// AlbertForSequenceClassification on the Eigen backend, with HuggingFace parameter names.
+//
+//   e = dropout(LayerNorm(word_embeddings[ids] + token_type_embeddings[types] + position_embeddings[0..T-1]))
+//   h = encoder.embedding_hidden_mapping_in(e)                    [embedding_size -> hidden_size]
+//   for i in 0..num_hidden_layers-1: for every layer j of group g(i) = i / (num_hidden_layers / num_hidden_groups):
+//       h = albert_layer_groups[g].albert_layers[j](h)             (see encoder.hpp; weights shared across i)
+//   logits = classifier(dropout(tanh(pooler(h[:, 0]))));  loss = mean cross-entropy
+// A shared layer is applied several times: each application keeps its own activations, and its
+// backward adds into the same gradient, so shared gradients are summed over every application.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ftlib/backends/eigen/distilbert.hpp"  // PretrainedOptions and the shared loading helpers
+#include "ftlib/backends/eigen/encoder.hpp"
+#include "ftlib/backends/eigen/layers.hpp"
+#include "ftlib/backends/eigen/parameters.hpp"
+#include "ftlib/backends/eigen/tensor.hpp"
+#include "ftlib/batch.hpp"
+#include "ftlib/error.hpp"
+#include "ftlib/hf/config.hpp"
+#include "ftlib/models/model_concept.hpp"
+
+namespace ftlib::eigen {
+
+/// @brief AlbertForSequenceClassification (transformers semantics) with hand-written backward.
+///        S = float for training; S = double gives a sharp reference for gradient checks.
+template <class S>
+class BasicAlbertForSequenceClassification {
+ public:
+  using Tensor = BasicTensor<S>;            ///< the tensor type AdamW walks
+  using Config = hf::AlbertModelConfig;     ///< config.json
+
+  /// @brief A freshly initialised model (transformers' init: N(0, initializer_range), zero biases,
+  ///        LayerNorm 1/0, zero padding row).
+  explicit BasicAlbertForSequenceClassification(Config config, std::uint64_t seed = 42)
+      : BasicAlbertForSequenceClassification(std::move(config), seed, true) {}
+
+  BasicAlbertForSequenceClassification(BasicAlbertForSequenceClassification&&) noexcept = default;
+  BasicAlbertForSequenceClassification& operator=(BasicAlbertForSequenceClassification&&) noexcept = default;
+  // Copies would share weight storage (tensors are handles): not offered.
+  BasicAlbertForSequenceClassification(const BasicAlbertForSequenceClassification&) = delete;
+  BasicAlbertForSequenceClassification& operator=(const BasicAlbertForSequenceClassification&) = delete;
+
+  /// @brief Loads <dir>/config.json and <dir>/model.safetensors (F32/F16/BF16). A checkpoint without the
+  ///        classifier (AlbertForPreTraining, AlbertForMaskedLM, AlbertModel) keeps its encoder and pooler; the
+  ///        head is initialised as transformers does and load_report() lists the missing and unused names.
+  [[nodiscard]] static BasicAlbertForSequenceClassification from_pretrained(const std::filesystem::path& dir,
+                                                                            const PretrainedOptions& options = {}) {
+    Config config = Config::load(dir / "config.json");
+    detail::apply_label_options(config, options);
+    if (options.dropout) {
+      config.arch.hidden_dropout_prob = config.arch.attention_probs_dropout_prob =
+          config.arch.classifier_dropout_prob = *options.dropout;
+    }
+    BasicAlbertForSequenceClassification model(std::move(config), options.seed, false);
+    model.report_ = model.store_.load(detail::open_weights(dir), hf::AlbertConfig::base_model_prefix);
+    if (!model.report_.missing_keys.empty())
+      model.store_.initialize(model.rng_, model.config_.arch.initializer_range, model.report_.missing_keys);
+    return model;
+  }
+
+  /// @brief Writes config.json (architectures, id2label/label2id) and model.safetensors (F32) into dir.
+  void save_pretrained(const std::filesystem::path& dir) const {
+    Config config = config_;
+    config.architectures = {std::string(hf::AlbertConfig::classifier_architecture)};
+    if (config.labels.problem_type.empty()) config.labels.problem_type = "single_label_classification";
+    detail::save_checkpoint(dir, config, store_.state_dict());
+  }
+
+  /// @brief Dropout on (training) or off (evaluation).
+  void set_training(bool training) noexcept { training_ = training; }
+  /// @brief Whether dropout is on.
+  [[nodiscard]] bool is_training() const noexcept { return training_; }
+
+  /// @brief Forward in the current mode, mean cross-entropy, then accumulates scale * d(loss)/d(param).
+  ///        Returns the unscaled loss.
+  double forward_backward(const Batch& batch, double scale = 1.0) {
+    detail::check_batch(batch, config_.arch.max_position_embeddings, true);
+    run_forward(batch);
+    Matrix<S> d_logits(logits_.rows(), logits_.cols());
+    const double loss = CrossEntropy<S>::forward_backward(logits_, batch.labels, scale, d_logits);
+    run_backward(d_logits);
+    return loss;
+  }
+
+  /// @brief Logits (and the loss when the batch has labels), no gradients.
+  [[nodiscard]] ForwardOutput forward(const Batch& batch) {
+    detail::check_batch(batch, config_.arch.max_position_embeddings, false);
+    run_forward(batch);
+    ForwardOutput out;
+    out.logits = to_host(logits_, {logits_.rows(), logits_.cols()});
+    if (batch.has_labels()) {
+      Matrix<S> none;
+      out.loss = CrossEntropy<S>::forward_backward(logits_, batch.labels, 1.0, none);
+      out.has_loss = true;
+    }
+    return out;
+  }
+
+  /// @brief Sets every gradient to zero.
+  void zero_grad() { store_.zero_grad(); }
+  /// @brief Clips the global L2 norm of the gradients to max_norm (torch's rule); returns the norm before.
+  double clip_grad_norm(double max_norm) { return store_.clip_grad_norm(max_norm); }
+  /// @brief Every parameter (value and gradient handles) under its HF name.
+  [[nodiscard]] std::vector<ParameterRef<Tensor>> parameters() const { return store_.refs(); }
+  /// @brief Number of classes.
+  [[nodiscard]] std::int64_t num_labels() const noexcept { return config_.num_labels(); }
+  /// @brief The config (labels included).
+  [[nodiscard]] const Config& config() const noexcept { return config_; }
+  /// @brief Missing/unexpected names of the from_pretrained load (empty for a fresh model).
+  [[nodiscard]] const CheckpointReport& load_report() const noexcept { return report_; }
+  /// @brief The named parameters.
+  [[nodiscard]] const ParameterStore<S>& parameter_store() const noexcept { return store_; }
+
+  /// @brief Intermediates of the last forward, named like the fixtures' `hidden.*`: "embeddings",
+  ///        "embedding_projection", "layer.<k>" (k-th layer application), "pooled", plus
+  ///        "last_hidden_state" [B, T, hidden] and "pooler_output" [B, hidden].
+  [[nodiscard]] std::map<std::string, HostTensor> hidden_states() const {
+    std::map<std::string, HostTensor> out;
+    if (hidden_.empty()) return out;
+    const std::int64_t b = shape_.batch, t = shape_.seq_len, h = config_.arch.hidden_size;
+    out["embeddings"] = to_host(embeddings_, {b, t, config_.arch.embedding_size});
+    out["embedding_projection"] = to_host(hidden_[0], {b, t, h});
+    for (std::size_t k = 1; k < hidden_.size(); ++k) out["layer." + std::to_string(k - 1)] = to_host(hidden_[k], {b, t, h});
+    out["last_hidden_state"] = to_host(hidden_.back(), {b, t, h});
+    out["pooled"] = to_host(head_cache_.pooled, {b, h});
+    out["pooler_output"] = out["pooled"];
+    return out;
+  }
+
+ private:
+  BasicAlbertForSequenceClassification(Config config, std::uint64_t seed, bool initialize)
+      : config_(std::move(config)), rng_(seed), dropout_rng_(seed ^ 0x5DEECE66DULL) {
+    config_.validate();
+    const auto& a = config_.arch;
+    settings_.heads = a.num_attention_heads;
+    settings_.layer_norm_eps = a.layer_norm_eps;
+    settings_.activation = detail::to_activation(a.activation_kind());
+    settings_.attention_probs_dropout = a.attention_probs_dropout_prob;
+    settings_.attention_output_dropout = a.hidden_dropout_prob;
+    settings_.ffn_output_dropout = 0.0;  // transformers defines this dropout and never applies it
+
+    word_embeddings_ = store_.add("albert.embeddings.word_embeddings.weight", {a.vocab_size, a.embedding_size},
+                                  ParamInit::normal, a.pad_token_id);
+    position_embeddings_ = store_.add("albert.embeddings.position_embeddings.weight",
+                                      {a.max_position_embeddings, a.embedding_size}, ParamInit::normal);
+    token_type_embeddings_ = store_.add("albert.embeddings.token_type_embeddings.weight",
+                                        {a.type_vocab_size, a.embedding_size}, ParamInit::normal);
+    embedding_norm_ = store_.add_layer_norm("albert.embeddings.LayerNorm", a.embedding_size);
+    projection_ = store_.add_linear("albert.encoder.embedding_hidden_mapping_in", a.embedding_size, a.hidden_size);
+    groups_.resize(static_cast<std::size_t>(a.num_hidden_groups));
+    for (std::int64_t g = 0; g < a.num_hidden_groups; ++g) {
+      for (std::int64_t j = 0; j < a.inner_group_num; ++j) {
+        const std::string prefix =
+            "albert.encoder.albert_layer_groups." + std::to_string(g) + ".albert_layers." + std::to_string(j) + ".";
+        const std::int64_t h = a.hidden_size;
+        EncoderLayerParams<S> l;
+        l.output_norm = store_.add_layer_norm(prefix + "full_layer_layer_norm", h);
+        l.query = store_.add_linear(prefix + "attention.query", h, h);
+        l.key = store_.add_linear(prefix + "attention.key", h, h);
+        l.value = store_.add_linear(prefix + "attention.value", h, h);
+        l.output = store_.add_linear(prefix + "attention.dense", h, h);
+        l.attention_norm = store_.add_layer_norm(prefix + "attention.LayerNorm", h);
+        l.ffn_in = store_.add_linear(prefix + "ffn", h, a.intermediate_size);
+        l.ffn_out = store_.add_linear(prefix + "ffn_output", a.intermediate_size, h);
+        groups_[static_cast<std::size_t>(g)].push_back(l);
+      }
+    }
+    head_.dense = store_.add_linear("albert.pooler", a.hidden_size, a.hidden_size);
+    head_.classifier = store_.add_linear("classifier", a.hidden_size, config_.num_labels());
+    // the order of layer applications: (group, layer within group)
+    for (std::int64_t i = 0; i < a.num_hidden_layers; ++i)
+      for (std::int64_t j = 0; j < a.inner_group_num; ++j)
+        schedule_.emplace_back(static_cast<std::size_t>(a.group_of_layer(i)), static_cast<std::size_t>(j));
+    if (initialize) store_.initialize(rng_, a.initializer_range);
+  }
+
+  static HostTensor to_host(const Matrix<S>& m, std::vector<std::int64_t> shape) {
+    HostTensor t{std::move(shape), std::vector<float>(static_cast<std::size_t>(m.size()))};
+    for (Eigen::Index i = 0; i < m.size(); ++i) t.data[static_cast<std::size_t>(i)] = static_cast<float>(m.data()[i]);
+    return t;
+  }
+
+  void run_forward(const Batch& batch) {
+    const auto& a = config_.arch;
+    const std::int64_t n = batch.batch_size * batch.seq_len;
+    Embedding<S>::check_ids(batch.input_ids, a.vocab_size, "albert.embeddings.word_embeddings (input_ids)");
+    token_type_ids_ = batch.token_type_ids.empty() ? std::vector<std::int64_t>(static_cast<std::size_t>(n), 0)
+                                                   : batch.token_type_ids;
+    Embedding<S>::check_ids(token_type_ids_, a.type_vocab_size, "albert.embeddings.token_type_embeddings (token_type_ids)");
+    shape_.batch = batch.batch_size;
+    shape_.seq_len = batch.seq_len;
+    shape_.key_bias = SelfAttention<S>::key_bias(detail::attention_mask_of(batch));
+    input_ids_ = batch.input_ids;
+    hidden_.resize(schedule_.size() + 1);
+    caches_.resize(schedule_.size());
+
+    // embeddings: LayerNorm(word + token type + position), dropout, then the projection to hidden_size
+    scratch_.sum.resize(n, a.embedding_size);
+    embeddings_.resize(n, a.embedding_size);
+    Embedding<S>::forward(batch.input_ids, word_embeddings_.value.matrix(), scratch_.sum);
+    Embedding<S>::forward_add(token_type_ids_, token_type_embeddings_.value.matrix(), scratch_.sum);
+    PositionEmbedding<S>::forward_add(position_embeddings_.value.matrix(), shape_.batch, shape_.seq_len, scratch_.sum);
+    LayerNorm<S>::forward(scratch_.sum, embedding_norm_.weight.value.vector(), embedding_norm_.bias.value.vector(),
+                          settings_.layer_norm_eps, embeddings_, embedding_norm_cache_);
+    EncoderLayer<S>::apply_dropout(a.hidden_dropout_prob, training_, dropout_rng_, embeddings_, embedding_dropout_mask_);
+    hidden_[0].resize(n, a.hidden_size);
+    EncoderLayer<S>::linear(projection_, embeddings_, hidden_[0]);
+
+    for (std::size_t k = 0; k < schedule_.size(); ++k) {
+      const auto [g, j] = schedule_[k];
+      hidden_[k + 1].resize(n, a.hidden_size);
+      EncoderLayer<S>::forward(groups_[g][j], settings_, shape_, hidden_[k], training_, dropout_rng_, caches_[k],
+                               scratch_, hidden_[k + 1]);
+    }
+    ClassificationHead<S>::forward(head_, Activation::tanh, a.classifier_dropout_prob, shape_, hidden_.back(),
+                                   training_, dropout_rng_, head_cache_, logits_);
+  }
+
+  void run_backward(const Matrix<S>& d_logits) {
+    const auto& a = config_.arch;
+    const std::int64_t n = shape_.batch * shape_.seq_len;
+    d_hidden_.resize(n, a.hidden_size);
+    d_hidden_next_.resize(n, a.hidden_size);
+    ClassificationHead<S>::backward(head_, Activation::tanh, shape_, head_cache_, d_logits, d_hidden_);
+    for (std::size_t k = schedule_.size(); k-- > 0;) {
+      const auto [g, j] = schedule_[k];
+      EncoderLayer<S>::backward(groups_[g][j], settings_, shape_, hidden_[k], caches_[k], d_hidden_, scratch_,
+                                d_hidden_next_);
+      std::swap(d_hidden_, d_hidden_next_);
+    }
+    // h = e W_map^T + b: de = dh W_map; then through dropout and LayerNorm into the three tables
+    Matrix<S> d_embeddings(n, a.embedding_size);
+    EncoderLayer<S>::linear_backward(projection_, embeddings_, d_hidden_, d_embeddings);
+    if (embedding_dropout_mask_.size() != 0) Dropout<S>::backward(d_embeddings, embedding_dropout_mask_);
+    scratch_.d_sum.resize(n, a.embedding_size);
+    LayerNorm<S>::backward(embedding_norm_cache_, embedding_norm_.weight.value.vector(), d_embeddings, scratch_.d_sum,
+                           embedding_norm_.weight.grad.vector(), embedding_norm_.bias.grad.vector());
+    Embedding<S>::backward(input_ids_, scratch_.d_sum, word_embeddings_.grad.matrix(), a.pad_token_id);
+    Embedding<S>::backward(token_type_ids_, scratch_.d_sum, token_type_embeddings_.grad.matrix());
+    PositionEmbedding<S>::backward(scratch_.d_sum, shape_.batch, shape_.seq_len, position_embeddings_.grad.matrix());
+  }
+
+  Config config_;
+  std::mt19937_64 rng_;
+  DropoutRng dropout_rng_;
+  bool training_ = true;
+  EncoderLayerSettings settings_;
+  ParameterStore<S> store_;
+  Param<S> word_embeddings_, position_embeddings_, token_type_embeddings_;
+  LayerNormParams<S> embedding_norm_;
+  LinearParams<S> projection_;
+  std::vector<std::vector<EncoderLayerParams<S>>> groups_;     // [group][layer within group]
+  std::vector<std::pair<std::size_t, std::size_t>> schedule_;  // (group, layer) of each application
+  ClassificationHeadParams<S> head_;
+  CheckpointReport report_;
+
+  // activations of the last forward (kept for backward; reused across steps)
+  BatchShape<S> shape_;
+  std::vector<std::int64_t> input_ids_, token_type_ids_;
+  typename LayerNorm<S>::Cache embedding_norm_cache_;
+  Matrix<S> embedding_dropout_mask_;
+  Matrix<S> embeddings_;           // [N, embedding_size]
+  std::vector<Matrix<S>> hidden_;  // hidden_[0] = projection, hidden_[k+1] = output of application k
+  std::vector<EncoderLayerCache<S>> caches_;
+  ClassificationHeadCache<S> head_cache_;
+  Matrix<S> logits_;
+  EncoderScratch<S> scratch_;
+  Matrix<S> d_hidden_, d_hidden_next_;
+};
+
+/// @brief The float32 model the Trainer uses.
+using AlbertForSequenceClassification = BasicAlbertForSequenceClassification<float>;
+
+}  // namespace ftlib::eigen

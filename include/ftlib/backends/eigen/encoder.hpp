@@ -1,0 +1,225 @@
+#pragma once
+// The two building blocks DistilBERT and ALBERT share: a post-LayerNorm transformer layer and the
+// pooled classification head, each forward next to its backward. Only the placement of one dropout
+// differs between the two models' layers, so it is a setting.
+//
+//   layer:  a = LN1(x + drop_attn(out(attention(q(x), k(x), v(x)))))
+//           y = LN2(a + drop_ffn(ffn_out(act(ffn_in(a)))))
+//   DistilBERT: drop_attn = identity, drop_ffn = dropout;  ALBERT: drop_attn = dropout, drop_ffn = identity.
+//   head:   logits = classifier(dropout(act(dense(h[:, 0]))))   (DistilBERT relu/pre_classifier,
+//                                                                 ALBERT tanh/albert.pooler)
+
+#include <cstdint>
+#include <vector>
+
+#include "ftlib/backends/eigen/layers.hpp"
+#include "ftlib/backends/eigen/parameters.hpp"
+#include "ftlib/backends/eigen/tensor.hpp"
+
+namespace ftlib::eigen {
+
+/// @brief The parameters of one transformer layer (HF names differ per model; the roles do not).
+template <class S>
+struct EncoderLayerParams {
+  LinearParams<S> query;         ///< q_lin / attention.query
+  LinearParams<S> key;           ///< k_lin / attention.key
+  LinearParams<S> value;         ///< v_lin / attention.value
+  LinearParams<S> output;        ///< out_lin / attention.dense
+  LayerNormParams<S> attention_norm;  ///< sa_layer_norm / attention.LayerNorm
+  LinearParams<S> ffn_in;        ///< ffn.lin1 / ffn
+  LinearParams<S> ffn_out;       ///< ffn.lin2 / ffn_output
+  LayerNormParams<S> output_norm;  ///< output_layer_norm / full_layer_layer_norm
+};
+
+/// @brief Hyper-parameters of a transformer layer.
+struct EncoderLayerSettings {
+  std::int64_t heads = 12;                ///< attention heads
+  double layer_norm_eps = 1e-12;          ///< LayerNorm epsilon
+  Activation activation = Activation::gelu_erf;  ///< FFN activation
+  double attention_probs_dropout = 0.0;   ///< dropout on the attention probabilities
+  double attention_output_dropout = 0.0;  ///< dropout on out(attention) before the residual (ALBERT)
+  double ffn_output_dropout = 0.0;        ///< dropout on ffn_out(...) before the residual (DistilBERT)
+};
+
+/// @brief The shape of the current batch and its key padding bias.
+template <class S>
+struct BatchShape {
+  std::int64_t batch = 0;    ///< B
+  std::int64_t seq_len = 0;  ///< T
+  Vector<S> key_bias;        ///< [B*T]: 0 for real tokens, float lowest for padding
+};
+
+/// @brief What one layer application keeps for its backward (the layer input lives with the caller).
+template <class S>
+struct EncoderLayerCache {
+  Matrix<S> q, k, v;        ///< projections [N, H]
+  typename SelfAttention<S>::Cache attention;  ///< probabilities (+ dropout mask)
+  Matrix<S> context;        ///< attention output before `output` [N, H]
+  Matrix<S> attention_output_mask;  ///< dropout mask of drop_attn (empty when inactive)
+  typename LayerNorm<S>::Cache attention_norm;  ///< LN1
+  Matrix<S> a;              ///< LN1 output = FFN input [N, H]
+  Matrix<S> pre_activation; ///< ffn_in(a) [N, I]
+  Matrix<S> activated;      ///< act(ffn_in(a)) [N, I]
+  Matrix<S> ffn_output_mask;  ///< dropout mask of drop_ffn (empty when inactive)
+  typename LayerNorm<S>::Cache output_norm;  ///< LN2
+};
+
+/// @brief Temporaries shared by every layer's forward and backward (reused across steps).
+template <class S>
+struct EncoderScratch {
+  Matrix<S> sum, d_sum, d_a, d_context, d_q, d_k, d_v, d_activated;
+};
+
+template <class S>
+struct EncoderLayer {
+  /// @brief y = LN2(a + drop_ffn(ffn_out(act(ffn_in(a))))), a = LN1(x + drop_attn(out(attention(x)))).
+  static void forward(const EncoderLayerParams<S>& p, const EncoderLayerSettings& s, const BatchShape<S>& shape,
+                      In<S> x, bool training, DropoutRng& rng, EncoderLayerCache<S>& c, EncoderScratch<S>& scratch,
+                      Out<S> y) {
+    const Eigen::Index n = x.rows();
+    const Eigen::Index h = x.cols();
+    const Eigen::Index inner = p.ffn_in.weight.value.size(0);
+    c.q.resize(n, h);
+    c.k.resize(n, h);
+    c.v.resize(n, h);
+    c.context.resize(n, h);
+    c.a.resize(n, h);
+    c.pre_activation.resize(n, inner);
+    c.activated.resize(n, inner);
+    scratch.sum.resize(n, h);
+
+    linear(p.query, x, c.q);
+    linear(p.key, x, c.k);
+    linear(p.value, x, c.v);
+    SelfAttention<S>::forward(c.q, c.k, c.v, shape.key_bias, shape.batch, shape.seq_len, s.heads,
+                              s.attention_probs_dropout, training, rng, c.context, c.attention);
+    linear(p.output, c.context, scratch.sum);
+    apply_dropout(s.attention_output_dropout, training, rng, scratch.sum, c.attention_output_mask);
+    scratch.sum += x;
+    LayerNorm<S>::forward(scratch.sum, p.attention_norm.weight.value.vector(), p.attention_norm.bias.value.vector(),
+                          s.layer_norm_eps, c.a, c.attention_norm);
+
+    linear(p.ffn_in, c.a, c.pre_activation);
+    Activations<S>::forward(s.activation, c.pre_activation, c.activated);
+    linear(p.ffn_out, c.activated, scratch.sum);
+    apply_dropout(s.ffn_output_dropout, training, rng, scratch.sum, c.ffn_output_mask);
+    scratch.sum += c.a;
+    LayerNorm<S>::forward(scratch.sum, p.output_norm.weight.value.vector(), p.output_norm.bias.value.vector(),
+                          s.layer_norm_eps, y, c.output_norm);
+  }
+
+  /// @brief Given dy, writes dx (must not alias dy) and accumulates every parameter gradient:
+  ///        the reverse of forward, one chain-rule step per line.
+  static void backward(EncoderLayerParams<S>& p, const EncoderLayerSettings& s, const BatchShape<S>& shape, In<S> x,
+                       const EncoderLayerCache<S>& c, In<S> dy, EncoderScratch<S>& scratch, Out<S> dx) {
+    const Eigen::Index n = x.rows();
+    const Eigen::Index h = x.cols();
+    const Eigen::Index inner = c.activated.cols();
+    scratch.d_sum.resize(n, h);
+    scratch.d_a.resize(n, h);
+    scratch.d_activated.resize(n, inner);
+    scratch.d_context.resize(n, h);
+    scratch.d_q.resize(n, h);
+    scratch.d_k.resize(n, h);
+    scratch.d_v.resize(n, h);
+
+    // y = LN2(a + f): d(a + f) = LN2'(dy); da = d(a + f); df = d(a + f)
+    layer_norm_backward(p.output_norm, c.output_norm, dy, scratch.d_sum);
+    scratch.d_a = scratch.d_sum;
+    if (c.ffn_output_mask.size() != 0) Dropout<S>::backward(scratch.d_sum, c.ffn_output_mask);
+    // f = ffn_out(g): dg = df W_out; g = act(u): du = dg act'(u); u = ffn_in(a): da += du W_in
+    linear_backward(p.ffn_out, c.activated, scratch.d_sum, scratch.d_activated);
+    Activations<S>::backward(s.activation, c.pre_activation, scratch.d_activated, scratch.d_activated);
+    linear_backward_add(p.ffn_in, c.a, scratch.d_activated, scratch.d_a);
+
+    // a = LN1(x + o): d(x + o) = LN1'(da); dx = d(x + o); do = d(x + o)
+    layer_norm_backward(p.attention_norm, c.attention_norm, scratch.d_a, scratch.d_sum);
+    dx = scratch.d_sum;
+    if (c.attention_output_mask.size() != 0) Dropout<S>::backward(scratch.d_sum, c.attention_output_mask);
+    // o = out(ctx): dctx = do W_o; ctx = attention(q, k, v): dq, dk, dv
+    linear_backward(p.output, c.context, scratch.d_sum, scratch.d_context);
+    SelfAttention<S>::backward(c.q, c.k, c.v, c.attention, scratch.d_context, shape.batch, shape.seq_len, s.heads,
+                               scratch.d_q, scratch.d_k, scratch.d_v);
+    // q = x Wq^T + bq (and k, v): dx += dq Wq + dk Wk + dv Wv
+    linear_backward_add(p.query, x, scratch.d_q, dx);
+    linear_backward_add(p.key, x, scratch.d_k, dx);
+    linear_backward_add(p.value, x, scratch.d_v, dx);
+  }
+
+  /// @brief y = x W^T + b with a parameter bundle.
+  static void linear(const LinearParams<S>& p, In<S> x, Out<S> y) {
+    Linear<S>::forward(x, p.weight.value.matrix(), p.bias.value.vector(), y);
+  }
+  /// @brief dx = dy W (overwritten); dW, db accumulated.
+  static void linear_backward(LinearParams<S>& p, In<S> x, In<S> dy, Out<S> dx) {
+    Linear<S>::backward(x, p.weight.value.matrix(), dy, dx, p.weight.grad.matrix(), p.bias.grad.vector());
+  }
+  /// @brief dx += dy W; dW, db accumulated.
+  static void linear_backward_add(LinearParams<S>& p, In<S> x, In<S> dy, Out<S> dx) {
+    dx.noalias() += dy * p.weight.value.matrix();
+    Linear<S>::backward_params(x, dy, p.weight.grad.matrix(), p.bias.grad.vector());
+  }
+  /// @brief LayerNorm backward with a parameter bundle.
+  static void layer_norm_backward(LayerNormParams<S>& p, const typename LayerNorm<S>::Cache& c, In<S> dy, Out<S> dx) {
+    LayerNorm<S>::backward(c, p.weight.value.vector(), dy, dx, p.weight.grad.vector(), p.bias.grad.vector());
+  }
+  /// @brief In-place dropout that records its mask (or clears it when inactive).
+  static void apply_dropout(double prob, bool training, DropoutRng& rng, Out<S> x, Matrix<S>& mask) {
+    if (!Dropout<S>::active(prob, training)) {
+      mask.resize(0, 0);
+      return;
+    }
+    Dropout<S>::make_mask(prob, rng.next_key(), x.rows(), x.cols(), mask);
+    Dropout<S>::forward(x, mask);
+  }
+};
+
+/// @brief The pooled head's parameters.
+template <class S>
+struct ClassificationHeadParams {
+  LinearParams<S> dense;       ///< pre_classifier / albert.pooler
+  LinearParams<S> classifier;  ///< classifier
+};
+
+/// @brief What the head keeps for backward.
+template <class S>
+struct ClassificationHeadCache {
+  Matrix<S> first_token;  ///< h[:, 0] [B, H]
+  Matrix<S> pre;          ///< dense(h[:, 0])
+  Matrix<S> pooled;       ///< act(dense(h[:, 0])) (hidden.pooled)
+  Matrix<S> dropout_mask; ///< empty when inactive
+  Matrix<S> dropped;      ///< dropout(pooled): the classifier input
+};
+
+template <class S>
+struct ClassificationHead {
+  /// @brief logits = classifier(dropout(act(dense(h[:, 0])))).
+  static void forward(const ClassificationHeadParams<S>& p, Activation act, double dropout, const BatchShape<S>& shape,
+                      In<S> hidden, bool training, DropoutRng& rng, ClassificationHeadCache<S>& c, Matrix<S>& logits) {
+    const Eigen::Index h = hidden.cols();
+    c.first_token.resize(shape.batch, h);
+    for (std::int64_t b = 0; b < shape.batch; ++b) c.first_token.row(b) = hidden.row(b * shape.seq_len);
+    c.pre.resize(shape.batch, p.dense.weight.value.size(0));
+    c.pooled.resize(c.pre.rows(), c.pre.cols());
+    EncoderLayer<S>::linear(p.dense, c.first_token, c.pre);
+    Activations<S>::forward(act, c.pre, c.pooled);
+    c.dropped = c.pooled;
+    EncoderLayer<S>::apply_dropout(dropout, training, rng, c.dropped, c.dropout_mask);
+    logits.resize(shape.batch, p.classifier.weight.value.size(0));
+    EncoderLayer<S>::linear(p.classifier, c.dropped, logits);
+  }
+  /// @brief From dlogits: accumulates the head's gradients and writes d(hidden) (zero except the rows of token 0).
+  static void backward(ClassificationHeadParams<S>& p, Activation act, const BatchShape<S>& shape,
+                       const ClassificationHeadCache<S>& c, In<S> dlogits, Out<S> d_hidden) {
+    Matrix<S> d_pooled(c.dropped.rows(), c.dropped.cols());
+    EncoderLayer<S>::linear_backward(p.classifier, c.dropped, dlogits, d_pooled);
+    if (c.dropout_mask.size() != 0) Dropout<S>::backward(d_pooled, c.dropout_mask);
+    Activations<S>::backward(act, c.pre, d_pooled, d_pooled);
+    Matrix<S> d_first(c.first_token.rows(), c.first_token.cols());
+    EncoderLayer<S>::linear_backward(p.dense, c.first_token, d_pooled, d_first);
+    d_hidden.setZero();
+    for (std::int64_t b = 0; b < shape.batch; ++b) d_hidden.row(b * shape.seq_len) = d_first.row(b);
+  }
+};
+
+}  // namespace ftlib::eigen

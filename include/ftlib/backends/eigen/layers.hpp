@@ -1,0 +1,447 @@
+#pragma once
+// The layers of DistilBERT and ALBERT, each forward next to its hand-written backward.
+//
+// Conventions: activations are row-major [rows, features] matrices where a row is one token
+// (row b*T + t for batch b, position t). Every layer is a struct template on the scalar type S
+// (float for the models, double for sharp finite-difference checks) with static forward/backward.
+// Backward *accumulates* into parameter gradients (+=) and *overwrites* input gradients (=), so a
+// shared weight applied several times (ALBERT) sums its gradient over every application.
+// The one-line comment above each backward is the derivative it implements.
+
+#include <Eigen/Core>
+#include <unsupported/Eigen/SpecialFunctions>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "ftlib/backends/eigen/tensor.hpp"
+#include "ftlib/error.hpp"
+
+namespace ftlib::eigen {
+
+// -------------------------------------------------------------------------------------------
+// Linear: y = x W^T + b, W stored [out, in] (HuggingFace layout)
+// -------------------------------------------------------------------------------------------
+template <class S>
+struct Linear {
+  /// @brief y[N, out] = x[N, in] W^T + b.
+  static void forward(In<S> x, In<S> weight, VecIn<S> bias, Out<S> y) {
+    y.noalias() = x * weight.transpose();
+    y.rowwise() += bias.transpose();
+  }
+  /// @brief dx = dy W;  dW += dy^T x;  db += sum over rows of dy.
+  static void backward(In<S> x, In<S> weight, In<S> dy, Out<S> dx, Out<S> dweight, VecOut<S> dbias) {
+    if (dx.size() != 0) dx.noalias() = dy * weight;
+    dweight.noalias() += dy.transpose() * x;
+    dbias.noalias() += dy.colwise().sum().transpose();
+  }
+  /// @brief Backward without an input gradient (first layer of a chain).
+  static void backward_params(In<S> x, In<S> dy, Out<S> dweight, VecOut<S> dbias) {
+    dweight.noalias() += dy.transpose() * x;
+    dbias.noalias() += dy.colwise().sum().transpose();
+  }
+};
+
+// -------------------------------------------------------------------------------------------
+// LayerNorm over the last axis: y = (x - mean) / sqrt(var + eps) * w + b, var biased (1/D)
+// -------------------------------------------------------------------------------------------
+template <class S>
+struct LayerNorm {
+  /// @brief What backward needs: the normalised input and 1/sqrt(var + eps) per row.
+  struct Cache {
+    Matrix<S> x_hat;
+    Vector<S> rstd;
+  };
+  /// @brief y = x_hat * w + b with x_hat = (x - mean) * rstd.
+  static void forward(In<S> x, VecIn<S> weight, VecIn<S> bias, double eps, Out<S> y, Cache& cache) {
+    const Eigen::Index n = x.rows();
+    const Eigen::Index d = x.cols();
+    cache.x_hat.resize(n, d);
+    cache.rstd.resize(n);
+    detail::parallel_ranges(n, 16, [&](std::int64_t lo, std::int64_t hi) {
+      for (Eigen::Index r = lo; r < hi; ++r) {
+        const auto row = x.row(r).array();
+        const S mean = row.sum() / static_cast<S>(d);
+        const S var = (row - mean).square().sum() / static_cast<S>(d);
+        const S rstd = S(1) / std::sqrt(var + static_cast<S>(eps));
+        cache.rstd(r) = rstd;
+        cache.x_hat.row(r).array() = (row - mean) * rstd;
+        y.row(r).array() = cache.x_hat.row(r).array() * weight.transpose().array() + bias.transpose().array();
+      }
+    });
+  }
+  /// @brief dw += sum dy*x_hat; db += sum dy; dx = rstd * (g - mean(g) - x_hat * mean(g*x_hat)), g = dy*w.
+  static void backward(const Cache& cache, VecIn<S> weight, In<S> dy, Out<S> dx, VecOut<S> dweight, VecOut<S> dbias) {
+    const Eigen::Index n = dy.rows();
+    const Eigen::Index d = dy.cols();
+    dweight.noalias() += (dy.array() * cache.x_hat.array()).matrix().colwise().sum().transpose();
+    dbias.noalias() += dy.colwise().sum().transpose();
+    detail::parallel_ranges(n, 16, [&](std::int64_t lo, std::int64_t hi) {
+      Eigen::Array<S, 1, Eigen::Dynamic> g(d);
+      for (Eigen::Index r = lo; r < hi; ++r) {
+        g = dy.row(r).array() * weight.transpose().array();
+        const auto xh = cache.x_hat.row(r).array();
+        const S mean_g = g.sum() / static_cast<S>(d);
+        const S mean_gx = (g * xh).sum() / static_cast<S>(d);
+        dx.row(r).array() = cache.rstd(r) * (g - mean_g - xh * mean_gx);
+      }
+    });
+  }
+};
+
+// -------------------------------------------------------------------------------------------
+// Embedding lookup: y[r] = W[ids[r]]
+// -------------------------------------------------------------------------------------------
+template <class S>
+struct Embedding {
+  /// @brief Checks every id is a row of the table; names the table and the offending id.
+  static void check_ids(const std::vector<std::int64_t>& ids, std::int64_t rows, const std::string& table) {
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      if (ids[i] < 0 || ids[i] >= rows)
+        throw tensor_error(table + ": id " + std::to_string(ids[i]) + " at flat position " + std::to_string(i) +
+                           " is outside [0, " + std::to_string(rows) + ")");
+  }
+  /// @brief y[r] = W[ids[r]] (overwrites y).
+  static void forward(const std::vector<std::int64_t>& ids, In<S> weight, Out<S> y) {
+    for (Eigen::Index r = 0; r < y.rows(); ++r) y.row(r) = weight.row(ids[static_cast<std::size_t>(r)]);
+  }
+  /// @brief y[r] += W[ids[r]].
+  static void forward_add(const std::vector<std::int64_t>& ids, In<S> weight, Out<S> y) {
+    for (Eigen::Index r = 0; r < y.rows(); ++r) y.row(r) += weight.row(ids[static_cast<std::size_t>(r)]);
+  }
+  /// @brief dW[ids[r]] += dy[r] (scatter-add), except rows whose id is padding_idx (nn.Embedding padding_idx).
+  static void backward(const std::vector<std::int64_t>& ids, In<S> dy, Out<S> dweight, std::int64_t padding_idx = -1) {
+    for (Eigen::Index r = 0; r < dy.rows(); ++r) {
+      const auto id = ids[static_cast<std::size_t>(r)];
+      if (id != padding_idx) dweight.row(id) += dy.row(r);
+    }
+  }
+};
+
+/// @brief Absolute positions 0..T-1 for every row of a right-padded [B, T] batch.
+template <class S>
+struct PositionEmbedding {
+  /// @brief y[b*T + t] += P[t].
+  static void forward_add(In<S> table, std::int64_t batch, std::int64_t seq_len, Out<S> y) {
+    for (std::int64_t b = 0; b < batch; ++b) y.middleRows(b * seq_len, seq_len) += table.topRows(seq_len);
+  }
+  /// @brief dP[t] += sum over b of dy[b*T + t].
+  static void backward(In<S> dy, std::int64_t batch, std::int64_t seq_len, Out<S> dtable) {
+    for (std::int64_t b = 0; b < batch; ++b) dtable.topRows(seq_len) += dy.middleRows(b * seq_len, seq_len);
+  }
+  /// @brief DistilBERT's fixed table: angle(p, j) = p / 10000^(2*(j//2)/dim), sin on even j, cos on odd j
+  ///        (computed in double, rounded once). It has no gradient.
+  static Matrix<S> sinusoidal_table(std::int64_t n_pos, std::int64_t dim) {
+    Matrix<S> table(n_pos, dim);
+    for (std::int64_t p = 0; p < n_pos; ++p)
+      for (std::int64_t j = 0; j < dim; ++j) {
+        const double angle = static_cast<double>(p) /
+                             std::pow(10000.0, 2.0 * static_cast<double>(j / 2) / static_cast<double>(dim));
+        table(p, j) = static_cast<S>(static_cast<float>(j % 2 == 0 ? std::sin(angle) : std::cos(angle)));
+      }
+    return table;
+  }
+};
+
+// -------------------------------------------------------------------------------------------
+// Activations (element-wise; backward needs the pre-activation input)
+// -------------------------------------------------------------------------------------------
+
+/// @brief The activation functions HuggingFace configs name.
+enum class Activation { gelu_erf, gelu_tanh, quick_gelu, relu, silu, tanh, sigmoid, identity };
+
+/// @brief Maps a config's `activation` / `hidden_act` string to an Activation.
+inline Activation parse_activation(const std::string& name, const std::string& where) {
+  if (name == "gelu" || name == "gelu_python") return Activation::gelu_erf;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::gelu_tanh;
+  if (name == "relu") return Activation::relu;
+  if (name == "tanh") return Activation::tanh;
+  if (name == "silu" || name == "swish") return Activation::silu;
+  if (name == "quick_gelu") return Activation::quick_gelu;
+  if (name == "sigmoid") return Activation::sigmoid;
+  if (name == "linear") return Activation::identity;
+  throw parse_error(where + ": unsupported activation \"" + name +
+                    "\"; expected one of gelu, gelu_python, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, "
+                    "silu, swish, tanh, sigmoid, linear");
+}
+
+template <class S>
+struct Activations {
+  /// @brief y = act(x), element-wise.
+  static void forward(Activation act, In<S> x, Out<S> y) {
+    detail::parallel_ranges(x.rows(), 8, [&](std::int64_t lo, std::int64_t hi) {
+      const auto xs = x.middleRows(lo, hi - lo).array();
+      auto ys = y.middleRows(lo, hi - lo).array();
+      switch (act) {
+        case Activation::gelu_erf:  // x/2 * (1 + erf(x/sqrt2))
+          ys = xs * S(0.5) * (S(1) + (xs * S(M_SQRT1_2)).erf());
+          break;
+        case Activation::gelu_tanh:  // x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+          ys = S(0.5) * xs * (S(1) + (S(kSqrt2OverPi) * (xs + S(0.044715) * xs.cube())).tanh());
+          break;
+        case Activation::relu:
+          ys = xs.max(S(0));
+          break;
+        case Activation::tanh:
+          ys = xs.tanh();
+          break;
+        case Activation::silu:  // x * sigmoid(x)
+          ys = xs / (S(1) + (-xs).exp());
+          break;
+        case Activation::quick_gelu:  // x * sigmoid(1.702 x)
+          ys = xs / (S(1) + (S(-1.702) * xs).exp());
+          break;
+        case Activation::sigmoid:
+          ys = S(1) / (S(1) + (-xs).exp());
+          break;
+        case Activation::identity:
+          ys = xs;
+          break;
+      }
+    });
+  }
+  /// @brief dx = dy * act'(x).
+  static void backward(Activation act, In<S> x, In<S> dy, Out<S> dx) {
+    detail::parallel_ranges(x.rows(), 8, [&](std::int64_t lo, std::int64_t hi) {
+      const auto xs = x.middleRows(lo, hi - lo).array();
+      const auto g = dy.middleRows(lo, hi - lo).array();
+      auto out = dx.middleRows(lo, hi - lo).array();
+      switch (act) {
+        case Activation::gelu_erf:  // d/dx = (1 + erf(x/sqrt2))/2 + x * exp(-x^2/2) / sqrt(2 pi)
+          out = g * (S(0.5) * (S(1) + (xs * S(M_SQRT1_2)).erf()) +
+                     xs * (S(-0.5) * xs.square()).exp() * S(kInvSqrt2Pi));
+          break;
+        case Activation::gelu_tanh: {  // u = c(x + a x^3): d/dx = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) c (1 + 3a x^2)
+          const auto t = (S(kSqrt2OverPi) * (xs + S(0.044715) * xs.cube())).tanh().eval();
+          out = g * (S(0.5) * (S(1) + t) +
+                     S(0.5) * xs * (S(1) - t.square()) * S(kSqrt2OverPi) * (S(1) + S(3 * 0.044715) * xs.square()));
+          break;
+        }
+        case Activation::relu:  // d/dx = 1 where x > 0
+          out = (xs > S(0)).select(g, S(0));
+          break;
+        case Activation::tanh:  // d/dx = 1 - tanh^2 x
+          out = g * (S(1) - xs.tanh().square());
+          break;
+        case Activation::silu: {  // d/dx = s (1 + x (1 - s)), s = sigmoid(x)
+          const auto s = (S(1) / (S(1) + (-xs).exp())).eval();
+          out = g * s * (S(1) + xs * (S(1) - s));
+          break;
+        }
+        case Activation::quick_gelu: {  // d/dx = s + 1.702 x s (1 - s), s = sigmoid(1.702 x)
+          const auto s = (S(1) / (S(1) + (S(-1.702) * xs).exp())).eval();
+          out = g * (s + S(1.702) * xs * s * (S(1) - s));
+          break;
+        }
+        case Activation::sigmoid: {  // d/dx = s (1 - s)
+          const auto s = (S(1) / (S(1) + (-xs).exp())).eval();
+          out = g * s * (S(1) - s);
+          break;
+        }
+        case Activation::identity:
+          out = g;
+          break;
+      }
+    });
+  }
+
+  static constexpr double kSqrt2OverPi = 0.79788456080286535588;  // sqrt(2/pi)
+  static constexpr double kInvSqrt2Pi = 0.39894228040143267794;   // 1/sqrt(2 pi)
+};
+
+// -------------------------------------------------------------------------------------------
+// Dropout (inverted: kept values are scaled by 1/(1-p) in training, identity in eval)
+// -------------------------------------------------------------------------------------------
+
+/// @brief A seeded source of dropout masks. Each call draws a fresh key; element i of a mask is a pure
+///        function of (key, i), so masks are identical whatever the number of threads.
+class DropoutRng {
+ public:
+  /// @brief A stream seeded with `seed`.
+  explicit DropoutRng(std::uint64_t seed = 42) : state_(seed) {}
+  /// @brief The key of the next mask.
+  std::uint64_t next_key() { return mix(state_ += 0x9E3779B97F4A7C15ULL); }
+  /// @brief Uniform [0, 1) for element `index` of the mask with key `key`.
+  [[nodiscard]] static double uniform(std::uint64_t key, std::uint64_t index) {
+    return static_cast<double>(mix(key ^ (index * 0xD1B54A32D192ED03ULL + 0x632BE59BD9B4E019ULL)) >> 11) * 0x1.0p-53;
+  }
+
+ private:
+  static std::uint64_t mix(std::uint64_t z) {  // splitmix64 finaliser
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  std::uint64_t state_;
+};
+
+template <class S>
+struct Dropout {
+  /// @brief True when dropout changes anything (training with p > 0).
+  static bool active(double p, bool training) { return training && p > 0.0; }
+  /// @brief mask[i] = 0 with probability p, else 1/(1-p) (all zeros when p >= 1).
+  static void make_mask(double p, std::uint64_t key, Eigen::Index rows, Eigen::Index cols, Matrix<S>& mask) {
+    mask.resize(rows, cols);
+    const S keep_scale = p >= 1.0 ? S(0) : static_cast<S>(1.0 / (1.0 - p));
+    S* m = mask.data();
+    detail::parallel_ranges(mask.size(), 1 << 14, [&](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t i = lo; i < hi; ++i)
+        m[i] = DropoutRng::uniform(key, static_cast<std::uint64_t>(i)) < p ? S(0) : keep_scale;
+    });
+  }
+  /// @brief x *= mask (in place).
+  static void forward(Out<S> x, const Matrix<S>& mask) { x.array() *= mask.array(); }
+  /// @brief dx = dy * mask (in place).
+  static void backward(Out<S> dy, const Matrix<S>& mask) { dy.array() *= mask.array(); }
+};
+
+// -------------------------------------------------------------------------------------------
+// Softmax over each row
+// -------------------------------------------------------------------------------------------
+template <class S>
+struct Softmax {
+  /// @brief x[r] = exp(x[r] - max) / sum(exp(x[r] - max)), in place.
+  static void forward_row(Eigen::Ref<Eigen::Matrix<S, 1, Eigen::Dynamic>, 0, Eigen::InnerStride<1>> x) {
+    const S m = x.maxCoeff();
+    // Eigen's vectorised exp clamps its input, so exp(lowest) would come out as a tiny normal
+    // number instead of 0: flush what is below the smallest normal to exactly 0 (masked keys).
+    const S floor = std::log(std::numeric_limits<S>::min());
+    x.array() = (x.array() - m < floor).select(S(0), (x.array() - m).exp());
+    x *= S(1) / x.sum();
+  }
+  /// @brief dx = p * (dp - sum(dp * p)) for each row, in place on dp.
+  static void backward_rows(In<S> p, Out<S> dp) {
+    const Vector<S> dot = (dp.array() * p.array()).rowwise().sum();
+    dp.array() = p.array() * (dp.array().colwise() - dot.array());
+  }
+};
+
+// -------------------------------------------------------------------------------------------
+// Multi-head self-attention core: context = softmax(q k^T * d^-1/2 + key_bias) v, per head
+// -------------------------------------------------------------------------------------------
+template <class S>
+struct SelfAttention {
+  /// @brief What backward needs besides q, k, v: the probabilities (before dropout) of every
+  ///        (batch, head) as [B*H*T, T], and the dropout mask of the same shape when dropout ran.
+  struct Cache {
+    Matrix<S> probs;
+    Matrix<S> dropout_mask;
+  };
+
+  /// @brief Additive key bias [B*T] from a [B*T] attention mask: 0 keeps a key, float lowest drops it.
+  static Vector<S> key_bias(const std::vector<std::int64_t>& attention_mask) {
+    Vector<S> bias(static_cast<Eigen::Index>(attention_mask.size()));
+    for (std::size_t i = 0; i < attention_mask.size(); ++i)
+      bias(static_cast<Eigen::Index>(i)) = attention_mask[i] == 0 ? std::numeric_limits<S>::lowest() : S(0);
+    return bias;
+  }
+
+  /// @brief ctx[b*T+t, h*d:(h+1)*d] = sum_k P[b,h,t,k] v[b*T+k, h*d:(h+1)*d],
+  ///        P = softmax((q k^T) * d^-0.5 + bias); q, k, v, ctx are [B*T, H*d].
+  static void forward(In<S> q, In<S> k, In<S> v, VecIn<S> key_bias, std::int64_t batch, std::int64_t seq_len,
+                      std::int64_t heads, double dropout_p, bool training, DropoutRng& rng, Out<S> ctx, Cache& cache) {
+    const std::int64_t t = seq_len;
+    const std::int64_t d = q.cols() / heads;
+    const S scale = static_cast<S>(std::pow(static_cast<double>(d), -0.5));
+    cache.probs.resize(batch * heads * t, t);
+    const bool drop = Dropout<S>::active(dropout_p, training);
+    if (drop) Dropout<S>::make_mask(dropout_p, rng.next_key(), batch * heads * t, t, cache.dropout_mask);
+    else cache.dropout_mask.resize(0, 0);
+#pragma omp parallel for schedule(dynamic)
+    for (std::int64_t bh = 0; bh < batch * heads; ++bh) {
+      const std::int64_t b = bh / heads;
+      const std::int64_t h = bh % heads;
+      auto p = cache.probs.middleRows(bh * t, t);
+      p.noalias() = q.block(b * t, h * d, t, d) * k.block(b * t, h * d, t, d).transpose();
+      p *= scale;
+      p.rowwise() += key_bias.segment(b * t, t).transpose();
+      for (std::int64_t r = 0; r < t; ++r) Softmax<S>::forward_row(p.row(r));
+      if (drop) {
+        const Matrix<S> dropped = p.array() * cache.dropout_mask.middleRows(bh * t, t).array();
+        ctx.block(b * t, h * d, t, d).noalias() = dropped * v.block(b * t, h * d, t, d);
+      } else {
+        ctx.block(b * t, h * d, t, d).noalias() = p * v.block(b * t, h * d, t, d);
+      }
+    }
+  }
+
+  /// @brief With P' = dropout(P): dv = P'^T dctx; dP = mask * (dctx v^T); dS = softmax'(dP) * d^-0.5;
+  ///        dq = dS k; dk = dS^T q (per batch row and head).
+  static void backward(In<S> q, In<S> k, In<S> v, const Cache& cache, In<S> dctx, std::int64_t batch,
+                       std::int64_t seq_len, std::int64_t heads, Out<S> dq, Out<S> dk, Out<S> dv) {
+    const std::int64_t t = seq_len;
+    const std::int64_t d = q.cols() / heads;
+    const S scale = static_cast<S>(std::pow(static_cast<double>(d), -0.5));
+    const bool drop = cache.dropout_mask.size() != 0;
+#pragma omp parallel for schedule(dynamic)
+    for (std::int64_t bh = 0; bh < batch * heads; ++bh) {
+      const std::int64_t b = bh / heads;
+      const std::int64_t h = bh % heads;
+      const auto p = cache.probs.middleRows(bh * t, t);
+      const auto g = dctx.block(b * t, h * d, t, d);
+      Matrix<S> dp = g * v.block(b * t, h * d, t, d).transpose();
+      if (drop) {
+        const auto mask = cache.dropout_mask.middleRows(bh * t, t);
+        const Matrix<S> dropped = p.array() * mask.array();
+        dv.block(b * t, h * d, t, d).noalias() = dropped.transpose() * g;
+        dp.array() *= mask.array();
+      } else {
+        dv.block(b * t, h * d, t, d).noalias() = p.transpose() * g;
+      }
+      Softmax<S>::backward_rows(p, dp);
+      dp *= scale;
+      dq.block(b * t, h * d, t, d).noalias() = dp * k.block(b * t, h * d, t, d);
+      dk.block(b * t, h * d, t, d).noalias() = dp.transpose() * q.block(b * t, h * d, t, d);
+    }
+  }
+};
+
+// -------------------------------------------------------------------------------------------
+// Cross-entropy over classes, mean over the batch (torch's F.cross_entropy, ignore_index -100)
+// -------------------------------------------------------------------------------------------
+template <class S>
+struct CrossEntropy {
+  /// @brief Labels equal to this are left out of the loss and of the mean (torch's default).
+  static constexpr std::int64_t ignore_index = -100;
+
+  /// @brief loss = mean_i (logsumexp(z_i) - z_i[y_i]); also writes dlogits = grad_scale * d(loss)/dz
+  ///        = grad_scale * (softmax(z_i) - onehot(y_i)) / count when dlogits is non-empty.
+  static double forward_backward(In<S> logits, const std::vector<std::int64_t>& labels, double grad_scale,
+                                 Out<S> dlogits) {
+    const Eigen::Index n = logits.rows();
+    const Eigen::Index c = logits.cols();
+    if (static_cast<Eigen::Index>(labels.size()) != n)
+      throw tensor_error("cross_entropy: " + std::to_string(labels.size()) + " labels for " + std::to_string(n) +
+                         " rows of logits");
+    std::int64_t count = 0;
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      if (labels[i] == ignore_index) continue;
+      if (labels[i] < 0 || labels[i] >= c)
+        throw tensor_error("cross_entropy: label " + std::to_string(labels[i]) + " of row " + std::to_string(i) +
+                           " is outside [0, " + std::to_string(c) + ") (num_labels = " + std::to_string(c) + ")");
+      ++count;
+    }
+    const bool with_grad = dlogits.size() != 0;
+    if (with_grad) dlogits.setZero();
+    double total = 0.0;
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const auto y = labels[static_cast<std::size_t>(i)];
+      if (y == ignore_index) continue;
+      const S m = logits.row(i).maxCoeff();
+      const Eigen::Matrix<S, 1, Eigen::Dynamic> e = (logits.row(i).array() - m).exp().matrix();
+      const S sum = e.sum();
+      total += static_cast<double>(std::log(sum) + m - logits(i, y));
+      if (with_grad) {
+        const S f = static_cast<S>(grad_scale / static_cast<double>(count));
+        dlogits.row(i) = e * (f / sum);
+        dlogits(i, y) -= f;
+      }
+    }
+    return count == 0 ? std::numeric_limits<double>::quiet_NaN() : total / static_cast<double>(count);
+  }
+};
+
+}  // namespace ftlib::eigen

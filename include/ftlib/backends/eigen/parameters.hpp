@@ -1,0 +1,284 @@
+#pragma once
+// Named parameters of the Eigen models: value + gradient tensors under HuggingFace state_dict names,
+// transformers' initialisation, gradient clipping, and loading/saving them as safetensors.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ftlib/backends/eigen/tensor.hpp"
+#include "ftlib/batch.hpp"
+#include "ftlib/error.hpp"
+#include "ftlib/hf/safetensors.hpp"
+#include "ftlib/models/model_concept.hpp"
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace ftlib::eigen {
+
+/// @brief Sets the threads used by the Eigen backend (Eigen's GEMM and the OpenMP loops);
+///        0 keeps the default (OMP_NUM_THREADS, else every core).
+inline void set_num_threads(int threads) {
+  if (threads <= 0) return;
+  Eigen::setNbThreads(threads);
+#if defined(_OPENMP)
+  omp_set_num_threads(threads);
+#endif
+}
+
+/// @brief How transformers initialises a parameter that a checkpoint does not provide.
+enum class ParamInit {
+  normal,  ///< N(0, initializer_range): Linear and Embedding weights (padding row 0 for embeddings)
+  zeros,   ///< biases, LayerNorm bias
+  ones,    ///< LayerNorm weight
+  fixed,   ///< computed once (DistilBERT's sinusoidal table); never trained
+};
+
+/// @brief One named parameter: handles to its value and gradient storage.
+template <class S>
+struct Param {
+  std::string name;             ///< HuggingFace state_dict name
+  BasicTensor<S> value;         ///< the weights
+  BasicTensor<S> grad;          ///< accumulated gradient, same shape
+  ParamInit init = ParamInit::normal;  ///< transformers' init rule for it
+  bool trainable = true;        ///< false for fixed tables (no gradient, no optimizer update)
+  std::int64_t padding_row = -1;  ///< embedding row zeroed at init (padding_idx), -1 for none
+};
+
+/// @brief y = x W^T + b parameters.
+template <class S>
+struct LinearParams {
+  Param<S> weight;  ///< [out, in]
+  Param<S> bias;    ///< [out]
+};
+
+/// @brief LayerNorm parameters.
+template <class S>
+struct LayerNormParams {
+  Param<S> weight;  ///< [dim]
+  Param<S> bias;    ///< [dim]
+};
+
+/// @brief Missing and unexpected names of a checkpoint load, as transformers reports them (sorted).
+struct CheckpointReport {
+  std::vector<std::string> missing_keys;     ///< model parameters the file did not have (freshly initialised)
+  std::vector<std::string> unexpected_keys;  ///< file tensors the model does not use (e.g. a pretraining head)
+};
+
+/// @brief Every parameter of a model, in registration order (the order of HF's state_dict).
+template <class S>
+class ParameterStore {
+ public:
+  /// @brief Registers a parameter (zero value and gradient) and returns handles to it.
+  Param<S> add(std::string name, std::vector<std::int64_t> shape, ParamInit init, std::int64_t padding_row = -1) {
+    if (index_.contains(name)) throw tensor_error("parameter '" + name + "' registered twice");
+    Param<S> p{name, BasicTensor<S>(shape), BasicTensor<S>(shape), init, init != ParamInit::fixed, padding_row};
+    index_.emplace(std::move(name), params_.size());
+    params_.push_back(p);
+    return p;
+  }
+  /// @brief `prefix.weight` [out, in] and `prefix.bias` [out].
+  LinearParams<S> add_linear(const std::string& prefix, std::int64_t in, std::int64_t out) {
+    return {add(prefix + ".weight", {out, in}, ParamInit::normal), add(prefix + ".bias", {out}, ParamInit::zeros)};
+  }
+  /// @brief `prefix.weight` (ones) and `prefix.bias` (zeros), [dim].
+  LayerNormParams<S> add_layer_norm(const std::string& prefix, std::int64_t dim) {
+    return {add(prefix + ".weight", {dim}, ParamInit::ones), add(prefix + ".bias", {dim}, ParamInit::zeros)};
+  }
+
+  /// @brief Every parameter, registration order.
+  [[nodiscard]] const std::vector<Param<S>>& all() const noexcept { return params_; }
+  /// @brief The parameter called `name`, or nullptr.
+  [[nodiscard]] const Param<S>* find(std::string_view name) const {
+    const auto it = index_.find(std::string(name));
+    return it == index_.end() ? nullptr : &params_[it->second];
+  }
+  /// @brief The parameter called `name`; tensor_error when absent.
+  [[nodiscard]] const Param<S>& at(std::string_view name) const {
+    const auto* p = find(name);
+    if (p == nullptr) throw tensor_error("the model has no parameter '" + std::string(name) + "'");
+    return *p;
+  }
+
+  /// @brief transformers' init of the named parameters (all when `names` is empty): normal(0, std) weights
+  ///        with the padding row zeroed, zero biases, LayerNorm weight 1; fixed tables are left alone.
+  void initialize(std::mt19937_64& gen, double std, const std::vector<std::string>& names = {}) {
+    std::normal_distribution<double> normal(0.0, std);
+    for (auto& p : params_) {
+      if (!names.empty() && std::find(names.begin(), names.end(), p.name) == names.end()) continue;
+      S* d = p.value.data();
+      switch (p.init) {
+        case ParamInit::normal:
+          for (std::int64_t i = 0; i < p.value.numel(); ++i) d[i] = static_cast<S>(normal(gen));
+          if (p.padding_row >= 0 && p.padding_row < p.value.size(0)) p.value.matrix().row(p.padding_row).setZero();
+          break;
+        case ParamInit::zeros: p.value.set_zero(); break;
+        case ParamInit::ones: p.value.array().setOnes(); break;
+        case ParamInit::fixed: break;
+      }
+    }
+  }
+
+  /// @brief Sets every gradient to zero.
+  void zero_grad() {
+    for (auto& p : params_) p.grad.set_zero();
+  }
+
+  /// @brief torch.nn.utils.clip_grad_norm_ (L2): total = ||all grads||; when max_norm / (total + 1e-6) < 1,
+  ///        every gradient is scaled by it. Returns the total norm before clipping.
+  double clip_grad_norm(double max_norm) {
+    double sum = 0.0;
+    for (const auto& p : params_) {
+      if (!p.trainable) continue;
+      sum += p.grad.vector().template cast<double>().squaredNorm();
+    }
+    const double total = std::sqrt(sum);
+    const double coef = max_norm / (total + 1e-6);
+    if (coef < 1.0)
+      for (auto& p : params_)
+        if (p.trainable) p.grad.array() *= static_cast<S>(coef);
+    return total;
+  }
+
+  /// @brief The optimizer's view: every parameter, fixed ones with has_grad = false (AdamW skips them).
+  [[nodiscard]] std::vector<ParameterRef<BasicTensor<S>>> refs() const {
+    std::vector<ParameterRef<BasicTensor<S>>> out;
+    out.reserve(params_.size());
+    for (const auto& p : params_) out.push_back({p.name, p.value, p.grad, p.trainable});
+    return out;
+  }
+
+  /// @brief Every value as a float host tensor, by name (what model.safetensors holds).
+  [[nodiscard]] std::map<std::string, HostTensor> state_dict() const {
+    std::map<std::string, HostTensor> out;
+    for (const auto& p : params_) out.emplace(p.name, p.value.to_host());
+    return out;
+  }
+
+  /// @brief Copies the checkpoint's tensors into the parameters of the same name, transformers-style:
+  ///        a checkpoint of the bare encoder (names without `base_prefix.`) gets the prefix added, legacy
+  ///        LayerNorm `gamma`/`beta` are read as `weight`/`bias`. Parameters the file lacks are returned as
+  ///        missing (the caller initialises them); file tensors the model lacks as unexpected.
+  ///        A shape mismatch is a tensor_error naming the file, the tensor and both shapes.
+  CheckpointReport load(const hf::SafetensorsFile& file, std::string_view base_prefix) {
+    const std::string prefix = std::string(base_prefix) + ".";
+    bool file_has_prefix = false;
+    for (const auto& t : file.tensors()) file_has_prefix = file_has_prefix || t.name.starts_with(prefix);
+    const auto model_name = [&](std::string name) {
+      if (name.ends_with(".gamma")) name = name.substr(0, name.size() - 6) + ".weight";
+      else if (name.ends_with(".beta")) name = name.substr(0, name.size() - 5) + ".bias";
+      if (!file_has_prefix && !base_prefix.empty() && find(name) == nullptr && find(prefix + name) != nullptr)
+        name = prefix + name;
+      return name;
+    };
+    CheckpointReport report;
+    std::set<std::string> loaded;
+    for (const auto& t : file.tensors()) {
+      const std::string name = model_name(t.name);
+      const auto it = index_.find(name);
+      if (it == index_.end()) {
+        report.unexpected_keys.push_back(t.name);
+        continue;
+      }
+      Param<S>& p = params_[it->second];
+      if (t.shape != p.value.shape())
+        throw tensor_error(SourceLocation{file.path().string(), {}, {}},
+                           "tensor '" + t.name + "' has shape " + hf::shape_to_string(t.shape) +
+                               " but the model's '" + name + "' is " + hf::shape_to_string(p.value.shape()) +
+                               " (a different config, or a classifier head with another number of labels)");
+      if constexpr (std::is_same_v<S, float>) {
+        file.copy_float32(t.name, std::span<float>(p.value.data(), static_cast<std::size_t>(p.value.numel())));
+      } else {
+        p.value.copy_from(BasicTensor<S>::from_host(file.to_float32(t.name)));
+      }
+      loaded.insert(name);
+    }
+    for (const auto& p : params_)
+      if (!loaded.contains(p.name)) report.missing_keys.push_back(p.name);
+    std::sort(report.missing_keys.begin(), report.missing_keys.end());
+    std::sort(report.unexpected_keys.begin(), report.unexpected_keys.end());
+    return report;
+  }
+
+ private:
+  std::vector<Param<S>> params_;
+  std::map<std::string, std::size_t, std::less<>> index_;
+};
+
+namespace detail {
+
+/// @brief Writes config.json and model.safetensors into `dir` (created if needed): both files are first
+///        written into a private temporary folder inside `dir`, then renamed into place, so a crash never
+///        leaves a half-written checkpoint and other files in `dir` (tokenizer files) are kept.
+template <class Config>
+void save_checkpoint(const std::filesystem::path& dir, const Config& config,
+                     const std::map<std::string, HostTensor>& tensors) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw io_error(dir, "cannot create directory: " + ec.message());
+  std::filesystem::path tmp;
+  for (unsigned i = 0;; ++i) {
+    tmp = dir / (".ftlib-save-" + std::to_string(i));
+    if (std::filesystem::create_directory(tmp, ec)) break;
+    if (ec || i > 1000) throw io_error(tmp, "cannot create a temporary directory" + (ec ? ": " + ec.message() : std::string()));
+  }
+  try {
+    config.save(tmp / "config.json");
+    hf::save_safetensors(tmp / "model.safetensors", tensors, {{"format", "pt"}});
+    for (const char* name : {"model.safetensors", "config.json"}) {
+      std::filesystem::rename(tmp / name, dir / name, ec);
+      if (ec) throw io_error(dir / name, "cannot move the saved file into place: " + ec.message());
+    }
+  } catch (...) {
+    std::filesystem::remove_all(tmp, ec);
+    throw;
+  }
+  std::filesystem::remove_all(tmp, ec);
+}
+
+/// @brief Checks a batch against a model's limits; tensor_error naming the field and what was expected.
+inline void check_batch(const Batch& batch, std::int64_t max_positions, bool needs_labels) {
+  const std::int64_t n = batch.batch_size * batch.seq_len;
+  if (batch.batch_size <= 0 || batch.seq_len <= 0)
+    throw tensor_error("batch: batch_size and seq_len must be positive, got " + std::to_string(batch.batch_size) +
+                       " x " + std::to_string(batch.seq_len));
+  const auto check_size = [&](const std::vector<std::int64_t>& v, const char* field, bool optional) {
+    if (optional && v.empty()) return;
+    if (static_cast<std::int64_t>(v.size()) != n)
+      throw tensor_error(std::string("batch: ") + field + " holds " + std::to_string(v.size()) + " values, expected " +
+                         std::to_string(batch.batch_size) + " x " + std::to_string(batch.seq_len) + " = " +
+                         std::to_string(n));
+  };
+  check_size(batch.input_ids, "input_ids", false);
+  check_size(batch.attention_mask, "attention_mask", true);
+  check_size(batch.token_type_ids, "token_type_ids", true);
+  if (batch.seq_len > max_positions)
+    throw tensor_error("batch: seq_len " + std::to_string(batch.seq_len) + " exceeds max_position_embeddings " +
+                       std::to_string(max_positions) + " of the model (truncate the inputs)");
+  if (batch.has_labels() && static_cast<std::int64_t>(batch.labels.size()) != batch.batch_size)
+    throw tensor_error("batch: labels holds " + std::to_string(batch.labels.size()) + " values, expected batch_size " +
+                       std::to_string(batch.batch_size));
+  if (needs_labels && !batch.has_labels())
+    throw tensor_error("batch: forward_backward needs labels, the batch has none");
+}
+
+/// @brief The attention mask of a batch, all ones when the batch has none.
+inline std::vector<std::int64_t> attention_mask_of(const Batch& batch) {
+  if (!batch.attention_mask.empty()) return batch.attention_mask;
+  return std::vector<std::int64_t>(static_cast<std::size_t>(batch.batch_size * batch.seq_len), 1);
+}
+
+}  // namespace detail
+
+}  // namespace ftlib::eigen

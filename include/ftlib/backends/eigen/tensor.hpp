@@ -1,0 +1,236 @@
+#pragma once
+// The Eigen backend's tensor: a shape plus shared, row-major storage. Copies of a tensor are
+// handles to the same storage (like torch::Tensor), so a ParameterRef handed to the optimizer
+// updates the model's own weights. The math is done through Eigen::Map views of that storage.
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ftlib/batch.hpp"
+#include "ftlib/error.hpp"
+#include "ftlib/optim/adamw.hpp"
+
+namespace ftlib::eigen {
+
+/// @brief Row-major dynamic matrix (the layout of HuggingFace weights and of [tokens, features] activations).
+template <class S>
+using Matrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+/// @brief Dynamic column vector (biases, LayerNorm weights).
+template <class S>
+using Vector = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+/// @brief Read-only view of a row-major matrix or of a block of one (no copy for maps and blocks).
+template <class S>
+using In = Eigen::Ref<const Matrix<S>>;
+/// @brief Writable view of a row-major matrix or of a block of one.
+template <class S>
+using Out = Eigen::Ref<Matrix<S>>;
+/// @brief Read-only view of a vector.
+template <class S>
+using VecIn = Eigen::Ref<const Vector<S>>;
+/// @brief Writable view of a vector.
+template <class S>
+using VecOut = Eigen::Ref<Vector<S>>;
+
+namespace detail {
+
+/// @brief Runs fn(begin, end) over [0, n) split into chunks across the OpenMP threads (serially
+///        when n is small or OpenMP is off). Chunks never overlap, so fn may write its range.
+template <class Fn>
+void parallel_ranges(std::int64_t n, std::int64_t min_chunk, Fn&& fn) {
+  if (n <= 0) return;
+  const std::int64_t chunks = std::max<std::int64_t>(1, std::min<std::int64_t>(n / std::max<std::int64_t>(1, min_chunk), 256));
+  if (chunks == 1) {
+    fn(std::int64_t{0}, n);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (std::int64_t c = 0; c < chunks; ++c) fn(n * c / chunks, n * (c + 1) / chunks);
+}
+
+inline std::string shape_string(const std::vector<std::int64_t>& shape) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+}  // namespace detail
+
+/// @brief An owning, reference-counted, row-major tensor of scalar S (float for models, double
+///        for gradient checks). Copying shares storage; clone() copies it.
+template <class S>
+class BasicTensor {
+ public:
+  using Scalar = S;
+  using MatrixMap = Eigen::Map<Matrix<S>>;
+  using ConstMatrixMap = Eigen::Map<const Matrix<S>>;
+  using VectorMap = Eigen::Map<Vector<S>>;
+  using ConstVectorMap = Eigen::Map<const Vector<S>>;
+  using ArrayMap = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
+  using ConstArrayMap = Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>;
+
+  /// @brief An undefined (empty) tensor.
+  BasicTensor() = default;
+  /// @brief A zero-filled tensor of the given shape.
+  explicit BasicTensor(std::vector<std::int64_t> shape) : shape_(std::move(shape)) {
+    for (const auto d : shape_)
+      if (d < 0) throw tensor_error("eigen::Tensor: negative dimension in shape " + detail::shape_string(shape_));
+    numel_ = std::accumulate(shape_.begin(), shape_.end(), std::int64_t{1}, std::multiplies<>());
+    data_ = std::make_shared<S[]>(static_cast<std::size_t>(numel_));  // value-initialised: zeros
+  }
+
+  /// @brief A zero-filled tensor of the given shape.
+  [[nodiscard]] static BasicTensor zeros(std::vector<std::int64_t> shape) { return BasicTensor(std::move(shape)); }
+  /// @brief A copy of a host tensor (float) converted to S.
+  [[nodiscard]] static BasicTensor from_host(const HostTensor& host) {
+    BasicTensor t(host.shape);
+    if (static_cast<std::int64_t>(host.data.size()) != t.numel())
+      throw tensor_error("eigen::Tensor: host tensor of shape " + detail::shape_string(host.shape) + " holds " +
+                         std::to_string(host.data.size()) + " values, expected " + std::to_string(t.numel()));
+    std::transform(host.data.begin(), host.data.end(), t.data(), [](float v) { return static_cast<S>(v); });
+    return t;
+  }
+
+  /// @brief True once the tensor has storage.
+  [[nodiscard]] bool defined() const noexcept { return data_ != nullptr; }
+  /// @brief Dimensions, outermost first.
+  [[nodiscard]] const std::vector<std::int64_t>& shape() const noexcept { return shape_; }
+  /// @brief Size of dimension i (negative counts from the end).
+  [[nodiscard]] std::int64_t size(std::int64_t i) const {
+    const auto n = static_cast<std::int64_t>(shape_.size());
+    return shape_.at(static_cast<std::size_t>(i < 0 ? i + n : i));
+  }
+  /// @brief Number of dimensions.
+  [[nodiscard]] std::int64_t dim() const noexcept { return static_cast<std::int64_t>(shape_.size()); }
+  /// @brief Number of elements.
+  [[nodiscard]] std::int64_t numel() const noexcept { return numel_; }
+  /// @brief First element of the storage.
+  [[nodiscard]] S* data() noexcept { return data_.get(); }
+  /// @brief First element of the storage.
+  [[nodiscard]] const S* data() const noexcept { return data_.get(); }
+  /// @brief True when both handles share one storage.
+  [[nodiscard]] bool same_storage(const BasicTensor& other) const noexcept { return data_ == other.data_; }
+
+  /// @brief [numel / last, last] view (a 1-D tensor is one row).
+  [[nodiscard]] MatrixMap matrix() { return MatrixMap(data(), rows(), cols()); }
+  /// @brief [numel / last, last] view (a 1-D tensor is one row).
+  [[nodiscard]] ConstMatrixMap matrix() const { return ConstMatrixMap(data(), rows(), cols()); }
+  /// @brief Every element as one column vector.
+  [[nodiscard]] VectorMap vector() { return VectorMap(data(), numel_); }
+  /// @brief Every element as one column vector.
+  [[nodiscard]] ConstVectorMap vector() const { return ConstVectorMap(data(), numel_); }
+  /// @brief Every element as a flat array (element-wise math).
+  [[nodiscard]] ArrayMap array() { return ArrayMap(data(), numel_); }
+  /// @brief Every element as a flat array (element-wise math).
+  [[nodiscard]] ConstArrayMap array() const { return ConstArrayMap(data(), numel_); }
+
+  /// @brief Sets every element to zero.
+  void set_zero() {
+    S* p = data();
+    detail::parallel_ranges(numel_, 1 << 16, [p](std::int64_t b, std::int64_t e) { std::fill(p + b, p + e, S(0)); });
+  }
+  /// @brief A deep copy (new storage).
+  [[nodiscard]] BasicTensor clone() const {
+    BasicTensor t(shape_);
+    std::copy(data(), data() + numel_, t.data());
+    return t;
+  }
+  /// @brief A float copy in host memory.
+  [[nodiscard]] HostTensor to_host() const {
+    HostTensor h{shape_, std::vector<float>(static_cast<std::size_t>(numel_))};
+    std::transform(data(), data() + numel_, h.data.begin(), [](S v) { return static_cast<float>(v); });
+    return h;
+  }
+  /// @brief Copies the values of `other` (same number of elements) into this storage.
+  void copy_from(const BasicTensor& other) {
+    if (other.numel() != numel_)
+      throw tensor_error("eigen::Tensor: cannot copy " + detail::shape_string(other.shape()) + " into " +
+                         detail::shape_string(shape_));
+    std::copy(other.data(), other.data() + numel_, data());
+  }
+
+ private:
+  [[nodiscard]] Eigen::Index cols() const noexcept { return shape_.empty() ? 1 : shape_.back(); }
+  [[nodiscard]] Eigen::Index rows() const noexcept { return cols() == 0 ? 0 : numel_ / cols(); }
+
+  std::vector<std::int64_t> shape_;
+  std::int64_t numel_ = 0;
+  std::shared_ptr<S[]> data_;
+};
+
+/// @brief The tensor type the Eigen models use.
+using Tensor = BasicTensor<float>;
+
+}  // namespace ftlib::eigen
+
+namespace ftlib {
+
+/// @brief AdamW's element-wise operations on Eigen backend tensors (torch's float32 op order).
+template <class S>
+struct ParamOps<eigen::BasicTensor<S>> {
+  using T = eigen::BasicTensor<S>;
+
+  /// @brief A zero tensor shaped like t.
+  static T zeros_like(const T& t) { return T(t.shape()); }
+  /// @brief t *= a
+  static void scale(T& t, double a) {
+    S* p = t.data();
+    const S f = static_cast<S>(a);
+    eigen::detail::parallel_ranges(t.numel(), 1 << 15, [=](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i) p[i] *= f;
+    });
+  }
+  /// @brief t += w * (c - t)
+  static void lerp(T& t, const T& c, double w) {
+    S* p = t.data();
+    const S* q = c.data();
+    const S f = static_cast<S>(w);
+    eigen::detail::parallel_ranges(t.numel(), 1 << 15, [=](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i) p[i] += f * (q[i] - p[i]);
+    });
+  }
+  /// @brief t = a * t + b * c^2
+  static void scale_add_square(T& t, double a, const T& c, double b) {
+    S* p = t.data();
+    const S* q = c.data();
+    const S fa = static_cast<S>(a);
+    const S fb = static_cast<S>(b);
+    eigen::detail::parallel_ranges(t.numel(), 1 << 15, [=](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t i = lo; i < hi; ++i) p[i] = fa * p[i] + fb * (q[i] * q[i]);
+    });
+  }
+  /// @brief p -= step * m / (sqrt(v) / bias_correction2_sqrt + eps)
+  static void adam_update(T& p, const T& m, const T& v, double step, double bias_correction2_sqrt, double eps) {
+    S* pp = p.data();
+    const S* mp = m.data();
+    const S* vp = v.data();
+    const S neg_step = static_cast<S>(-step);
+    const S bc = static_cast<S>(bias_correction2_sqrt);
+    const S e = static_cast<S>(eps);
+    eigen::detail::parallel_ranges(p.numel(), 1 << 15, [=](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t i = lo; i < hi; ++i) pp[i] += neg_step * (mp[i] / (std::sqrt(vp[i]) / bc + e));
+    });
+  }
+  /// @brief A float host copy.
+  static HostTensor to_host(const T& t) { return t.to_host(); }
+  /// @brief A tensor shaped like `like` holding the host values.
+  static T from_host(const HostTensor& host, const T& like) {
+    if (host.numel() != like.numel())
+      throw tensor_error("eigen::Tensor: cannot restore a tensor of shape " + eigen::detail::shape_string(host.shape) +
+                         " into one of shape " + eigen::detail::shape_string(like.shape()));
+    T t = T::from_host(host);
+    T out(like.shape());
+    out.copy_from(t);
+    return out;
+  }
+};
+
+}  // namespace ftlib

@@ -1,0 +1,273 @@
+// Finite-difference checks of every hand-written backward in backends/eigen/layers.hpp, in double
+// precision so the comparison is sharp (central differences, h = 1e-6: error ~1e-10 relative).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "ftlib/backends/eigen/layers.hpp"
+#include "ftlib/backends/eigen/tensor.hpp"
+#include "ftlib/optim/adamw.hpp"
+
+namespace fe = ftlib::eigen;
+using Mat = fe::Matrix<double>;
+using Vec = fe::Vector<double>;
+
+namespace {
+
+std::mt19937_64& rng() {
+  static std::mt19937_64 g(1234);  // test-local determinism
+  return g;
+}
+
+Mat random_matrix(Eigen::Index r, Eigen::Index c, double scale = 1.0) {
+  std::normal_distribution<double> n(0.0, scale);
+  Mat m(r, c);
+  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = n(rng());
+  return m;
+}
+
+Vec random_vector(Eigen::Index n, double scale = 1.0) { return random_matrix(n, 1, scale).reshaped(); }
+
+/// d(loss)/d(x) by central differences, perturbing x in place.
+template <class Derived>
+Mat numeric_grad(Eigen::PlainObjectBase<Derived>& x, const std::function<double()>& loss, double h = 1e-6) {
+  Mat g(x.rows(), x.cols());
+  for (Eigen::Index i = 0; i < x.size(); ++i) {
+    const double saved = x.data()[i];
+    x.data()[i] = saved + h;
+    const double up = loss();
+    x.data()[i] = saved - h;
+    const double down = loss();
+    x.data()[i] = saved;
+    // row-major Mat and column vectors share the flat order of x
+    g.data()[i] = (up - down) / (2 * h);
+  }
+  return g;
+}
+
+double rel_error(const Mat& analytic, const Mat& numeric) {
+  const double scale = std::max(1.0, numeric.cwiseAbs().maxCoeff());
+  return (analytic - numeric).cwiseAbs().maxCoeff() / scale;
+}
+
+constexpr double kTol = 1e-7;
+
+}  // namespace
+
+TEST_CASE("eigen::Tensor shares storage like torch::Tensor; clone copies") {
+  fe::Tensor a({2, 3});
+  CHECK(a.numel() == 6);
+  CHECK(a.matrix().rows() == 2);
+  CHECK(a.matrix().cols() == 3);
+  fe::Tensor b = a;
+  b.data()[4] = 7.0f;
+  CHECK(a.data()[4] == 7.0f);
+  fe::Tensor c = a.clone();
+  c.data()[4] = 1.0f;
+  CHECK(a.data()[4] == 7.0f);
+  const auto host = a.to_host();
+  CHECK(host.shape == std::vector<std::int64_t>{2, 3});
+  CHECK(host.data[4] == 7.0f);
+  CHECK_THROWS_WITH_AS(fe::Tensor::from_host(ftlib::HostTensor{{2, 2}, {1.0f}}),
+                       "eigen::Tensor: host tensor of shape [2, 2] holds 1 values, expected 4", ftlib::tensor_error);
+}
+
+TEST_CASE("ParamOps<eigen::Tensor> drives ftlib::AdamW to torch.optim.AdamW's values") {
+  // Golden values: torch.optim.AdamW(lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01), PyTorch 1.13.
+  static_assert(ftlib::AdamWTensor<fe::Tensor>);
+  ftlib::AdamWOptions options;
+  options.lr = 0.1;
+  options.weight_decay = 0.01;
+  ftlib::AdamW<fe::Tensor> adamw(options);
+  fe::Tensor value = fe::Tensor::from_host({{4}, {1.0f, -2.0f, 0.5f, 3.0f}});
+  fe::Tensor grad({4});
+  std::vector<ftlib::ParameterRef<fe::Tensor>> params{{"w", value, grad, true}};
+  const std::vector<std::vector<float>> grads = {{0.5f, -1.0f, 0.0f, 2.0f}, {0.1f, 0.2f, -0.3f, 1.0f}, {-0.4f, 0.0f, 0.25f, -2.0f}};
+  for (const auto& g : grads) {
+    std::copy(g.begin(), g.end(), grad.data());
+    adamw.step(params);
+  }
+  const std::vector<float> expected = {0.80760926f, -1.80365193f, 0.576113462f, 2.7870059f};
+  for (int i = 0; i < 4; ++i) CHECK(value.data()[i] == doctest::Approx(expected[i]).epsilon(1e-6));
+  // state round trip keeps the shapes
+  const auto state = adamw.state_dict();
+  CHECK(state.at("w.exp_avg").shape == std::vector<std::int64_t>{4});
+}
+
+TEST_CASE("Linear backward matches finite differences") {
+  Mat x = random_matrix(5, 4), w = random_matrix(3, 4);
+  Vec b = random_vector(3);
+  const Mat r = random_matrix(5, 3);
+  const auto loss = [&] {
+    Mat y(5, 3);
+    fe::Linear<double>::forward(x, w, b, y);
+    return (y.array() * r.array()).sum();
+  };
+  Mat dx(5, 4), dw = Mat::Zero(3, 4);
+  Vec db = Vec::Zero(3);
+  fe::Linear<double>::backward(x, w, r, dx, dw, db);
+  CHECK(rel_error(dx, numeric_grad(x, loss)) < kTol);
+  CHECK(rel_error(dw, numeric_grad(w, loss)) < kTol);
+  CHECK(rel_error(db, numeric_grad(b, loss)) < kTol);
+  // parameter gradients accumulate
+  fe::Linear<double>::backward_params(x, r, dw, db);
+  CHECK(rel_error(dw, 2 * numeric_grad(w, loss)) < kTol);
+}
+
+TEST_CASE("LayerNorm backward matches finite differences") {
+  Mat x = random_matrix(6, 8, 2.0);
+  Vec w = random_vector(8), b = random_vector(8);
+  const Mat r = random_matrix(6, 8);
+  fe::LayerNorm<double>::Cache cache;
+  const auto loss = [&] {
+    Mat y(6, 8);
+    fe::LayerNorm<double>::forward(x, w, b, 1e-12, y, cache);
+    return (y.array() * r.array()).sum();
+  };
+  loss();
+  // forward: each row of x_hat has mean 0 and biased variance 1
+  CHECK(std::abs(cache.x_hat.row(0).mean()) < 1e-12);
+  CHECK(cache.x_hat.row(0).squaredNorm() / 8 == doctest::Approx(1.0).epsilon(1e-10));
+  Mat dx(6, 8);
+  Vec dw = Vec::Zero(8), db = Vec::Zero(8);
+  fe::LayerNorm<double>::backward(cache, w, r, dx, dw, db);
+  CHECK(rel_error(dx, numeric_grad(x, loss)) < kTol);
+  CHECK(rel_error(dw, numeric_grad(w, loss)) < kTol);
+  CHECK(rel_error(db, numeric_grad(b, loss)) < kTol);
+}
+
+TEST_CASE("Embedding and position backward: scatter-add, no gradient for the padding row") {
+  Mat table = random_matrix(6, 4), positions = random_matrix(5, 4);
+  const std::vector<std::int64_t> ids = {1, 0, 3, 3, 5, 0};  // B=2, T=3; id 3 twice
+  const Mat r = random_matrix(6, 4);
+  const auto loss = [&] {
+    Mat y(6, 4);
+    fe::Embedding<double>::forward(ids, table, y);
+    fe::PositionEmbedding<double>::forward_add(positions, 2, 3, y);
+    return (y.array() * r.array()).sum();
+  };
+  Mat dtable = Mat::Zero(6, 4), dpos = Mat::Zero(5, 4);
+  fe::Embedding<double>::backward(ids, r, dtable, /*padding_idx=*/0);
+  fe::PositionEmbedding<double>::backward(r, 2, 3, dpos);
+  Mat expected = numeric_grad(table, loss);
+  CHECK(expected.row(0).cwiseAbs().maxCoeff() > 0.0);  // the function does depend on row 0 ...
+  expected.row(0).setZero();                           // ... but padding_idx drops its gradient
+  CHECK(rel_error(dtable, expected) < kTol);
+  CHECK(rel_error(dpos, numeric_grad(positions, loss)) < kTol);
+  CHECK(dpos.bottomRows(2).cwiseAbs().maxCoeff() == 0.0);  // positions >= T unused
+  CHECK_THROWS_WITH_AS(fe::Embedding<float>::check_ids({1, 7}, 6, "word_embeddings"),
+                       "word_embeddings: id 7 at flat position 1 is outside [0, 6)", ftlib::tensor_error);
+}
+
+TEST_CASE("Sinusoidal position table follows DistilBERT's formula") {
+  const auto t = fe::PositionEmbedding<float>::sinusoidal_table(4, 6);
+  CHECK(t(0, 0) == 0.0f);
+  CHECK(t(0, 1) == 1.0f);
+  CHECK(t(3, 2) == static_cast<float>(std::sin(3.0 / std::pow(10000.0, 2.0 / 6.0))));
+  CHECK(t(3, 5) == static_cast<float>(std::cos(3.0 / std::pow(10000.0, 4.0 / 6.0))));
+}
+
+TEST_CASE("Activation backwards match finite differences") {
+  for (const auto act : {fe::Activation::gelu_erf, fe::Activation::gelu_tanh, fe::Activation::quick_gelu,
+                         fe::Activation::relu, fe::Activation::silu, fe::Activation::tanh, fe::Activation::sigmoid,
+                         fe::Activation::identity}) {
+    CAPTURE(static_cast<int>(act));
+    Mat x = random_matrix(4, 7, 2.0);
+    const Mat r = random_matrix(4, 7);
+    const auto loss = [&] {
+      Mat y(4, 7);
+      fe::Activations<double>::forward(act, x, y);
+      return (y.array() * r.array()).sum();
+    };
+    Mat dx(4, 7);
+    fe::Activations<double>::backward(act, x, r, dx);
+    CHECK(rel_error(dx, numeric_grad(x, loss)) < 1e-6);  // relu's kink is never hit by random normals
+  }
+  // forward values against the closed forms
+  Mat x(1, 3);
+  x << -1.5, 0.3, 2.0;
+  Mat y(1, 3);
+  fe::Activations<double>::forward(fe::Activation::gelu_erf, x, y);
+  CHECK(y(0, 2) == doctest::Approx(2.0 * 0.5 * (1 + std::erf(2.0 / std::sqrt(2.0)))).epsilon(1e-14));
+  fe::Activations<double>::forward(fe::Activation::gelu_tanh, x, y);
+  CHECK(y(0, 0) == doctest::Approx(0.5 * -1.5 * (1 + std::tanh(std::sqrt(2 / M_PI) * (-1.5 + 0.044715 * -3.375)))).epsilon(1e-14));
+  CHECK_THROWS_WITH_AS(fe::parse_activation("gelu_10", "config.json"),
+                       doctest::Contains("config.json: unsupported activation \"gelu_10\""), ftlib::parse_error);
+}
+
+TEST_CASE("Dropout: seeded, inverted scaling, same mask in backward") {
+  fe::DropoutRng a(7), b(7);
+  Mat m1, m2;
+  fe::Dropout<double>::make_mask(0.25, a.next_key(), 64, 64, m1);
+  fe::Dropout<double>::make_mask(0.25, b.next_key(), 64, 64, m2);
+  CHECK(m1 == m2);
+  const double kept = (m1.array() != 0.0).cast<double>().mean();
+  CHECK(kept == doctest::Approx(0.75).epsilon(0.05));
+  CHECK((m1.array() == 0.0 || m1.array() == 1.0 / 0.75).all());
+  Mat m3;
+  fe::Dropout<double>::make_mask(0.25, a.next_key(), 64, 64, m3);
+  CHECK(m3 != m1);  // the next call draws a new mask
+}
+
+TEST_CASE("Softmax and cross-entropy backward match finite differences") {
+  Mat z = random_matrix(4, 5, 3.0);
+  const std::vector<std::int64_t> labels = {2, 0, ftlib::eigen::CrossEntropy<double>::ignore_index, 4};
+  Mat dz(4, 5);
+  Mat none(0, 0);
+  const auto loss = [&] { return fe::CrossEntropy<double>::forward_backward(z, labels, 1.0, none); };
+  // loss against the closed form
+  double expected = 0;
+  for (int i : {0, 1, 3}) expected += std::log(z.row(i).array().exp().sum()) - z(i, labels[static_cast<std::size_t>(i)]);
+  CHECK(loss() == doctest::Approx(expected / 3).epsilon(1e-12));
+  fe::CrossEntropy<double>::forward_backward(z, labels, 0.5, dz);
+  CHECK(rel_error(dz, 0.5 * numeric_grad(z, loss)) < kTol);
+  CHECK(dz.row(2).cwiseAbs().maxCoeff() == 0.0);
+  CHECK_THROWS_WITH_AS(fe::CrossEntropy<double>::forward_backward(z, {0, 1, 5, 0}, 1.0, none),
+                       "cross_entropy: label 5 of row 2 is outside [0, 5) (num_labels = 5)", ftlib::tensor_error);
+
+  Mat s = random_matrix(3, 6);
+  const Mat r = random_matrix(3, 6);
+  const auto sloss = [&] {
+    Mat p = s;
+    for (int i = 0; i < 3; ++i) fe::Softmax<double>::forward_row(p.row(i));
+    return (p.array() * r.array()).sum();
+  };
+  Mat p = s;
+  for (int i = 0; i < 3; ++i) fe::Softmax<double>::forward_row(p.row(i));
+  CHECK(p.row(1).sum() == doctest::Approx(1.0).epsilon(1e-14));
+  Mat dp = r;
+  fe::Softmax<double>::backward_rows(p, dp);
+  CHECK(rel_error(dp, numeric_grad(s, sloss)) < kTol);
+}
+
+TEST_CASE("Self-attention backward matches finite differences (masking, dropout)") {
+  const std::int64_t batch = 2, t = 4, heads = 2, width = 6;  // d_head = 3
+  Mat q = random_matrix(batch * t, width), k = random_matrix(batch * t, width), v = random_matrix(batch * t, width);
+  const std::vector<std::int64_t> mask = {1, 1, 1, 1, 1, 1, 0, 0};
+  const Vec bias = fe::SelfAttention<double>::key_bias(mask);
+  const Mat r = random_matrix(batch * t, width);
+  for (const double p : {0.0, 0.3}) {
+    CAPTURE(p);
+    fe::SelfAttention<double>::Cache cache;
+    const auto loss = [&] {
+      fe::DropoutRng dropout_rng(99);  // the same mask on every evaluation
+      Mat ctx(batch * t, width);
+      fe::SelfAttention<double>::forward(q, k, v, bias, batch, t, heads, p, true, dropout_rng, ctx, cache);
+      return (ctx.array() * r.array()).sum();
+    };
+    loss();
+    // padded keys get exactly zero probability; every row sums to one
+    CHECK(cache.probs.block(2 * t, 2, t, 2).cwiseAbs().maxCoeff() == 0.0);
+    CHECK(cache.probs.row(5).sum() == doctest::Approx(1.0).epsilon(1e-14));
+    if (p > 0) CHECK(cache.dropout_mask.size() == batch * heads * t * t);
+    Mat dq(batch * t, width), dk(batch * t, width), dv(batch * t, width);
+    fe::SelfAttention<double>::backward(q, k, v, cache, r, batch, t, heads, dq, dk, dv);
+    CHECK(rel_error(dq, numeric_grad(q, loss)) < kTol);
+    CHECK(rel_error(dk, numeric_grad(k, loss)) < kTol);
+    CHECK(rel_error(dv, numeric_grad(v, loss)) < kTol);
+  }
+}
