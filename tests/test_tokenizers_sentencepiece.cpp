@@ -198,6 +198,14 @@ TEST_CASE("decode follows transformers' slow AlbertTokenizer") {
   CHECK(tok->decode(ids, false) == "[CLS] hello, my dog is cute[SEP]");
   CHECK(tok->decode({2, 3}, false) == "[CLS][SEP]");
   CHECK(tok->decode({2, 10975, 1, 10975, 3}, true) == "hello hello");
+  // clean_up_tokenization_spaces (from tokenizer_config.json): transformers' English spacing fixes.
+  auto clean_options = ftlib::SentencePieceOptions{};
+  clean_options.clean_up_tokenization_spaces = true;
+  const auto clean = albert(clean_options);
+  REQUIRE(clean);
+  const auto spaced = tok->encode("it is n't ok , is it ? yes !").ids;
+  CHECK(tok->decode(spaced, true) == "it is n't ok , is it ? yes !");
+  CHECK(clean->decode(spaced, true) == "it isn't ok, is it? yes!");
   CHECK(tok->decode({}, false).empty());
   // Independent check over the ASCII reviews without unknown pieces: decoding gives the text
   // lower-cased with whitespace collapsed (SentencePiece's normalizer leaves such ASCII alone).

@@ -56,6 +56,7 @@ struct SentencePieceOptions {
   std::string pad_token = "<pad>";  ///< padding token
   std::string mask_token = "[MASK]";  ///< mask token (strips the whitespace on its left only)
   std::size_t model_max_length = 512;  ///< written to tokenizer_config.json by save()
+  bool clean_up_tokenization_spaces = false;  ///< decode() applies HF's clean_up_tokenization (" ." -> ".", …)
   /// @brief Odd-budget rule of longest_first pair truncation (the slow tokenizer's by default).
   PairTruncationRule pair_truncation = PairTruncationRule::slow_first_gets_extra;
 
@@ -315,6 +316,28 @@ inline void nfkd_without_marks(char32_t c, Out&& emit) {
   return s;
 }
 
+/// @brief Python's s.replace(from, to): every non-overlapping occurrence, left to right.
+inline void replace_all(std::string& s, std::string_view from, std::string_view to) {
+  std::string out;
+  std::size_t start = 0;
+  for (std::size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, start)) {
+    out.append(s, start, pos - start);
+    out.append(to);
+    start = pos + from.size();
+  }
+  if (start == 0) return;
+  out.append(s, start, std::string::npos);
+  s = std::move(out);
+}
+
+/// @brief transformers' PreTrainedTokenizerBase.clean_up_tokenization (English spacing fixes).
+inline void clean_up_tokenization(std::string& s) {
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 10> rules{{
+      {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
+      {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}}};
+  for (const auto& [from, to] : rules) replace_all(s, from, to);
+}
+
 /// @brief Reads a whole file, or throws io_error naming it.
 [[nodiscard]] inline std::string read_file(const std::filesystem::path& path, std::string_view what) {
   std::error_code ec;
@@ -501,10 +524,10 @@ class SentencePieceTokenizer {
     return out;
   }
 
-  /// @brief Text of `ids` as transformers' slow AlbertTokenizer.decode (clean_up_tokenization_spaces
-  /// off): runs of ordinary pieces go through SentencePiece's decoder ("▁" -> space, the leading one
+  /// @brief Text of `ids` as transformers' slow AlbertTokenizer.decode: runs of ordinary pieces go through SentencePiece's decoder ("▁" -> space, the leading one
   /// dropped), special tokens are written as they are with one space before a run of them, and the
-  /// result is stripped. skip_special_tokens drops [CLS], [SEP], <pad>, <unk> and [MASK], as HF does.
+  /// result is stripped (then clean_up_tokenization when options().clean_up_tokenization_spaces is set,
+  /// read from tokenizer_config.json). skip_special_tokens drops [CLS], [SEP], <pad>, <unk> and [MASK], as HF does.
   [[nodiscard]] std::string decode(const std::vector<std::int64_t>& ids, bool skip_special_tokens = false) const {
     std::string out;
     std::vector<int> run;
@@ -532,7 +555,9 @@ class SentencePieceTokenizer {
       prev_is_special = true;
     }
     flush();
-    return std::string(detail::spm::python_lstrip(detail::spm::python_rstrip(out)));
+    std::string text(detail::spm::python_lstrip(detail::spm::python_rstrip(out)));
+    if (options_.clean_up_tokenization_spaces) detail::spm::clean_up_tokenization(text);
+    return text;
   }
 
   /// @brief Number of pieces in the model (30000 for albert-base-v2).
@@ -585,6 +610,7 @@ class SentencePieceTokenizer {
     config["remove_space"] = options_.remove_space;
     config["keep_accents"] = options_.keep_accents;
     config["model_max_length"] = options_.model_max_length;
+    config["clean_up_tokenization_spaces"] = options_.clean_up_tokenization_spaces;
     map["mask_token"].erase("__type");
     detail::spm::write_file(dir / "tokenizer_config.json", config.dump(2) + "\n");
     detail::spm::write_file(dir / "special_tokens_map.json", map.dump(2) + "\n");
@@ -678,6 +704,7 @@ class SentencePieceTokenizer {
       flag("do_lower_case", options.do_lower_case);
       flag("remove_space", options.remove_space);
       flag("keep_accents", options.keep_accents);
+      flag("clean_up_tokenization_spaces", options.clean_up_tokenization_spaces);
       if (j.contains("model_max_length") && j["model_max_length"].is_number_unsigned()) {
         // transformers writes a huge sentinel (1e30) when unknown; keep ALBERT's 512 then.
         const auto v = j["model_max_length"].get<std::uint64_t>();
