@@ -255,8 +255,8 @@ TEST_CASE("JsonlReader: errors name file, line and column") {
     ftlib::JsonlReader reader(in, "bad.jsonl");
     REQUIRE(reader.next(record));
     const auto message = message_of<ftlib::parse_error>([&] { reader.next(record); });
-    CHECK(message.starts_with("bad.jsonl:2:24: invalid JSON: "));
-    CHECK(message.find("unexpected '}'") != std::string::npos);
+    CHECK(message.starts_with("bad.jsonl:2:24: invalid JSON: syntax error while parsing value - unexpected '}'"));
+    CHECK(message.find("line 1") == std::string::npos);  // nlohmann's own line count would mislead
   }
   SUBCASE("a line that is not an object") {
     std::istringstream in("\n[1, 2]\n");
@@ -494,6 +494,9 @@ TEST_CASE("Dataset: bad input names file, line, column and what is wrong") {
           }) == path.string() +
                     ": num_labels is 3 but the column 'label' (field 2) has 2 distinct labels: 'x', 'y'; give "
                     "label2id to fix the ids of labels a split lacks");
+    CHECK(message_of<ftlib::option_error>([&] {
+            (void)ftlib::TextClassificationDataset::load(path, ftlib::DatasetOptions{}.with_label_column("text"));
+          }) == path.string() + ": text_column and label_column are both 'text'");
     ftlib::DatasetOptions bad_map;
     bad_map.label2id = std::map<std::string, std::int64_t>{{"x", 0}, {"y", 2}};
     CHECK(message_of<ftlib::option_error>([&] { (void)ftlib::TextClassificationDataset::load(path, bad_map); }) ==

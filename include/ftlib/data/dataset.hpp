@@ -272,6 +272,18 @@ struct DatasetLoader {
     return out;
   }
 
+  // Texts are moved out of the row, so one column cannot serve two roles.
+  void check_distinct_columns() const {
+    auto same = [&](const std::string& a, const char* a_name, const std::string& b, const char* b_name) {
+      if (a == b) throw option_error(file + ": " + a_name + " and " + b_name + " are both '" + a + "'");
+    };
+    same(options.text_column, "text_column", options.label_column, "label_column");
+    if (options.text_pair_column) {
+      same(options.text_column, "text_column", *options.text_pair_column, "text_pair_column");
+      same(*options.text_pair_column, "text_pair_column", options.label_column, "label_column");
+    }
+  }
+
   void load_csv(const std::filesystem::path& path, CsvOptions csv) {
     CsvReader reader(path, std::move(csv));
     const auto& header = reader.header();
@@ -526,6 +538,7 @@ inline TextClassificationDataset TextClassificationDataset::load(const std::file
                                                                  const DatasetOptions& options) {
   const DataFormat format = options.format == DataFormat::automatic ? data_format_from_path(path) : options.format;
   detail::DatasetLoader loader{options, path.string(), {}};
+  loader.check_distinct_columns();
   loader.out.source_ = path.string();
   switch (format) {
     case DataFormat::csv: loader.load_csv(path, CsvOptions{}); break;

@@ -68,7 +68,7 @@ class JsonlReader {
         // nlohmann counts bytes from 1 (e.byte is the byte it stopped at); give the character column.
         const std::size_t byte = e.byte == 0 ? 0 : std::min<std::size_t>(e.byte - 1, text.size());
         throw parse_error(SourceLocation{name_, line_, character_column(text, byte)},
-                          std::string("invalid JSON: ") + e.what());
+                          "invalid JSON: " + parser_reason(e.what()));
       }
       if (!record.value.is_object()) {
         throw parse_error(SourceLocation{name_, line_, std::nullopt},
@@ -88,6 +88,15 @@ class JsonlReader {
   }
 
  private:
+  // nlohmann's message counts lines within the one line it was given ("parse error at line 1,
+  // column 24: syntax error ..."); keep only the reason, the location is ours.
+  static std::string parser_reason(std::string_view what) {
+    const auto at = what.find("parse error at line ");
+    if (at == std::string_view::npos) return std::string(what);
+    const auto colon = what.find(": ", at);
+    return std::string(colon == std::string_view::npos ? what : what.substr(colon + 2));
+  }
+
   static std::size_t character_column(std::string_view text, std::size_t byte) {
     std::size_t column = 1;
     for (std::size_t i = 0; i < byte && i < text.size(); ++i) {
