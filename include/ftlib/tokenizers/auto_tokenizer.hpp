@@ -171,6 +171,12 @@ class AutoTokenizer {
     std::visit([&](const auto& t) { t.save(dir); }, tokenizer_);
   }
 
+  /// @brief The model's position limit from tokenizer_config.json (HF's model_max_length), if known.
+  [[nodiscard]] std::optional<std::size_t> model_max_length() const {
+    return std::visit([](const auto& t) -> std::optional<std::size_t> { return t.options().model_max_length; },
+                      tokenizer_);
+  }
+
   /// @brief "wordpiece" or "sentencepiece".
   [[nodiscard]] std::string_view kind() const noexcept {
     return std::holds_alternative<WordPieceTokenizer>(tokenizer_) ? "wordpiece" : "sentencepiece";

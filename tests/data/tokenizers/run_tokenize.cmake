@@ -1,0 +1,28 @@
+# Runs `ftlib tokenize` for a ctest and checks its result (cmake -P, no shell needed).
+#   -DTOOL=<ftlib> -DTOKENIZER=<path> -DINPUT=<jsonl> -DARGS=<flags separated by |>
+#   and either -DEXPECTED=<jsonl the output must equal> or -DEXPECT_ERROR=<regex stderr must match>.
+if(NOT EXISTS "${TOKENIZER}")
+  message("SKIPPED: ${TOKENIZER} not found (set FTLIB_SHARED_DIR / check out ../shared)")
+  return()
+endif()
+string(REPLACE "|" ";" args "${ARGS}")
+execute_process(COMMAND "${TOOL}" tokenize "${INPUT}" --tokenizer "${TOKENIZER}" ${args}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(DEFINED EXPECT_ERROR)
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "expected `ftlib tokenize` to fail, it succeeded with output:\n${out}")
+  endif()
+  if(NOT err MATCHES "${EXPECT_ERROR}")
+    message(FATAL_ERROR "error message does not match '${EXPECT_ERROR}':\n${err}")
+  endif()
+  message("ok: failed as expected: ${err}")
+  return()
+endif()
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "`ftlib tokenize` failed (${rc}):\n${err}")
+endif()
+file(READ "${EXPECTED}" expected)
+if(NOT out STREQUAL expected)
+  message(FATAL_ERROR "output differs from ${EXPECTED}\n--- got ---\n${out}--- expected ---\n${expected}")
+endif()
+message("ok: output equals ${EXPECTED}")
