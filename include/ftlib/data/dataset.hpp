@@ -1,7 +1,7 @@
 #pragma once
 // TextClassificationDataset: rows of (text, optional text_pair, label id) read from CSV, TSV or
-// JSONL, with the label map (id2label) a saved model's config.json needs. Texts are moved out of
-// the reader's row buffer, so each text is held in memory once. See docs/data.md.
+// JSONL, with the label map (id2label) a saved model's config.json needs. The readers stream the
+// file through a fixed buffer and each text is stored once, in a string sized to fit. See docs/data.md.
 
 #include <algorithm>
 #include <cctype>
@@ -272,7 +272,7 @@ struct DatasetLoader {
     return out;
   }
 
-  // Texts are moved out of the row, so one column cannot serve two roles.
+  // One column in two roles is a slip in the options, never a useful dataset.
   void check_distinct_columns() const {
     auto same = [&](const std::string& a, const char* a_name, const std::string& b, const char* b_name) {
       if (a == b) throw option_error(file + ": " + a_name + " and " + b_name + " are both '" + a + "'");
@@ -306,11 +306,12 @@ struct DatasetLoader {
     CsvRow row;
     while (reader.next(row)) {
       out.lines_.push_back(row.line);
-      out.texts_.push_back(std::move(row.fields[text_index]));
-      if (pair_index) out.text_pairs_.push_back(std::move(row.fields[*pair_index]));
+      // Copies sized to fit: the row's own strings keep their capacity for the next record.
+      out.texts_.emplace_back(row.fields[text_index]);
+      if (pair_index) out.text_pairs_.emplace_back(row.fields[*pair_index]);
       if (label_index) {
         const auto& at = row.positions[*label_index];
-        raw_labels.push_back(RawLabel{std::move(row.fields[*label_index]), at.line, at.column});
+        raw_labels.push_back(RawLabel{row.fields[*label_index], at.line, at.column});
       }
     }
     if (out.texts_.empty()) fail(reader.header_line(), std::nullopt, "no data rows after the header");
