@@ -1,0 +1,261 @@
+#pragma once
+// From a dataset to padded host batches: tokenize every row once (all threads, truncated, unpadded),
+// then cut each epoch into batches. The epoch's order is a pure function of (seed, epoch), so a
+// resumed run finds its place from (epoch, batch index) alone. Padding is per batch (to its longest
+// row) unless fixed-length padding is asked for.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <random>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ftlib/batch.hpp"
+#include "ftlib/data/dataset.hpp"
+#include "ftlib/error.hpp"
+#include "ftlib/tokenizers/encoding.hpp"
+#include "ftlib/tokenizers/tokenizer_concept.hpp"
+
+namespace ftlib {
+
+/// @brief Every row of a dataset tokenized (truncated, not padded), with its label.
+struct EncodedDataset {
+  std::vector<std::vector<std::int64_t>> input_ids;       ///< one id row per example
+  std::vector<std::vector<std::int64_t>> token_type_ids;  ///< one row per example (0s for single texts)
+  std::vector<std::int64_t> labels;                       ///< one id per example, or empty when unlabelled
+  std::int64_t pad_token_id = 0;                          ///< the tokenizer's padding id
+
+  /// @brief Number of examples.
+  [[nodiscard]] std::size_t size() const noexcept { return input_ids.size(); }
+  /// @brief True without examples.
+  [[nodiscard]] bool empty() const noexcept { return input_ids.empty(); }
+  /// @brief True when every example has a label.
+  [[nodiscard]] bool has_labels() const noexcept { return !labels.empty(); }
+  /// @brief Tokens of example i (special tokens included).
+  [[nodiscard]] std::size_t length(std::size_t i) const { return input_ids.at(i).size(); }
+};
+
+namespace training::detail {
+
+inline EncodedDataset from_encodings(std::vector<Encoding>&& encodings, std::vector<std::int64_t> labels,
+                                     std::int64_t pad_token_id) {
+  EncodedDataset out;
+  out.pad_token_id = pad_token_id;
+  out.input_ids.reserve(encodings.size());
+  out.token_type_ids.reserve(encodings.size());
+  for (auto& e : encodings) {
+    out.input_ids.push_back(std::move(e.ids));
+    if (e.type_ids.size() != out.input_ids.back().size()) e.type_ids.assign(out.input_ids.back().size(), 0);
+    out.token_type_ids.push_back(std::move(e.type_ids));
+  }
+  out.labels = std::move(labels);
+  return out;
+}
+
+inline EncodeOptions truncating(std::int64_t max_length) {
+  if (max_length < 2) throw option_error(SourceLocation{"--max-length", {}, {}}, "must be >= 2, got " + std::to_string(max_length));
+  EncodeOptions options;
+  options.with_max_length(static_cast<std::size_t>(max_length)).with_truncation(Truncation::longest_first);
+  options.padding = Padding::none;
+  return options;
+}
+
+// splitmix64: decorrelates (seed, epoch) before they seed the Mersenne twister.
+constexpr std::uint64_t mix(std::uint64_t z) noexcept {
+  z += 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// Uniform in [0, n) by rejection: std::uniform_int_distribution differs between standard
+// libraries, and the data order must not.
+inline std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t n) {
+  const std::uint64_t limit = (~std::uint64_t{0}) - ((~std::uint64_t{0}) % n);
+  std::uint64_t x = rng();
+  while (x >= limit) x = rng();
+  return x % n;
+}
+
+}  // namespace training::detail
+
+/// @brief Tokenizes every row of `dataset` once, in parallel (threads 0 = all hardware threads),
+///        with [CLS]/[SEP], truncation to max_length (longest_first for pairs) and no padding.
+template <ClassificationDataset D, Tokenizer T>
+[[nodiscard]] EncodedDataset encode_dataset(const D& dataset, const T& tokenizer, std::int64_t max_length,
+                                            std::size_t threads = 0) {
+  const EncodeOptions options = training::detail::truncating(max_length);
+  const std::size_t n = dataset.size();
+  std::vector<Encoding> encodings;
+  const bool pairs = n > 0 && dataset.text_pair(0).has_value();
+  if (pairs) {
+    std::vector<TextPair> rows;
+    rows.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) rows.emplace_back(std::string(dataset.text(i)), std::string(dataset.text_pair(i).value_or("")));
+    encodings = tokenizer.encode_batch(rows, options, threads);
+  } else {
+    std::vector<std::string> rows;
+    rows.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) rows.emplace_back(dataset.text(i));
+    encodings = tokenizer.encode_batch(rows, options, threads);
+  }
+  std::vector<std::int64_t> labels;
+  if (dataset.has_labels()) {
+    labels.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) labels.push_back(dataset.label(i));
+  }
+  return training::detail::from_encodings(std::move(encodings), std::move(labels), tokenizer.pad_token_id());
+}
+
+/// @brief Tokenizes unlabelled texts (for predict), like encode_dataset.
+template <Tokenizer T>
+[[nodiscard]] EncodedDataset encode_texts(const std::vector<std::string>& texts, const T& tokenizer,
+                                          std::int64_t max_length, std::size_t threads = 0) {
+  auto encodings = tokenizer.encode_batch(texts, training::detail::truncating(max_length), threads);
+  return training::detail::from_encodings(std::move(encodings), {}, tokenizer.pad_token_id());
+}
+
+/// @brief How a DataLoader orders and pads batches.
+struct DataLoaderOptions {
+  std::int64_t batch_size = 8;       ///< rows per batch (the last batch may be smaller)
+  bool shuffle = false;              ///< a fresh seeded permutation every epoch
+  bool group_by_length = false;      ///< transformers' length-grouped order (megabatches sorted by length)
+  bool pad_to_max_length = false;    ///< pad every batch to max_length instead of its longest row
+  std::int64_t max_length = 512;     ///< the fixed length when pad_to_max_length
+  std::uint64_t seed = 42;           ///< seeds the order of every epoch
+  bool drop_last = false;            ///< drop a last, smaller batch
+
+  /// @brief Sets batch_size.
+  DataLoaderOptions& with_batch_size(std::int64_t v) { batch_size = v; return *this; }
+  /// @brief Sets shuffle.
+  DataLoaderOptions& with_shuffle(bool v) { shuffle = v; return *this; }
+  /// @brief Sets group_by_length.
+  DataLoaderOptions& with_group_by_length(bool v) { group_by_length = v; return *this; }
+  /// @brief Pads to a fixed length (the dynamic-vs-fixed padding benchmark's baseline).
+  DataLoaderOptions& with_fixed_length(std::int64_t v) { pad_to_max_length = true; max_length = v; return *this; }
+  /// @brief Sets seed.
+  DataLoaderOptions& with_seed(std::uint64_t v) { seed = v; return *this; }
+  /// @brief Sets drop_last.
+  DataLoaderOptions& with_drop_last(bool v) { drop_last = v; return *this; }
+};
+
+/// @brief Batches of an EncodedDataset (which must outlive it): per-epoch seeded order, optional
+///        length grouping, dynamic or fixed padding, host int64 Batch out.
+class DataLoader {
+ public:
+  /// @brief A loader over `data` (not copied: keep it alive).
+  /// @throws option_error for a batch size < 1.
+  DataLoader(const EncodedDataset& data, DataLoaderOptions options) : data_(&data), options_(options) {
+    if (options_.batch_size < 1)
+      throw option_error(SourceLocation{"batch_size", {}, {}}, "must be >= 1, got " + std::to_string(options_.batch_size));
+  }
+
+  /// @brief Batches per epoch.
+  [[nodiscard]] std::size_t num_batches() const noexcept {
+    const auto n = data_->size();
+    const auto b = static_cast<std::size_t>(options_.batch_size);
+    return options_.drop_last ? n / b : (n + b - 1) / b;
+  }
+  /// @brief Rows in the dataset.
+  [[nodiscard]] std::size_t size() const noexcept { return data_->size(); }
+  /// @brief The options.
+  [[nodiscard]] const DataLoaderOptions& options() const noexcept { return options_; }
+  /// @brief The data.
+  [[nodiscard]] const EncodedDataset& data() const noexcept { return *data_; }
+
+  /// @brief The row order of `epoch` (0-based): identity, a seeded permutation, or length-grouped.
+  [[nodiscard]] std::vector<std::size_t> epoch_order(std::int64_t epoch) const {
+    std::vector<std::size_t> order(data_->size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    if (!options_.shuffle && !options_.group_by_length) return order;
+    std::mt19937_64 rng(training::detail::mix(options_.seed) ^ training::detail::mix(0xE90C0000ULL + static_cast<std::uint64_t>(epoch)));
+    if (options_.shuffle) {
+      for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[training::detail::uniform_below(rng, i)]);
+    }
+    if (options_.group_by_length) group_by_length(order);
+    return order;
+  }
+
+  /// @brief The rows of batch `index` of `epoch`.
+  [[nodiscard]] std::vector<std::vector<std::size_t>> epoch_batches(std::int64_t epoch) const {
+    const auto order = epoch_order(epoch);
+    const auto b = static_cast<std::size_t>(options_.batch_size);
+    std::vector<std::vector<std::size_t>> out;
+    out.reserve(num_batches());
+    for (std::size_t i = 0; i < num_batches(); ++i) {
+      const auto first = order.begin() + static_cast<std::ptrdiff_t>(i * b);
+      const auto last = order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), (i + 1) * b));
+      out.emplace_back(first, last);
+    }
+    return out;
+  }
+
+  /// @brief A padded batch of the given rows (labels included when the data has them).
+  [[nodiscard]] Batch make_batch(std::span<const std::size_t> rows) const {
+    std::size_t longest = 0;
+    for (const auto r : rows) longest = std::max(longest, data_->length(r));
+    std::size_t seq_len = longest;
+    if (options_.pad_to_max_length) seq_len = std::max(longest, static_cast<std::size_t>(options_.max_length));
+    Batch batch;
+    batch.batch_size = static_cast<std::int64_t>(rows.size());
+    batch.seq_len = static_cast<std::int64_t>(seq_len);
+    const std::size_t total = rows.size() * seq_len;
+    batch.input_ids.assign(total, data_->pad_token_id);
+    batch.attention_mask.assign(total, 0);
+    batch.token_type_ids.assign(total, 0);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& ids = data_->input_ids[rows[i]];
+      const auto& types = data_->token_type_ids[rows[i]];
+      std::copy(ids.begin(), ids.end(), batch.input_ids.begin() + static_cast<std::ptrdiff_t>(i * seq_len));
+      std::copy(types.begin(), types.end(), batch.token_type_ids.begin() + static_cast<std::ptrdiff_t>(i * seq_len));
+      std::fill_n(batch.attention_mask.begin() + static_cast<std::ptrdiff_t>(i * seq_len), ids.size(), std::int64_t{1});
+    }
+    if (data_->has_labels()) {
+      batch.labels.reserve(rows.size());
+      for (const auto r : rows) batch.labels.push_back(data_->labels[r]);
+    }
+    return batch;
+  }
+
+  /// @brief Batch `index` of `epoch` (recomputes the epoch order; use epoch_batches() in loops).
+  [[nodiscard]] Batch batch(std::int64_t epoch, std::size_t index) const {
+    const auto batches = epoch_batches(epoch);
+    if (index >= batches.size())
+      throw option_error("batch index " + std::to_string(index) + " is out of range; an epoch has " + std::to_string(batches.size()) + " batches");
+    return make_batch(batches[index]);
+  }
+
+ private:
+  // transformers' get_length_grouped_indices: megabatches of (up to) 50 batches, each sorted by
+  // length (longest first, stable), and the longest row of all moved to the very first batch so an
+  // out-of-memory shows up at once.
+  void group_by_length(std::vector<std::size_t>& order) const {
+    const std::size_t n = order.size();
+    const auto b = static_cast<std::size_t>(options_.batch_size);
+    if (n == 0) return;
+    std::size_t mult = std::min<std::size_t>(n / (b * 4), 50);
+    if (mult == 0) mult = 1;
+    const std::size_t mega = mult * b;
+    std::size_t best_mega = 0;
+    std::size_t best_len = 0;
+    for (std::size_t start = 0; start < n; start += mega) {
+      const auto first = order.begin() + static_cast<std::ptrdiff_t>(start);
+      const auto last = order.begin() + static_cast<std::ptrdiff_t>(std::min(n, start + mega));
+      std::stable_sort(first, last, [&](std::size_t x, std::size_t y) { return data_->length(x) > data_->length(y); });
+      if (data_->length(*first) > best_len) {
+        best_len = data_->length(*first);
+        best_mega = start;
+      }
+    }
+    std::swap(order[0], order[best_mega]);
+  }
+
+  const EncodedDataset* data_;
+  DataLoaderOptions options_;
+};
+
+}  // namespace ftlib

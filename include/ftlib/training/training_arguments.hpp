@@ -1,0 +1,132 @@
+#pragma once
+// TrainingArguments: the knobs of Trainer, named and defaulted like transformers' TrainingArguments
+// (so `--learning-rate`, `--per-device-train-batch-size`, ... mean what a transformers user expects).
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ftlib/error.hpp"
+
+namespace ftlib {
+
+/// @brief What the Trainer does when a training loss (or gradient norm) is NaN or infinite.
+enum class NonFiniteLoss {
+  error,  ///< stop with an error naming the step (default); nothing is saved from the bad step
+  skip,   ///< drop that optimizer step (gradients discarded, weights and moments untouched) and go on
+};
+
+/// @brief Hyper-parameters and bookkeeping of a training run (transformers' TrainingArguments names).
+struct TrainingArguments {
+  // --- optimisation ---------------------------------------------------------------------------
+  double learning_rate = 5e-5;          ///< peak learning rate of AdamW
+  double weight_decay = 0.0;            ///< decoupled weight decay of AdamW
+  double adam_beta1 = 0.9;              ///< AdamW beta1
+  double adam_beta2 = 0.999;            ///< AdamW beta2
+  double adam_epsilon = 1e-8;           ///< AdamW eps
+  /// transformers' Trainer leaves biases and LayerNorm weights out of weight decay: false (the
+  /// default) does the same. true decays every parameter, as the Python notebook's plain AdamW does.
+  bool decay_bias_and_layer_norm = false;
+  double max_grad_norm = 1.0;           ///< gradient clipping threshold (0 or less: no clipping)
+  std::int64_t gradient_accumulation_steps = 1;  ///< micro-batches per optimizer step
+  std::string lr_scheduler_type = "linear";      ///< linear, cosine, constant, constant_with_warmup, polynomial, ...
+  std::int64_t warmup_steps = 0;        ///< linear warmup steps (wins over warmup_ratio when > 0)
+  double warmup_ratio = 0.0;            ///< warmup as a fraction of the total steps
+
+  // --- length of the run ----------------------------------------------------------------------
+  std::int64_t per_device_train_batch_size = 8;  ///< rows per training micro-batch
+  std::int64_t per_device_eval_batch_size = 8;   ///< rows per evaluation / prediction batch
+  double num_train_epochs = 3.0;        ///< epochs (fractions allowed) when max_steps <= 0
+  std::int64_t max_steps = -1;          ///< optimizer steps; > 0 overrides num_train_epochs
+
+  // --- data -----------------------------------------------------------------------------------
+  std::int64_t max_length = 512;        ///< tokens per row after truncation (incl. [CLS]/[SEP])
+  bool shuffle = true;                  ///< shuffle the training rows each epoch (seeded)
+  bool group_by_length = false;         ///< batch rows of similar length together (less padding)
+  bool pad_to_max_length = false;       ///< pad every batch to max_length instead of its longest row
+  std::int64_t seed = 42;               ///< seeds data order (and the model's dropout when it supports it)
+  std::int64_t dataloader_num_threads = 0;  ///< tokenizer threads; 0 = all hardware threads
+
+  // --- evaluation, early stopping, best model ------------------------------------------------
+  /// Evaluate on the validation set every eval_steps optimizer steps; 0 = at the end of each epoch.
+  std::int64_t eval_steps = 0;
+  /// Stop after this many evaluations without improvement; unset = no early stopping.
+  std::optional<std::int64_t> early_stopping_patience;
+  double early_stopping_threshold = 0.0;  ///< an improvement must exceed this to reset the patience
+  std::string metric_for_best_model = "eval_loss";  ///< eval_loss, eval_accuracy, eval_f1_macro, ...
+  /// Whether a larger metric is better; unset = false for names ending in "loss", true otherwise.
+  std::optional<bool> greater_is_better;
+  bool load_best_model_at_end = false;  ///< restore the best evaluated weights when training ends
+
+  // --- logging --------------------------------------------------------------------------------
+  std::int64_t logging_steps = 500;     ///< log mean loss, lr and grad norm every this many steps
+  bool disable_tqdm = false;            ///< no progress bar (the tool sets it off a TTY)
+
+  // --- precision ------------------------------------------------------------------------------
+  bool bf16 = false;                    ///< bfloat16 autocast (the backend must support it)
+  bool fp16 = false;                    ///< float16 autocast with loss scaling (CUDA)
+
+  // --- checkpoints ----------------------------------------------------------------------------
+  std::filesystem::path output_dir;     ///< where checkpoint-<step>/ go; empty = no checkpoints
+  /// Save a checkpoint every save_steps optimizer steps; 0 = at every evaluation (and at the end
+  /// of each epoch when there is no validation set). Needs output_dir.
+  std::int64_t save_steps = 0;
+  std::optional<std::int64_t> save_total_limit;   ///< keep at most this many checkpoints (the best is kept too)
+  std::optional<std::filesystem::path> resume_from_checkpoint;  ///< a checkpoint-<step>/ directory to continue from
+
+  // --- robustness -----------------------------------------------------------------------------
+  NonFiniteLoss on_nonfinite_loss = NonFiniteLoss::error;  ///< NaN/inf loss: stop (default) or skip the step
+
+  /// @brief Whether a larger value of metric_for_best_model is better (greater_is_better, or by name).
+  [[nodiscard]] bool metric_greater_is_better() const {
+    if (greater_is_better) return *greater_is_better;
+    const std::string_view m = metric_for_best_model;
+    return !(m.size() >= 4 && m.substr(m.size() - 4) == "loss");
+  }
+
+  /// @brief The warmup steps for a run of `total_steps`: warmup_steps if > 0, else ceil(warmup_ratio * total).
+  [[nodiscard]] std::int64_t warmup_steps_for(std::int64_t total_steps) const {
+    if (warmup_steps > 0) return warmup_steps;
+    return static_cast<std::int64_t>(std::ceil(warmup_ratio * static_cast<double>(total_steps)));
+  }
+
+  /// @brief Throws option_error naming the flag (`--learning-rate`, ...) of the first bad value.
+  void validate() const {
+    const auto fail = [](std::string_view flag, const std::string& what) {
+      throw option_error(SourceLocation{std::string(flag), {}, {}}, what);
+    };
+    const auto finite = [](double v) { return std::isfinite(v); };
+    if (!finite(learning_rate) || learning_rate < 0) fail("--learning-rate", "must be a finite number >= 0, got " + std::to_string(learning_rate));
+    if (!finite(weight_decay) || weight_decay < 0) fail("--weight-decay", "must be a finite number >= 0, got " + std::to_string(weight_decay));
+    if (!(adam_beta1 >= 0 && adam_beta1 < 1)) fail("--adam-beta1", "must be in [0, 1), got " + std::to_string(adam_beta1));
+    if (!(adam_beta2 >= 0 && adam_beta2 < 1)) fail("--adam-beta2", "must be in [0, 1), got " + std::to_string(adam_beta2));
+    if (!(adam_epsilon >= 0) || !finite(adam_epsilon)) fail("--adam-epsilon", "must be a finite number >= 0, got " + std::to_string(adam_epsilon));
+    if (!finite(max_grad_norm)) fail("--max-grad-norm", "must be finite (0 or less disables clipping)");
+    if (gradient_accumulation_steps < 1) fail("--gradient-accumulation-steps", "must be >= 1, got " + std::to_string(gradient_accumulation_steps));
+    if (warmup_steps < 0) fail("--warmup-steps", "must be >= 0, got " + std::to_string(warmup_steps));
+    if (!(warmup_ratio >= 0 && warmup_ratio <= 1)) fail("--warmup-ratio", "must be in [0, 1], got " + std::to_string(warmup_ratio));
+    if (per_device_train_batch_size < 1) fail("--per-device-train-batch-size", "must be >= 1, got " + std::to_string(per_device_train_batch_size));
+    if (per_device_eval_batch_size < 1) fail("--per-device-eval-batch-size", "must be >= 1, got " + std::to_string(per_device_eval_batch_size));
+    if (max_steps <= 0 && !(num_train_epochs > 0 && finite(num_train_epochs)))
+      fail("--num-train-epochs", "must be > 0 when --max-steps is not set, got " + std::to_string(num_train_epochs));
+    if (max_length < 2) fail("--max-length", "must be >= 2 (room for [CLS] and [SEP]), got " + std::to_string(max_length));
+    if (eval_steps < 0) fail("--eval-steps", "must be >= 0 (0 = every epoch), got " + std::to_string(eval_steps));
+    if (save_steps < 0) fail("--save-steps", "must be >= 0 (0 = at every evaluation), got " + std::to_string(save_steps));
+    if (logging_steps < 0) fail("--logging-steps", "must be >= 0 (0 = no step logs), got " + std::to_string(logging_steps));
+    if (dataloader_num_threads < 0) fail("--dataloader-num-threads", "must be >= 0, got " + std::to_string(dataloader_num_threads));
+    if (early_stopping_patience && *early_stopping_patience < 1)
+      fail("--early-stopping-patience", "must be >= 1, got " + std::to_string(*early_stopping_patience));
+    if (!(early_stopping_threshold >= 0) || !finite(early_stopping_threshold))
+      fail("--early-stopping-threshold", "must be a finite number >= 0, got " + std::to_string(early_stopping_threshold));
+    if (save_total_limit && *save_total_limit < 1) fail("--save-total-limit", "must be >= 1, got " + std::to_string(*save_total_limit));
+    if (bf16 && fp16) fail("--bf16", "cannot be combined with --fp16; choose one");
+    if (metric_for_best_model.empty()) fail("--metric-for-best-model", "must name a metric such as eval_loss");
+    if (resume_from_checkpoint && !std::filesystem::is_directory(*resume_from_checkpoint))
+      fail("--resume-from-checkpoint", resume_from_checkpoint->string() + " is not a directory (expected output_dir/checkpoint-<step>)");
+  }
+};
+
+}  // namespace ftlib
