@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdlib>
 #include <filesystem>
 #include <iomanip>
@@ -35,7 +36,14 @@ constexpr double hf_bert_mb_s_2threads = 5.8;
 struct Measurement {
   double mb_per_s = 0;
   double tokens_per_s = 0;
+  double cpu_mb_per_s = 0;  // bytes per second of this thread's CPU time: robust on a busy machine
 };
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 std::vector<std::string> read_reviews(const std::filesystem::path& dir) {
   std::vector<std::string> texts;
@@ -57,6 +65,7 @@ Measurement measure(std::size_t bytes, double seconds, Pass&& pass) {
   pass();  // warm-up
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
+  const double cpu_start = thread_cpu_seconds();
   std::size_t passes = 0;
   std::size_t tokens = 0;
   double elapsed = 0;
@@ -65,7 +74,9 @@ Measurement measure(std::size_t bytes, double seconds, Pass&& pass) {
     ++passes;
     elapsed = std::chrono::duration<double>(clock::now() - start).count();
   } while (elapsed < seconds);
-  return {static_cast<double>(bytes * passes) / elapsed / 1e6, static_cast<double>(tokens) / elapsed};
+  const double cpu = thread_cpu_seconds() - cpu_start;
+  return {static_cast<double>(bytes * passes) / elapsed / 1e6, static_cast<double>(tokens) / elapsed,
+          static_cast<double>(bytes * passes) / cpu / 1e6};
 }
 
 template <class Tok>
@@ -86,7 +97,8 @@ void run(const char* name, const Tok& tokenizer, const std::vector<std::string>&
   std::cout << std::fixed << std::setprecision(2);
   std::cout << name << "  1 thread : " << one.mb_per_s << " MB/s, " << std::setprecision(0) << one.tokens_per_s
             << " tokens/s   HF tokenizers: " << std::setprecision(2) << hf_1 << " MB/s  -> " << one.mb_per_s / hf_1
-            << "x\n";
+            << "x   (per CPU-second of the thread: " << one.cpu_mb_per_s << " MB/s -> " << one.cpu_mb_per_s / hf_1
+            << "x)\n";
   std::cout << name << "  " << threads << " threads: " << all.mb_per_s << " MB/s, " << std::setprecision(0)
             << all.tokens_per_s << " tokens/s";
   if (hf_all > 0) {
