@@ -232,7 +232,8 @@ TEST_CASE("save_safetensors writes F32 host tensors") {
   std::map<std::string, ftlib::HostTensor> tensors;
   tensors["b"] = {{2}, {0.5f, -1.0f}};
   tensors["a"] = {{1, 3}, {1, 2, 3}};
-  hf::save_safetensors(tmp.path() / "m.safetensors", tensors, {{"format", "pt"}});
+  hf::save_safetensors(tmp.path() / "m.safetensors", tensors, hf::transformers_metadata());
+  CHECK(hf::SafetensorsFile::open(tmp.path() / "m.safetensors").metadata().at("format") == "pt");
   const auto file = hf::SafetensorsFile::open(tmp.path() / "m.safetensors");
   CHECK(file.info("a").dtype == hf::DType::F32);
   CHECK(file.to_float32("b").data == tensors["b"].data);

@@ -561,6 +561,10 @@ inline void write_safetensors(const std::filesystem::path& path, std::span<const
   }
 }
 
+/// @brief The __metadata__ transformers' save_pretrained writes ({"format": "pt"}); from_pretrained
+///        rejects a file whose "format" it does not know.
+[[nodiscard]] inline std::map<std::string, std::string> transformers_metadata() { return {{"format", "pt"}}; }
+
 /// @brief Writes float32 host tensors (all F32) with write_safetensors.
 inline void save_safetensors(const std::filesystem::path& path, const std::map<std::string, HostTensor>& tensors,
                              const std::map<std::string, std::string>& metadata = {}) {
