@@ -60,9 +60,11 @@ class BasicAlbertForSequenceClassification {
           config.arch.classifier_dropout_prob = *options.dropout;
     }
     BasicAlbertForSequenceClassification model(std::move(config), options.seed, false);
-    model.report_ = model.store_.load(detail::open_weights(dir), hf::AlbertConfig::base_model_prefix);
-    if (!model.report_.missing_keys.empty())
-      model.store_.initialize(model.rng_, model.config_.arch.initializer_range, model.report_.missing_keys);
+    model.report_ = model.store_.load(detail::open_weights(dir), hf::AlbertConfig::base_model_prefix,
+                                     options.ignore_mismatched_sizes);
+    auto fresh = model.report_.missing_keys;
+    fresh.insert(fresh.end(), model.report_.mismatched_keys.begin(), model.report_.mismatched_keys.end());
+    if (!fresh.empty()) model.store_.initialize(model.rng_, model.config_.arch.initializer_range, fresh);
     return model;
   }
 
@@ -78,6 +80,8 @@ class BasicAlbertForSequenceClassification {
   void set_training(bool training) noexcept { training_ = training; }
   /// @brief Whether dropout is on.
   [[nodiscard]] bool is_training() const noexcept { return training_; }
+  /// @brief Restarts the dropout mask stream from `seed` (the same seed gives the same masks).
+  void reseed_dropout(std::uint64_t seed) { dropout_rng_ = DropoutRng(seed ^ 0x5DEECE66DULL); }
 
   /// @brief Forward in the current mode, mean cross-entropy, then accumulates scale * d(loss)/d(param).
   ///        Returns the unscaled loss.

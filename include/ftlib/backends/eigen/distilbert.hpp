@@ -31,12 +31,14 @@ struct PretrainedOptions {
   std::optional<std::int64_t> num_labels;             ///< replace the labels by LABEL_0..LABEL_{n-1} (when n differs)
   std::optional<std::vector<std::string>> id2label;   ///< replace the labels by these names (wins over num_labels)
   std::optional<double> dropout;                      ///< set every dropout probability of the config to this
+  bool ignore_mismatched_sizes = false;               ///< re-initialise tensors whose shape differs (e.g. a new head)
   std::uint64_t seed = 42;                            ///< seeds the init of missing weights and the dropout masks
 
   PretrainedOptions& with_num_labels(std::int64_t n) { num_labels = n; return *this; }
   PretrainedOptions& with_id2label(std::vector<std::string> names) { id2label = std::move(names); return *this; }
   PretrainedOptions& with_dropout(double p) { dropout = p; return *this; }
   PretrainedOptions& with_seed(std::uint64_t s) { seed = s; return *this; }
+  PretrainedOptions& with_ignore_mismatched_sizes(bool v = true) { ignore_mismatched_sizes = v; return *this; }
 };
 
 namespace detail {
@@ -115,9 +117,11 @@ class BasicDistilBertForSequenceClassification {
       config.arch.dropout = config.arch.attention_dropout = config.arch.seq_classif_dropout = *options.dropout;
     }
     BasicDistilBertForSequenceClassification model(std::move(config), options.seed, false);
-    model.report_ = model.store_.load(detail::open_weights(dir), hf::DistilBertConfig::base_model_prefix);
-    if (!model.report_.missing_keys.empty())
-      model.store_.initialize(model.rng_, model.config_.arch.initializer_range, model.report_.missing_keys);
+    model.report_ = model.store_.load(detail::open_weights(dir), hf::DistilBertConfig::base_model_prefix,
+                                     options.ignore_mismatched_sizes);
+    auto fresh = model.report_.missing_keys;
+    fresh.insert(fresh.end(), model.report_.mismatched_keys.begin(), model.report_.mismatched_keys.end());
+    if (!fresh.empty()) model.store_.initialize(model.rng_, model.config_.arch.initializer_range, fresh);
     return model;
   }
 
@@ -133,6 +137,8 @@ class BasicDistilBertForSequenceClassification {
   void set_training(bool training) noexcept { training_ = training; }
   /// @brief Whether dropout is on.
   [[nodiscard]] bool is_training() const noexcept { return training_; }
+  /// @brief Restarts the dropout mask stream from `seed` (the same seed gives the same masks).
+  void reseed_dropout(std::uint64_t seed) { dropout_rng_ = DropoutRng(seed ^ 0x5DEECE66DULL); }
 
   /// @brief Forward in the current mode, mean cross-entropy, then accumulates scale * d(loss)/d(param).
   ///        Returns the unscaled loss.

@@ -74,6 +74,7 @@ struct LayerNormParams {
 struct CheckpointReport {
   std::vector<std::string> missing_keys;     ///< model parameters the file did not have (freshly initialised)
   std::vector<std::string> unexpected_keys;  ///< file tensors the model does not use (e.g. a pretraining head)
+  std::vector<std::string> mismatched_keys;  ///< shape differs and ignore_mismatched_sizes: freshly initialised
 };
 
 /// @brief Every parameter of a model, in registration order (the order of HF's state_dict).
@@ -170,8 +171,10 @@ class ParameterStore {
   ///        a checkpoint of the bare encoder (names without `base_prefix.`) gets the prefix added, legacy
   ///        LayerNorm `gamma`/`beta` are read as `weight`/`bias`. Parameters the file lacks are returned as
   ///        missing (the caller initialises them); file tensors the model lacks as unexpected.
-  ///        A shape mismatch is a tensor_error naming the file, the tensor and both shapes.
-  CheckpointReport load(const hf::SafetensorsFile& file, std::string_view base_prefix) {
+  ///        A shape mismatch is a tensor_error naming the file, the tensor and both shapes, unless
+  ///        ignore_mismatched_sizes: then the parameter is listed as mismatched (and as missing, for init).
+  CheckpointReport load(const hf::SafetensorsFile& file, std::string_view base_prefix,
+                        bool ignore_mismatched_sizes = false) {
     const std::string prefix = std::string(base_prefix) + ".";
     bool file_has_prefix = false;
     for (const auto& t : file.tensors()) file_has_prefix = file_has_prefix || t.name.starts_with(prefix);
@@ -192,11 +195,16 @@ class ParameterStore {
         continue;
       }
       Param<S>& p = params_[it->second];
+      if (t.shape != p.value.shape() && ignore_mismatched_sizes) {
+        report.mismatched_keys.push_back(name);
+        continue;
+      }
       if (t.shape != p.value.shape())
         throw tensor_error(SourceLocation{file.path().string(), {}, {}},
                            "tensor '" + t.name + "' has shape " + hf::shape_to_string(t.shape) +
                                " but the model's '" + name + "' is " + hf::shape_to_string(p.value.shape()) +
-                               " (a different config, or a classifier head with another number of labels)");
+                               " (a different config, or a classifier head with another number of labels: "
+                               "load with ignore_mismatched_sizes to re-initialise it)");
       if constexpr (std::is_same_v<S, float>) {
         file.copy_float32(t.name, std::span<float>(p.value.data(), static_cast<std::size_t>(p.value.numel())));
       } else {
@@ -208,6 +216,7 @@ class ParameterStore {
       if (!loaded.contains(p.name)) report.missing_keys.push_back(p.name);
     std::sort(report.missing_keys.begin(), report.missing_keys.end());
     std::sort(report.unexpected_keys.begin(), report.unexpected_keys.end());
+    std::sort(report.mismatched_keys.begin(), report.mismatched_keys.end());
     return report;
   }
 
