@@ -11,6 +11,23 @@
 //   step3.*: 1e-5 where |grad| >= 1e-6, 2e-3 elsewhere (fixture README: noise-level gradients)
 //   step3.loss_history: 1e-5; step3.lr_history: 1e-9 (our own 2-line schedule formula)
 
+// LibTorch first: c10 (or glog) defines a CHECK(condition) macro that would silently replace
+// doctest's CHECK. Undefine it, then include doctest so that every CHECK below is doctest's.
+#include <torch/torch.h>
+
+#include "ftlib/backends/libtorch/libtorch.hpp"
+#include "ftlib/hf/checkpoint.hpp"
+#include "ftlib/hf/safetensors.hpp"
+#include "ftlib/models/model_concept.hpp"
+#include "ftlib/optim/adamw.hpp"
+
+#undef CHECK
+#undef CHECK_EQ
+#undef CHECK_NE
+#undef CHECK_LT
+#undef CHECK_LE
+#undef CHECK_GT
+#undef CHECK_GE
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -18,6 +35,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -26,12 +44,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
 
-#include "ftlib/backends/libtorch/libtorch.hpp"
-#include "ftlib/hf/safetensors.hpp"
-#include "ftlib/models/model_concept.hpp"
-#include "ftlib/optim/adamw.hpp"
 #include "test_support.hpp"
 
 namespace lt = ftlib::libtorch;
@@ -148,7 +161,7 @@ void check_classifier_case(const std::string& name) {
     CAPTURE(name);
     CAPTURE(backend_name(backend));
     auto model = Model::from_pretrained(*dir, lt::LoadOptions{}.with_attention(backend));
-    CHECK(model.load_report().clean());
+    CHECK(model.load_report().complete());
     model.set_training(true);  // the fixtures are computed in training mode with dropout 0
 
     // Forward with the intermediates, then backward of the mean cross-entropy.
@@ -280,7 +293,7 @@ void check_checkpoint_case(const std::string& name) {
     CHECK(model.num_labels() == num_labels);
     CHECK(model.load_report().missing_keys == split_commas(meta.at("missing_keys")));
     CHECK(model.load_report().unexpected_keys == split_commas(meta.at("unexpected_keys")));
-    CHECK(model.load_report().mismatched_keys.empty());
+    CHECK(model.load_report().mismatched.empty());
 
     model.set_training(false);
     const lt::EncoderOutput enc = model.encode(batch);
@@ -347,6 +360,33 @@ TEST_CASE("libtorch: AlbertForPreTraining checkpoint -> classifier") {
   check_checkpoint_case<lt::AlbertForSequenceClassification>("albert-pretraining-checkpoint");
 }
 
+TEST_CASE("libtorch: parameter names and shapes are transformers' (hf::sequence_classification_parameters)") {
+  for (const std::string name : {"distilbert-tiny", "distilbert-sinusoidal", "albert-tiny", "albert-groups"}) {
+    const auto dir = ftlib::testing::shared_path("fixtures/models/" + name);
+    if (!dir) return;
+    CAPTURE(name);
+    const auto check = [&](auto model) {
+      std::vector<ftlib::hf::ExpectedParameter> ours;
+      for (auto& item : model.module()->named_parameters(true)) {
+        ours.push_back({item.key(), {item.value().sizes().begin(), item.value().sizes().end()}, item.value().requires_grad()});
+      }
+      const auto theirs = ftlib::hf::sequence_classification_parameters(model.config());
+      REQUIRE(ours.size() == theirs.size());
+      for (std::size_t i = 0; i < ours.size(); ++i) {
+        CAPTURE(theirs[i].name);
+        CHECK(ours[i].name == theirs[i].name);  // same names, in transformers' module order
+        CHECK(ours[i].shape == theirs[i].shape);
+        CHECK(ours[i].trainable == theirs[i].trainable);
+      }
+    };
+    if (name.starts_with("distilbert")) {
+      check(lt::DistilBertForSequenceClassification::from_pretrained(*dir));
+    } else {
+      check(lt::AlbertForSequenceClassification::from_pretrained(*dir));
+    }
+  }
+}
+
 TEST_CASE("libtorch: the sinusoidal table equals the one in the checkpoint, and is not trained") {
   const auto dir = ftlib::testing::shared_path("fixtures/models/distilbert-sinusoidal");
   if (!dir) return;
@@ -375,7 +415,7 @@ TEST_CASE("libtorch: save_pretrained -> from_pretrained round trip gives identic
       CHECK(fs::exists(out / "model.safetensors"));
       auto loaded = Model::from_pretrained(out);
       loaded.set_training(false);
-      CHECK(loaded.load_report().clean());
+      CHECK(loaded.load_report().complete());
       CHECK(loaded.config().labels.id2label == model.config().labels.id2label);
       CHECK(loaded.config().architectures == std::vector<std::string>{std::string(Model::Arch::classifier_architecture)});
       const ftlib::ForwardOutput after = loaded.forward(batch);
@@ -436,7 +476,9 @@ TEST_CASE("libtorch: a wrong tensor shape is reported with the tensor's name") {
   resize.ignore_mismatched_sizes = true;
   const auto model = lt::DistilBertForSequenceClassification::from_pretrained(good, resize);
   CHECK(model.num_labels() == 3);
-  CHECK((model.load_report().mismatched_keys == std::vector<std::string>{"classifier.bias", "classifier.weight"}));
+  REQUIRE(model.load_report().mismatched.size() == 2);
+  CHECK(model.load_report().mismatched[0].name == "classifier.weight");
+  CHECK(model.load_report().mismatched[1].name == "classifier.bias");
   CHECK((model.config().labels.id2label == std::vector<std::string>{"LABEL_0", "LABEL_1", "LABEL_2"}));
 
   // No directory / no weights.
@@ -592,7 +634,7 @@ TEST_CASE("libtorch: bf16 autocast on CPU runs, stays close to fp32 and keeps fp
       for (const auto& p : model.parameters()) {
         CAPTURE(p.name);
         REQUIRE(p.has_grad);
-        CHECK(p.grad.scalar_type() == torch::kFloat);
+        CHECK((p.grad.scalar_type() == torch::kFloat));
         CHECK(torch::isfinite(p.grad).all().template item<bool>());
       }
       CHECK_FALSE(lt::compat::is_autocast_enabled(c10::DeviceType::CPU));  // the guard restored the state
@@ -615,9 +657,9 @@ TEST_CASE("libtorch: precision and attention options are validated") {
   {
     const lt::AutocastGuard guard(torch::kCPU, lt::Precision::bf16);
     CHECK(lt::compat::is_autocast_enabled(c10::DeviceType::CPU));
-    CHECK(lt::compat::get_autocast_dtype(c10::DeviceType::CPU) == torch::kBFloat16);
+    CHECK((lt::compat::get_autocast_dtype(c10::DeviceType::CPU) == torch::kBFloat16));
     const torch::Tensor y = at::linear(torch::ones({2, 3}), torch::ones({4, 3}));
-    CHECK(y.scalar_type() == torch::kBFloat16);
+    CHECK((y.scalar_type() == torch::kBFloat16));
   }
   CHECK_FALSE(lt::compat::is_autocast_enabled(c10::DeviceType::CPU));
   if (!lt::compat::has_sdpa) {

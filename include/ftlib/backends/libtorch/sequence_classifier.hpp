@@ -19,6 +19,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/types.h>
+#include <torch/utils.h>
 
 #include "ftlib/backends/libtorch/autocast.hpp"
 #include "ftlib/backends/libtorch/batch_tensors.hpp"
@@ -26,6 +27,7 @@
 #include "ftlib/backends/libtorch/param_ops.hpp"
 #include "ftlib/batch.hpp"
 #include "ftlib/error.hpp"
+#include "ftlib/hf/checkpoint.hpp"
 #include "ftlib/hf/config.hpp"
 #include "ftlib/hf/safetensors.hpp"
 #include "ftlib/models/model_concept.hpp"
@@ -73,30 +75,9 @@ struct LoadOptions {
   LoadOptions& with_seed(std::uint64_t s) { model.seed = s; return *this; }
 };
 
-/// @brief What loading a checkpoint found, named as transformers reports it.
-struct LoadReport {
-  std::vector<std::string> missing_keys;     ///< model tensors absent from the checkpoint (freshly initialised), sorted
-  std::vector<std::string> unexpected_keys;  ///< checkpoint tensors the model does not use (ignored), sorted
-  std::vector<std::string> mismatched_keys;  ///< re-initialised because their shape differed (ignore_mismatched_sizes)
-
-  /// @brief Whether every tensor matched.
-  [[nodiscard]] bool clean() const noexcept {
-    return missing_keys.empty() && unexpected_keys.empty() && mismatched_keys.empty();
-  }
-  /// @brief A transformers-style summary ("Some weights of ... were not initialized from the checkpoint ...").
-  [[nodiscard]] std::string to_string() const {
-    const auto join = [](const std::vector<std::string>& names) {
-      std::string out = "[";
-      for (std::size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
-      return out + "]";
-    };
-    std::string out;
-    if (!unexpected_keys.empty()) out += "unused weights of the checkpoint: " + join(unexpected_keys) + "\n";
-    if (!missing_keys.empty()) out += "newly initialized weights (train before use): " + join(missing_keys) + "\n";
-    if (!mismatched_keys.empty()) out += "re-initialized weights (shape mismatch): " + join(mismatched_keys) + "\n";
-    return out;
-  }
-};
+/// @brief What loading a checkpoint found (hf::LoadReport: loaded, missing_keys, unexpected_keys,
+///        mismatched), named as transformers reports it; hf::format_load_report prints its warnings.
+using LoadReport = hf::LoadReport;
 
 /// @brief The encoder's outputs for a batch: last_hidden_state [B, T, H] and, for ALBERT, the
 ///        pooler output [B, H] (undefined for DistilBERT).
@@ -148,7 +129,11 @@ void write_directory_atomically(const std::filesystem::path& dir, WriteFiles&& w
   if (ec) throw io_error(parent, "cannot create directory: " + ec.message());
   fs::path tmp;
   for (int i = 0;; ++i) {
-    tmp = parent / ("." + dir.filename().string() + ".tmp-" + std::to_string(i));
+    std::string name(1, '.');
+    name += dir.filename().string();
+    name += ".tmp-";
+    name += std::to_string(i);
+    tmp = parent / name;
     if (fs::create_directory(tmp, ec)) break;
     if (ec || i > 1000) throw io_error(tmp, "cannot create a temporary directory: " + ec.message());
   }
@@ -192,9 +177,9 @@ class SequenceClassifierBase {
     module_->train(true);
   }
 
-  /// @brief Loads a checkpoint directory (config.json + model.safetensors, F32/F16/BF16). A
-  ///        pretrained non-classifier checkpoint keeps its encoder; the head is initialised as
-  ///        transformers does and listed in load_report().missing_keys.
+  /// @brief Loads a checkpoint directory (config.json + model.safetensors, F32/F16/BF16), in eval
+  ///        mode. A pretrained non-classifier checkpoint keeps its encoder; the head is initialised
+  ///        as transformers does and listed in load_report().missing_keys.
   [[nodiscard]] static Derived from_pretrained(const std::filesystem::path& dir, const LoadOptions& options = {}) {
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -231,67 +216,51 @@ class SequenceClassifierBase {
     Derived model(std::move(config), on_cpu);
     model.load_safetensors(weights, options.ignore_mismatched_sizes);
     model.to(options.model.device);
+    model.set_training(false);  // like transformers' from_pretrained: eval mode until set_training(true)
     return model;
   }
 
-  /// @brief Copies the tensors of a safetensors file into the model (names as HF's; a bare encoder
-  ///        checkpoint without the `distilbert.` / `albert.` prefix is accepted), fills load_report().
+  /// @brief Copies the tensors of a safetensors file into the model, matching names as transformers
+  ///        does (hf::plan_checkpoint_load: a bare encoder checkpoint without the `distilbert.` /
+  ///        `albert.` prefix is accepted); initialises what is missing; fills load_report().
   ///        tensor_error naming the tensor on a shape mismatch (unless ignore_mismatched_sizes).
   void load_safetensors(const std::filesystem::path& path, bool ignore_mismatched_sizes = false) {
     const hf::SafetensorsFile file = hf::SafetensorsFile::open(path);
-    const std::string prefix = std::string(Arch::base_model_prefix) + ".";
-    bool has_prefix = false;
-    for (const auto& info : file.tensors()) has_prefix = has_prefix || info.name.starts_with(prefix);
-    // A bare DistilBertModel / AlbertModel checkpoint names its tensors without the prefix.
-    const auto model_name = [&](const std::string& name) { return has_prefix ? name : prefix + name; };
-
-    LoadReport report;
+    std::vector<hf::ExpectedParameter> expected;
     std::map<std::string, torch::Tensor> own;
-    for (auto& item : module_->named_parameters(true)) own.emplace(item.key(), item.value());
-    for (auto& item : module_->named_buffers(true)) own.emplace(item.key(), item.value());
-    std::map<std::string, bool> loaded;
-    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options_.seed);
+    for (auto& item : module_->named_parameters(true)) {
+      expected.push_back(hf::ExpectedParameter{item.key(), shape_of(item.value()), item.value().requires_grad()});
+      own.emplace(item.key(), item.value());
+    }
+    LoadReport report = hf::plan_checkpoint_load(
+        expected, file, hf::LoadOptions{std::string(Arch::base_model_prefix), ignore_mismatched_sizes});
     const torch::NoGradGuard no_grad;
-    for (const auto& info : file.tensors()) {
-      const std::string name = model_name(info.name);
-      const auto it = own.find(name);
-      if (it == own.end()) {
-        // transformers drops these legacy buffers silently.
-        if (!ends_with(name, "embeddings.position_ids")) report.unexpected_keys.push_back(info.name);
-        continue;
-      }
-      torch::Tensor& target = it->second;
-      if (info.shape != shape_of(target)) {
-        if (!ignore_mismatched_sizes)
-          throw tensor_error(SourceLocation{path.string(), {}, {}},
-                             "tensor '" + info.name + "' has shape " + hf::shape_to_string(info.shape) +
-                                 " in the checkpoint, but the model built from config.json expects " +
-                                 hf::shape_to_string(shape_of(target)) +
-                                 " (for a different number of labels, pass ignore_mismatched_sizes)");
-        report.mismatched_keys.push_back(name);
-        continue;
-      }
+    for (const auto& loaded : report.loaded) {
+      torch::Tensor& target = own.at(loaded.name);
       if (target.is_cpu() && target.scalar_type() == torch::kFloat && target.is_contiguous()) {
-        file.copy_float32(info.name, std::span<float>(target.data_ptr<float>(), static_cast<std::size_t>(target.numel())));
+        // Straight from the mapping into the parameter (F16/BF16 upcast exactly on the way).
+        file.copy_float32(loaded.checkpoint_name,
+                          std::span<float>(target.data_ptr<float>(), static_cast<std::size_t>(target.numel())));
       } else {
         torch::Tensor host = torch::empty(target.sizes(), torch::kFloat);
-        file.copy_float32(info.name, std::span<float>(host.data_ptr<float>(), static_cast<std::size_t>(host.numel())));
+        file.copy_float32(loaded.checkpoint_name, std::span<float>(host.data_ptr<float>(), static_cast<std::size_t>(host.numel())));
         target.copy_(host);
       }
-      loaded[name] = true;
     }
-    for (auto& [name, value] : own) {
-      if (loaded.contains(name)) continue;
-      if (std::find(report.mismatched_keys.begin(), report.mismatched_keys.end(), name) == report.mismatched_keys.end())
-        report.missing_keys.push_back(name);
-      if (value.requires_grad())  // a fixed sinusoidal table is recomputed, not drawn
+    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options_.seed);
+    const auto init_fresh = [&](const std::string& name) {
+      torch::Tensor& value = own.at(name);
+      if (value.requires_grad())  // a fixed sinusoidal table keeps its computed values
         init_like_transformers(name, value, config_.arch.initializer_range, config_.arch.pad_token_id, generator);
-    }
-    std::sort(report.missing_keys.begin(), report.missing_keys.end());
-    std::sort(report.unexpected_keys.begin(), report.unexpected_keys.end());
-    std::sort(report.mismatched_keys.begin(), report.mismatched_keys.end());
+    };
+    for (const auto& name : report.missing_keys) init_fresh(name);
+    for (const auto& mismatch : report.mismatched) init_fresh(mismatch.name);
     report_ = std::move(report);
   }
+
+  /// @brief Seeds LibTorch's generators (CPU and CUDA), which drive dropout. LibTorch keeps them
+  ///        process-wide: this affects every model in the process.
+  void set_seed(std::uint64_t seed) { torch::manual_seed(seed); }
 
   // --- the SequenceClassifier concept ---------------------------------------------------------
 
@@ -430,7 +399,7 @@ class SequenceClassifierBase {
   [[nodiscard]] AttentionBackend attention_backend() const noexcept { return options_.attention; }
   /// @brief The configuration (architecture, labels, extra keys).
   [[nodiscard]] const Config& config() const noexcept { return config_; }
-  /// @brief Missing / unexpected / mismatched names of the last load (empty for a fresh model).
+  /// @brief Loaded / missing / unexpected / mismatched names of the last load (empty for a fresh model).
   [[nodiscard]] const LoadReport& load_report() const noexcept { return report_; }
   /// @brief The torch::nn module tree (state_dict names are HF's).
   [[nodiscard]] Module& module() noexcept { return module_; }
