@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Training-speed benchmarks: ftlib (LibTorch and Eigen backends) side by side with PyTorch-from-Python
+# (../shared/reference/bench_reference.py, same LibTorch 1.13), every number measured in this run, one
+# process per configuration (so each peak RSS is that configuration's own). Prints a table of ratios
+# and keeps the raw JSON lines.
+#
+#   scripts/bench.sh [--quick] [--only step|gemm|eigen|epoch]... [--threads N] [--out FILE]
+#
+#   --quick    distilbert 8x128 (fp32, bf16) and albert 8x128 only, eigen 8x128, epoch sampled
+#   --only X   run only that part (repeatable): gemm, step (libtorch vs Python), eigen, epoch
+#   --threads  threads of every process (default 2, the machine's cores here)
+#   --out      raw results (JSONL; default build-bench/bench-results.jsonl)
+#
+# Environment: FTLIB_BENCH_BUILD (build dir, default build-bench), PYTHON (default /usr/bin/python3),
+# FTLIB_SHARED_DIR (default ../shared). Run it on an otherwise idle machine: the script prints
+# `uptime` before and after so that a busy run can be recognised.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="${FTLIB_BENCH_BUILD:-$root/build-bench}"
+python="${PYTHON:-/usr/bin/python3}"
+shared="${FTLIB_SHARED_DIR:-$root/../shared}"
+threads=2
+quick=0
+only=()
+out=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --only) only+=("$2"); shift ;;
+    --threads) threads="$2"; shift ;;
+    --out) out="$2"; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+out="${out:-$build/bench-results.jsonl}"
+wants() {
+  [[ ${#only[@]} -eq 0 ]] && return 0
+  local x
+  for x in "${only[@]}"; do [[ "$x" == "$1" ]] && return 0; done
+  return 1
+}
+
+if [[ ! -x "$build/benchmarks/train_step" ]]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$build" --target train_step >/dev/null
+bin="$build/benchmarks/train_step"
+reference="$shared/reference/bench_reference.py"
+have_python=1
+if [[ ! -f "$reference" ]] || ! "$python" -c "import torch" 2>/dev/null; then
+  echo "bench.sh: no PyTorch baseline ($reference with $python); ftlib numbers only" >&2
+  have_python=0
+fi
+
+mkdir -p "$(dirname "$out")"
+: >"$out"
+echo "# $(date -u +%FT%TZ) on $(nproc) cores, $threads threads per process; $(uptime)"
+
+# run LABEL CMD...: one process, its JSON line appended to $out (a failure is recorded, not fatal)
+run() {
+  local label="$1"; shift
+  echo "  running $label" >&2
+  local line
+  if line=$("$@" 2>"$build/bench-last.err" | tail -n 1) && [[ "$line" == "{"* ]]; then
+    echo "$line" >>"$out"
+  else
+    local why
+    why=$(tail -n 1 "$build/bench-last.err" | tr '"\\' "''" | cut -c1-300)
+    echo "{\"failed\": \"$label\", \"error\": \"$why\"}" >>"$out"
+  fi
+}
+
+if [[ $quick -eq 1 ]]; then
+  configs=("distilbert 8 128" "albert 8 128")
+else
+  configs=("distilbert 8 128" "distilbert 8 512" "distilbert 32 128" "albert 8 128" "albert 8 512" "albert 32 128")
+fi
+
+if wants gemm; then
+  run "gemm" "$bin" gemm --n 2048 --threads "$threads"
+fi
+if wants step; then
+  for c in "${configs[@]}"; do
+    read -r model b t <<<"$c"
+    for prec in fp32 bf16; do
+      flag=(); [[ $prec == bf16 ]] && flag=(--bf16)
+      # Python first, then ftlib: alternating keeps slow drifts of the machine from favouring one side.
+      if [[ $have_python -eq 1 ]]; then
+        run "python $model $b x $t $prec" "$python" "$reference" --model "$model" --batch "$b" --seq "$t" --threads "$threads" "${flag[@]}"
+      fi
+      run "ftlib libtorch $model $b x $t $prec" "$bin" step --backend libtorch --model "$model" --batch "$b" --seq "$t" --threads "$threads" "${flag[@]}"
+    done
+  done
+fi
+if wants eigen; then
+  eigen_configs=("8 128" "32 128")
+  [[ $quick -eq 1 ]] && eigen_configs=("8 128")
+  for c in "${eigen_configs[@]}"; do
+    read -r b t <<<"$c"
+    run "ftlib libtorch distilbert $b x $t fp32 (eigen pair)" "$bin" step --backend libtorch --model distilbert --batch "$b" --seq "$t" --threads "$threads"
+    run "ftlib eigen distilbert $b x $t fp32" "$bin" step --backend eigen --model distilbert --batch "$b" --seq "$t" --threads "$threads"
+  done
+fi
+if wants epoch; then
+  dyn_sample=0; fixed_sample=6
+  [[ $quick -eq 1 ]] && { dyn_sample=12; fixed_sample=3; }
+  run "epoch dynamic" "$bin" epoch --backend libtorch --padding dynamic --sample-batches "$dyn_sample" --threads "$threads" --shared "$shared"
+  run "epoch fixed 512" "$bin" epoch --backend libtorch --padding fixed --max-length 512 --sample-batches "$fixed_sample" --threads "$threads" --shared "$shared"
+fi
+echo "# done $(date -u +%FT%TZ); $(uptime)"
+
+# The summary needs only a JSON parser; the Python baseline's interpreter has one.
+"$python" - "$out" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+for r in rows:
+    if "failed" in r:
+        print(f"FAILED: {r['failed']}: {r['error']}")
+gemm = next((r for r in rows if r.get("impl") == "gemm"), None)
+steps = [r for r in rows if r.get("sec_per_step_median") is not None]
+def find(impl, model, b, t, bf16, skip=0):
+    m = [r for r in steps if r["impl"] == impl and r["model"] == model and r["batch"] == b and r["seq"] == t and r["bf16"] == bf16]
+    return m[skip] if len(m) > skip else None
+sgemm = gemm.get("torch_sgemm_gflops_best") if gemm else None
+bgemm = gemm.get("torch_bf16_gemm_gflops_best") if gemm else None
+if gemm:
+    print(f"GEMM 2048^3, {gemm['threads']} threads: torch fp32 {sgemm:.0f} GFLOP/s, torch bf16 {bgemm:.0f} GFLOP/s"
+          + (f", Eigen fp32 {gemm['eigen_sgemm_gflops_best']:.0f} GFLOP/s" if 'eigen_sgemm_gflops_best' in gemm else ""))
+print()
+print("| model | B x T | prec | PyTorch s/step | ftlib s/step | speed-up | ftlib tok/s | ftlib GFLOP/s | of GEMM peak | fwd+bwd / AdamW s | peak RSS py / ftlib MiB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+seen = []
+for r in steps:
+    if r["impl"] != "ftlib libtorch": continue
+    key = (r["model"], r["batch"], r["seq"], r["bf16"])
+    if key in seen: continue
+    seen.append(key)
+    py = find("ftlib torch_reference", *key)
+    f = find("ftlib libtorch", *key)
+    peak = bgemm if r["bf16"] else sgemm
+    py_s = f"{py['sec_per_step_median']:.3f}" if py else "failed"
+    ratio = f"{py['sec_per_step_median'] / f['sec_per_step_median']:.2f}x" if py else "-"
+    frac = f"{f['gflop_per_s'] / peak:.0%}" if peak else "-"
+    rss = f"{py['peak_rss_mib']:.0f} / {f['peak_rss_mib']:.0f}" if py else f"- / {f['peak_rss_mib']:.0f}"
+    print(f"| {key[0]} | {key[1]}x{key[2]} | {'bf16' if key[3] else 'fp32'} | {py_s} | {f['sec_per_step_median']:.3f} | {ratio} | "
+          f"{f['tokens_per_s']:.0f} | {f['gflop_per_s']:.0f} | {frac} | {f['forward_backward_median']:.3f} / {f['optimizer_median']:.3f} | {rss} |")
+print()
+for model, b, t, _ in [k for k in seen if not k[3]]:
+    f32, b16 = find("ftlib libtorch", model, b, t, False), find("ftlib libtorch", model, b, t, True)
+    p32, p16 = find("ftlib torch_reference", model, b, t, False), find("ftlib torch_reference", model, b, t, True)
+    line = f"bf16 autocast speed-up over fp32, {model} {b}x{t}: ftlib "
+    line += f"{f32['sec_per_step_median'] / b16['sec_per_step_median']:.2f}x" if f32 and b16 else "-"
+    line += f", PyTorch {p32['sec_per_step_median'] / p16['sec_per_step_median']:.2f}x" if p32 and p16 else ", PyTorch -"
+    print(line)
+eig = [r for r in steps if r["impl"] == "ftlib eigen"]
+if eig:
+    print()
+    print("| Eigen vs LibTorch fp32, distilbert | LibTorch s/step | Eigen s/step | Eigen speed / LibTorch | peak RSS LibTorch / Eigen MiB |")
+    print("|---|---|---|---|---|")
+    for e in eig:
+        pairs = [r for r in steps if r["impl"] == "ftlib libtorch" and r["model"] == e["model"] and r["batch"] == e["batch"]
+                 and r["seq"] == e["seq"] and not r["bf16"]]
+        lt = pairs[-1] if pairs else None  # the run right before it (same phase of the machine)
+        if lt:
+            print(f"| {e['batch']}x{e['seq']} | {lt['sec_per_step_median']:.3f} | {e['sec_per_step_median']:.3f} | "
+                  f"{lt['sec_per_step_median'] / e['sec_per_step_median']:.2f}x | {lt['peak_rss_mib']:.0f} / {e['peak_rss_mib']:.0f} |")
+ep = [r for r in rows if r.get("mode") == "epoch"]
+if ep:
+    print()
+    print("| epoch (train.csv, distilbert, batch 8) | batches timed | real tokens | padded tokens | epoch s | real tok/s | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for r in ep:
+        timed = f"{r['timed_batches']}/{r['batches']}" + (" (extrapolated)" if r["extrapolated"] else "")
+        print(f"| {r['padding']} | {timed} | {r['real_tokens']} | {r['padded_tokens']} | {r['epoch_s']:.1f} | {r['real_tokens_per_s']:.0f} | {r['peak_rss_mib']:.0f} |")
+    if len(ep) == 2:
+        d, f = ep
+        print(f"\ndynamic padding: {f['padded_tokens'] / d['padded_tokens']:.1f}x fewer tokens computed, "
+              f"epoch {f['epoch_s'] / d['epoch_s']:.1f}x faster than padding to 512")
+PY
