@@ -6,12 +6,19 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
+#include <string>
+
 #include "ftlib/error.hpp"
 
 namespace ftlib::libtorch::compat {
 
 /// @brief LibTorch's version as major * 100 + minor (113 for 1.13, 204 for 2.4).
 inline constexpr int torch_version = TORCH_VERSION_MAJOR * 100 + TORCH_VERSION_MINOR;
+
+/// @brief "1.13", "2.4", ...: the LibTorch this was compiled against, for messages.
+[[nodiscard]] inline std::string torch_version_string() {
+  return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR);
+}
 
 /// @brief True when at::scaled_dot_product_attention exists (LibTorch >= 2.0).
 inline constexpr bool has_sdpa = torch_version >= 200;
@@ -25,7 +32,7 @@ inline at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Te
   return at::scaled_dot_product_attention(q, k, v, keep, dropout_p, /*is_causal=*/false);
 #else
   (void)q, (void)k, (void)v, (void)keep, (void)dropout_p;
-  throw ftlib::error("scaled_dot_product_attention needs LibTorch >= 2.0 (this build uses " TORCH_VERSION ")");
+  throw ftlib::error("scaled_dot_product_attention needs LibTorch >= 2.0 (this build uses " + torch_version_string() + ")");
 #endif
 }
 

@@ -102,8 +102,7 @@ struct AttentionContext {
 
 [[nodiscard]] inline bool resolve_sdpa(AttentionBackend backend) {
   if (backend == AttentionBackend::sdpa && !compat::has_sdpa)
-    throw option_error("attention backend sdpa needs LibTorch >= 2.0; this build has " +
-                       std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR));
+    throw option_error("attention backend sdpa needs LibTorch >= 2.0; this build has " + compat::torch_version_string());
   return backend == AttentionBackend::sdpa || (backend == AttentionBackend::automatic && compat::has_sdpa);
 }
 

@@ -101,6 +101,12 @@ namespace detail {
 inline void init_like_transformers(const std::string& name, torch::Tensor& value, double std, std::int64_t pad_token_id,
                                    at::Generator& generator) {
   const torch::NoGradGuard no_grad;
+  if (!value.is_cpu()) {  // the seeded generator is a CPU one: draw on the host, then copy over
+    torch::Tensor host = torch::empty(value.sizes(), torch::kFloat);
+    init_like_transformers(name, host, std, pad_token_id, generator);
+    value.copy_(host);
+    return;
+  }
   const bool layer_norm = name.find("LayerNorm") != std::string::npos || name.find("layer_norm") != std::string::npos;
   if (ends_with(name, ".bias")) {
     value.zero_();
