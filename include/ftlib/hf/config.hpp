@@ -215,6 +215,12 @@ class ConfigChecker {
 
 }  // namespace detail
 
+/// @brief Parses a JSON file (config.json, tokenizer_config.json, ...); parse_error with
+///        file:line:column when it is malformed, io_error when it cannot be read.
+[[nodiscard]] inline nlohmann::json read_json_file(const std::filesystem::path& path) {
+  return detail::read_json_file(path);
+}
+
 /// @brief The Activation of a transformers activation name; parse_error at `where` for an unknown one.
 [[nodiscard]] inline Activation parse_activation(std::string_view name, const SourceLocation& where) {
   for (const auto& a : detail::activation_names) {

@@ -167,6 +167,7 @@ class CurlHeaders {
 
 /// @brief State of one transfer, shared with libcurl's callbacks.
 struct Transfer {
+  CURL* curl = nullptr;
   std::FILE* out = nullptr;
   std::string file_name;
   std::string repo_commit;  ///< X-Repo-Commit header of the hub's answer
@@ -216,7 +217,10 @@ inline std::string human_bytes(double bytes) {
 
 inline int draw_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(user);
-  if (!t->show_progress || !t->tty || now == t->last_now) return 0;
+  if (!t->show_progress || !t->tty || now == 0 || now == t->last_now) return 0;
+  long status = 0;
+  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (status != 200) return 0;  // no bar for redirects and 404 pages
   const auto clock = std::chrono::steady_clock::now();
   if (t->drew && now != total && clock - t->last_draw < std::chrono::milliseconds(100)) return 0;
   t->last_draw = clock;
@@ -253,6 +257,7 @@ inline long download_file(const std::string& url, const std::filesystem::path& d
   t.tty = ::isatty(::fileno(stderr)) != 0;
 
   CurlHandle curl;
+  t.curl = curl.get();
   CurlHeaders headers;
   headers.add("User-Agent: ftlib/0.1; libcurl");
   if (token) headers.add("Authorization: Bearer " + *token);
