@@ -25,6 +25,7 @@ const std::vector<std::string> tiny_vocab = {
     "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m",                     // 5-17
     "n", "o", "p", "q", "r", "s", "t", "u", "v", "w", "x", "y", "z",                     // 18-30
     "un", "##aff", "##able", "hello", ",", "'", ".", "!", "cafe", "café", "Hello", "##s", "dog",  // 31-43
+    "extraordinarily", "##ordinarily", "extra",  // 44-46: keys longer than the index's inline size
 };
 
 std::int64_t id_of(const std::string& token) {
@@ -75,6 +76,10 @@ TEST_CASE("pieces, template and type ids of single texts and pairs") {
 
   CHECK(tok.encode("").tokens == std::vector<std::string>{"[CLS]", "[SEP]"});
   CHECK(tok.encode_pair("a", "").tokens == std::vector<std::string>{"[CLS]", "a", "[SEP]", "[SEP]"});
+  CHECK(tok.encode("Extraordinarily extraordinarilys", ftlib::EncodeOptions{}.without_special_tokens()).tokens ==
+        std::vector<std::string>{"extraordinarily", "extraordinarily", "##s"});
+  CHECK(tok.encode("unordinarily extraextra", ftlib::EncodeOptions{}.without_special_tokens()).tokens ==
+        std::vector<std::string>{"un", "##ordinarily", "[UNK]"});  // "##extra" is not in the vocab
   // A word with no matching piece at some position is one [UNK] as a whole.
   CHECK(tok.encode("unz").tokens == std::vector<std::string>{"[CLS]", "[UNK]", "[SEP]"});
 }

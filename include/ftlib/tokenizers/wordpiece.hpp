@@ -30,7 +30,8 @@ namespace ftlib {
 
 namespace wordpiece::detail {
 
-/// @brief A fast string -> id map (open addressing, keys in one arena): the hot lookup of WordPiece.
+/// @brief A fast string -> id map (open addressing, short keys stored in the slot itself, longer ones
+/// in an arena): the hot lookup of WordPiece, where a lookup costs about one cache miss.
 class VocabIndex {
  public:
   /// @brief Builds the index; a key given twice keeps its last id (as HF's load_vocab does).
@@ -39,24 +40,16 @@ class VocabIndex {
     while (capacity < entries.size() * 2 + 1) capacity *= 2;
     slots_.assign(capacity, Slot{});
     mask_ = capacity - 1;
-    std::size_t total = 0;
-    for (const auto& e : entries) total += e.first.size();
-    keys_.reserve(total);
     for (const auto& [key, id] : entries) insert(key, id);
   }
 
   /// @brief The id of key, or -1 when it is not in the vocabulary.
   [[nodiscard]] std::int32_t find(std::string_view key) const noexcept {
     if (key.size() > max_length_) return -1;
-    const std::uint64_t h = hash(key);
-    const auto tag = static_cast<std::uint32_t>(h >> 32);
-    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+    for (std::size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
       if (s.id < 0) return -1;
-      if (s.tag == tag && s.length == key.size() &&
-          std::memcmp(keys_.data() + s.offset, key.data(), key.size()) == 0) {
-        return s.id;
-      }
+      if (s.length == key.size() && equal(stored(s), key)) return s.id;
     }
   }
 
@@ -64,12 +57,29 @@ class VocabIndex {
   [[nodiscard]] std::size_t max_length() const noexcept { return max_length_; }
 
  private:
+  static constexpr std::size_t inline_capacity = 10;
+
+  // 16 bytes: keys up to 10 bytes live in `key`; longer ones in long_keys_, `key` holding the offset.
   struct Slot {
-    std::uint32_t offset = 0;
-    std::uint32_t length = 0;
-    std::uint32_t tag = 0;
+    std::array<char, inline_capacity> key{};
+    std::uint16_t length = 0;
     std::int32_t id = -1;
   };
+
+  [[nodiscard]] const char* stored(const Slot& s) const noexcept {
+    if (s.length <= inline_capacity) return s.key.data();
+    std::uint32_t offset = 0;
+    std::memcpy(&offset, s.key.data(), sizeof offset);
+    return long_keys_.data() + offset;
+  }
+
+  // Keys are short: an inline loop beats a call to memcmp.
+  static bool equal(const char* stored, std::string_view key) noexcept {
+    for (std::size_t i = 0; i < key.size(); ++i) {
+      if (stored[i] != key[i]) return false;
+    }
+    return true;
+  }
 
   static std::uint64_t hash(std::string_view key) noexcept {
     constexpr std::uint64_t k = 0x9E3779B97F4A7C15ULL;
@@ -83,7 +93,9 @@ class VocabIndex {
     }
     if (i < key.size()) {
       std::uint64_t chunk = 0;
-      std::memcpy(&chunk, key.data() + i, key.size() - i);
+      for (std::size_t j = 0; i + j < key.size(); ++j) {
+        chunk |= static_cast<std::uint64_t>(static_cast<unsigned char>(key[i + j])) << (8 * j);
+      }
       h = (h ^ chunk) * k;
       h ^= h >> 29;
     }
@@ -92,25 +104,31 @@ class VocabIndex {
   }
 
   void insert(std::string_view key, std::int32_t id) {
-    const std::uint64_t h = hash(key);
-    const auto tag = static_cast<std::uint32_t>(h >> 32);
-    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+    if (key.size() > 0xFFFF) return;  // cannot be a WordPiece match (words are at most 100 code points)
+    for (std::size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
       Slot& s = slots_[i];
       if (s.id < 0) {
-        s = Slot{static_cast<std::uint32_t>(keys_.size()), static_cast<std::uint32_t>(key.size()), tag, id};
-        keys_.append(key);
+        s.length = static_cast<std::uint16_t>(key.size());
+        s.id = id;
+        if (key.size() <= inline_capacity) {
+          std::copy(key.begin(), key.end(), s.key.begin());
+        } else {
+          const auto offset = static_cast<std::uint32_t>(long_keys_.size());
+          std::memcpy(s.key.data(), &offset, sizeof offset);
+          long_keys_.append(key);
+        }
         max_length_ = std::max(max_length_, key.size());
         return;
       }
-      if (s.tag == tag && s.length == key.size() && std::memcmp(keys_.data() + s.offset, key.data(), key.size()) == 0) {
+      if (s.length == key.size() && equal(stored(s), key)) {
         s.id = id;
         return;
       }
     }
   }
 
-  std::string keys_;
   std::vector<Slot> slots_;
+  std::string long_keys_;
   std::size_t mask_ = 0;
   std::size_t max_length_ = 0;
 };
@@ -447,6 +465,21 @@ class WordPieceTokenizer {
     out.tokens.push_back(vocab_[static_cast<std::size_t>(id)]);
   }
 
+  // A matched piece's token is the piece itself (with "##" after the start of a word): building it
+  // from the word avoids touching vocab_, a second cache miss per word.
+  static void push_piece(Segment& out, std::int32_t id, std::string_view piece, bool continuation) {
+    out.ids.push_back(id);
+    if (continuation) {
+      std::string token;
+      token.reserve(piece.size() + 2);
+      token += "##";
+      token += piece;
+      out.tokens.push_back(std::move(token));
+    } else {
+      out.tokens.emplace_back(piece);
+    }
+  }
+
   /// Greedy longest-match-first WordPiece of one normalized word.
   void wordpiece(std::string_view w, std::size_t chars, Segment& out) const {
     if (chars > options_.max_input_chars_per_word) {
@@ -454,7 +487,7 @@ class WordPieceTokenizer {
       return;
     }
     if (const std::int32_t id = words_.find(w); id >= 0) {
-      push(out, id);
+      push_piece(out, id, w, false);
       return;
     }
     const std::size_t mark = out.ids.size();
@@ -476,7 +509,7 @@ class WordPieceTokenizer {
         push(out, static_cast<std::int32_t>(unk_id_));
         return;
       }
-      push(out, found);
+      push_piece(out, found, w.substr(start, end - start), start != 0);
       start = end;
     }
   }
