@@ -241,6 +241,7 @@ void check_checkpoint_case(const std::string& name) {
   const auto num_labels = std::stoll(meta.at("target_num_labels"));
   M model = M::from_pretrained(*dir, fe::PretrainedOptions{}.with_num_labels(num_labels).with_seed(7));
   CHECK(model.num_labels() == num_labels);
+  CHECK_FALSE(model.is_training());  // from_pretrained returns eval mode, as transformers does
   CHECK(model.load_report().missing_keys == split_commas(meta.at("missing_keys")));
   CHECK(model.load_report().unexpected_keys == split_commas(meta.at("unexpected_keys")));
 
@@ -441,7 +442,10 @@ TEST_CASE("eigen models: save_pretrained -> from_pretrained round trip") {
         tmp.path() / "albert", fe::PretrainedOptions{}.with_id2label({"x", "y"}).with_ignore_mismatched_sizes());
     CHECK(relabelled.num_labels() == 2);
     CHECK(relabelled.config().labels.id2label == std::vector<std::string>{"x", "y"});
-    CHECK(relabelled.load_report().mismatched_keys == std::vector<std::string>{"classifier.bias", "classifier.weight"});
+    std::vector<std::string> mismatched;
+    for (const auto& m : relabelled.load_report().mismatched) mismatched.push_back(m.name);
+    std::sort(mismatched.begin(), mismatched.end());
+    CHECK(mismatched == std::vector<std::string>{"classifier.bias", "classifier.weight"});
     CHECK(relabelled.parameter_store().at("classifier.bias").value.array().abs().maxCoeff() == 0.0f);
   }
 }
@@ -521,6 +525,22 @@ TEST_CASE("eigen models: bad inputs are rejected with a message naming the probl
   model.save_pretrained(tmp.path() / "m");
   CHECK_THROWS_WITH_AS(
       fe::DistilBertForSequenceClassification::from_pretrained(tmp.path() / "m", fe::PretrainedOptions{}.with_num_labels(4)),
-      doctest::Contains("tensor 'classifier.bias' has shape [3] but the model's 'classifier.bias' is [4]"),
+      doctest::Contains("tensor 'classifier.weight' has shape [3, 8], the model expects [4, 8] for 'classifier.weight'"),
       ftlib::tensor_error);
+}
+
+TEST_CASE("eigen models: parameter names, order and shapes are transformers' state_dict") {
+  const auto check = [](const auto& model) {
+    const auto expected = ftlib::hf::sequence_classification_parameters(model.config());
+    const auto params = model.parameters();
+    REQUIRE(params.size() == expected.size());
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      CHECK(params[i].name == expected[i].name);
+      CHECK(params[i].value.shape() == expected[i].shape);
+      CHECK(params[i].has_grad == expected[i].trainable);
+    }
+  };
+  check(fe::DistilBertForSequenceClassification(tiny_distilbert_config(0.0, false), 1));
+  check(fe::DistilBertForSequenceClassification(tiny_distilbert_config(0.0, true), 1));
+  check(fe::AlbertForSequenceClassification(tiny_albert_config(0.0), 1));
 }

@@ -24,6 +24,7 @@
 #include "ftlib/backends/eigen/tensor.hpp"
 #include "ftlib/batch.hpp"
 #include "ftlib/error.hpp"
+#include "ftlib/hf/checkpoint.hpp"
 #include "ftlib/hf/config.hpp"
 #include "ftlib/models/model_concept.hpp"
 
@@ -51,6 +52,7 @@ class BasicAlbertForSequenceClassification {
   /// @brief Loads <dir>/config.json and <dir>/model.safetensors (F32/F16/BF16). A checkpoint without the
   ///        classifier (AlbertForPreTraining, AlbertForMaskedLM, AlbertModel) keeps its encoder and pooler; the
   ///        head is initialised as transformers does and load_report() lists the missing and unused names.
+  ///        Like transformers, the model comes back in eval mode (dropout off): call set_training(true) to train.
   [[nodiscard]] static BasicAlbertForSequenceClassification from_pretrained(const std::filesystem::path& dir,
                                                                             const PretrainedOptions& options = {}) {
     Config config = Config::load(dir / "config.json");
@@ -60,11 +62,13 @@ class BasicAlbertForSequenceClassification {
           config.arch.classifier_dropout_prob = *options.dropout;
     }
     BasicAlbertForSequenceClassification model(std::move(config), options.seed, false);
-    model.report_ = model.store_.load(detail::open_weights(dir), hf::AlbertConfig::base_model_prefix,
-                                     options.ignore_mismatched_sizes);
+    const auto file = detail::open_weights(dir);
+    model.report_ = hf::plan_classifier_load(model.config_, file, options.ignore_mismatched_sizes);
+    model.store_.load(file, model.report_);
     auto fresh = model.report_.missing_keys;
-    fresh.insert(fresh.end(), model.report_.mismatched_keys.begin(), model.report_.mismatched_keys.end());
+    for (const auto& m : model.report_.mismatched) fresh.push_back(m.name);
     if (!fresh.empty()) model.store_.initialize(model.rng_, model.config_.arch.initializer_range, fresh);
+    model.training_ = false;  // transformers' from_pretrained returns the model in eval mode
     return model;
   }
 
@@ -118,8 +122,9 @@ class BasicAlbertForSequenceClassification {
   [[nodiscard]] std::int64_t num_labels() const noexcept { return config_.num_labels(); }
   /// @brief The config (labels included).
   [[nodiscard]] const Config& config() const noexcept { return config_; }
-  /// @brief Missing/unexpected names of the from_pretrained load (empty for a fresh model).
-  [[nodiscard]] const CheckpointReport& load_report() const noexcept { return report_; }
+  /// @brief What from_pretrained loaded, and the missing/unexpected/mismatched names (hf::format_load_report
+  ///        prints transformers' warnings); empty for a fresh model.
+  [[nodiscard]] const hf::LoadReport& load_report() const noexcept { return report_; }
   /// @brief The named parameters.
   [[nodiscard]] const ParameterStore<S>& parameter_store() const noexcept { return store_; }
 
@@ -264,7 +269,7 @@ class BasicAlbertForSequenceClassification {
   std::vector<std::vector<EncoderLayerParams<S>>> groups_;     // [group][layer within group]
   std::vector<std::pair<std::size_t, std::size_t>> schedule_;  // (group, layer) of each application
   ClassificationHeadParams<S> head_;
-  CheckpointReport report_;
+  hf::LoadReport report_;
 
   // activations of the last forward (kept for backward; reused across steps)
   BatchShape<S> shape_;

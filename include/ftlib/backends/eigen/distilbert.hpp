@@ -20,6 +20,7 @@
 #include "ftlib/backends/eigen/tensor.hpp"
 #include "ftlib/batch.hpp"
 #include "ftlib/error.hpp"
+#include "ftlib/hf/checkpoint.hpp"
 #include "ftlib/hf/config.hpp"
 #include "ftlib/hf/safetensors.hpp"
 #include "ftlib/models/model_concept.hpp"
@@ -109,6 +110,7 @@ class BasicDistilBertForSequenceClassification {
   /// @brief Loads <dir>/config.json and <dir>/model.safetensors (F32/F16/BF16). A checkpoint without the
   ///        classifier (DistilBertForMaskedLM, DistilBertModel) keeps its encoder; the head is initialised as
   ///        transformers does and load_report() lists the missing and unused names.
+  ///        Like transformers, the model comes back in eval mode (dropout off): call set_training(true) to train.
   [[nodiscard]] static BasicDistilBertForSequenceClassification from_pretrained(const std::filesystem::path& dir,
                                                                                 const PretrainedOptions& options = {}) {
     Config config = Config::load(dir / "config.json");
@@ -117,11 +119,13 @@ class BasicDistilBertForSequenceClassification {
       config.arch.dropout = config.arch.attention_dropout = config.arch.seq_classif_dropout = *options.dropout;
     }
     BasicDistilBertForSequenceClassification model(std::move(config), options.seed, false);
-    model.report_ = model.store_.load(detail::open_weights(dir), hf::DistilBertConfig::base_model_prefix,
-                                     options.ignore_mismatched_sizes);
+    const auto file = detail::open_weights(dir);
+    model.report_ = hf::plan_classifier_load(model.config_, file, options.ignore_mismatched_sizes);
+    model.store_.load(file, model.report_);
     auto fresh = model.report_.missing_keys;
-    fresh.insert(fresh.end(), model.report_.mismatched_keys.begin(), model.report_.mismatched_keys.end());
+    for (const auto& m : model.report_.mismatched) fresh.push_back(m.name);
     if (!fresh.empty()) model.store_.initialize(model.rng_, model.config_.arch.initializer_range, fresh);
+    model.training_ = false;  // transformers' from_pretrained returns the model in eval mode
     return model;
   }
 
@@ -177,8 +181,9 @@ class BasicDistilBertForSequenceClassification {
   [[nodiscard]] std::int64_t num_labels() const noexcept { return config_.num_labels(); }
   /// @brief The config (labels included).
   [[nodiscard]] const Config& config() const noexcept { return config_; }
-  /// @brief Missing/unexpected names of the from_pretrained load (empty for a fresh model).
-  [[nodiscard]] const CheckpointReport& load_report() const noexcept { return report_; }
+  /// @brief What from_pretrained loaded, and the missing/unexpected/mismatched names (hf::format_load_report
+  ///        prints transformers' warnings); empty for a fresh model.
+  [[nodiscard]] const hf::LoadReport& load_report() const noexcept { return report_; }
   /// @brief The named parameters.
   [[nodiscard]] const ParameterStore<S>& parameter_store() const noexcept { return store_; }
 
@@ -299,7 +304,7 @@ class BasicDistilBertForSequenceClassification {
   LayerNormParams<S> embedding_norm_;
   std::vector<EncoderLayerParams<S>> layers_;
   ClassificationHeadParams<S> head_;
-  CheckpointReport report_;
+  hf::LoadReport report_;
 
   // activations of the last forward (kept for backward; reused across steps)
   BatchShape<S> shape_;

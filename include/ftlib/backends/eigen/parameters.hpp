@@ -8,16 +8,17 @@
 #include <filesystem>
 #include <map>
 #include <random>
-#include <set>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "ftlib/backends/eigen/tensor.hpp"
 #include "ftlib/batch.hpp"
 #include "ftlib/error.hpp"
+#include "ftlib/hf/checkpoint.hpp"
 #include "ftlib/hf/safetensors.hpp"
 #include "ftlib/models/model_concept.hpp"
 
@@ -68,13 +69,6 @@ template <class S>
 struct LayerNormParams {
   Param<S> weight;  ///< [dim]
   Param<S> bias;    ///< [dim]
-};
-
-/// @brief Missing and unexpected names of a checkpoint load, as transformers reports them (sorted).
-struct CheckpointReport {
-  std::vector<std::string> missing_keys;     ///< model parameters the file did not have (freshly initialised)
-  std::vector<std::string> unexpected_keys;  ///< file tensors the model does not use (e.g. a pretraining head)
-  std::vector<std::string> mismatched_keys;  ///< shape differs and ignore_mismatched_sizes: freshly initialised
 };
 
 /// @brief Every parameter of a model, in registration order (the order of HF's state_dict).
@@ -167,57 +161,24 @@ class ParameterStore {
     return out;
   }
 
-  /// @brief Copies the checkpoint's tensors into the parameters of the same name, transformers-style:
-  ///        a checkpoint of the bare encoder (names without `base_prefix.`) gets the prefix added, legacy
-  ///        LayerNorm `gamma`/`beta` are read as `weight`/`bias`. Parameters the file lacks are returned as
-  ///        missing (the caller initialises them); file tensors the model lacks as unexpected.
-  ///        A shape mismatch is a tensor_error naming the file, the tensor and both shapes, unless
-  ///        ignore_mismatched_sizes: then the parameter is listed as mismatched (and as missing, for init).
-  CheckpointReport load(const hf::SafetensorsFile& file, std::string_view base_prefix,
-                        bool ignore_mismatched_sizes = false) {
-    const std::string prefix = std::string(base_prefix) + ".";
-    bool file_has_prefix = false;
-    for (const auto& t : file.tensors()) file_has_prefix = file_has_prefix || t.name.starts_with(prefix);
-    const auto model_name = [&](std::string name) {
-      if (name.ends_with(".gamma")) name = name.substr(0, name.size() - 6) + ".weight";
-      else if (name.ends_with(".beta")) name = name.substr(0, name.size() - 5) + ".bias";
-      if (!file_has_prefix && !base_prefix.empty() && find(name) == nullptr && find(prefix + name) != nullptr)
-        name = prefix + name;
-      return name;
-    };
-    CheckpointReport report;
-    std::set<std::string> loaded;
-    for (const auto& t : file.tensors()) {
-      const std::string name = model_name(t.name);
-      const auto it = index_.find(name);
-      if (it == index_.end()) {
-        report.unexpected_keys.push_back(t.name);
-        continue;
-      }
+  /// @brief Copies the tensors a load plan (hf::plan_classifier_load: transformers' matching of names,
+  ///        base-model prefix, shape checks) takes from `file` into the parameters, converting to S.
+  void load(const hf::SafetensorsFile& file, const hf::LoadReport& plan) {
+    for (const auto& t : plan.loaded) {
+      const auto it = index_.find(t.name);
+      if (it == index_.end()) throw tensor_error("the model has no parameter '" + t.name + "' to load into");
       Param<S>& p = params_[it->second];
-      if (t.shape != p.value.shape() && ignore_mismatched_sizes) {
-        report.mismatched_keys.push_back(name);
-        continue;
-      }
-      if (t.shape != p.value.shape())
+      if (file.info(t.checkpoint_name).shape != p.value.shape())
         throw tensor_error(SourceLocation{file.path().string(), {}, {}},
-                           "tensor '" + t.name + "' has shape " + hf::shape_to_string(t.shape) +
-                               " but the model's '" + name + "' is " + hf::shape_to_string(p.value.shape()) +
-                               " (a different config, or a classifier head with another number of labels: "
-                               "load with ignore_mismatched_sizes to re-initialise it)");
+                           "tensor '" + t.checkpoint_name + "' has shape " +
+                               hf::shape_to_string(file.info(t.checkpoint_name).shape) + ", the model expects " +
+                               hf::shape_to_string(p.value.shape()) + " for '" + t.name + "'");
       if constexpr (std::is_same_v<S, float>) {
-        file.copy_float32(t.name, std::span<float>(p.value.data(), static_cast<std::size_t>(p.value.numel())));
+        file.copy_float32(t.checkpoint_name, std::span<float>(p.value.data(), static_cast<std::size_t>(p.value.numel())));
       } else {
-        p.value.copy_from(BasicTensor<S>::from_host(file.to_float32(t.name)));
+        p.value.copy_from(BasicTensor<S>::from_host(file.to_float32(t.checkpoint_name)));
       }
-      loaded.insert(name);
     }
-    for (const auto& p : params_)
-      if (!loaded.contains(p.name)) report.missing_keys.push_back(p.name);
-    std::sort(report.missing_keys.begin(), report.missing_keys.end());
-    std::sort(report.unexpected_keys.begin(), report.unexpected_keys.end());
-    std::sort(report.mismatched_keys.begin(), report.mismatched_keys.end());
-    return report;
   }
 
  private:
