@@ -58,7 +58,10 @@ void write(const std::filesystem::path& p, const std::string& data) {
 }  // namespace
 
 TEST_CASE("slow truncate_sequences(longest_first) lengths") {
-  using ftlib::detail::spm::slow_longest_first;
+  const auto slow_longest_first = [](std::size_t first, std::size_t second, std::size_t budget) {
+    return ftlib::truncated_lengths(first, second, budget, ftlib::Truncation::longest_first,
+                                    ftlib::PairTruncationRule::slow_first_gets_extra);
+  };
   // Budget 61 (max_length 64 minus 3 special tokens), as in the fixtures' README.
   CHECK(slow_longest_first(100, 100, 61) == std::pair<std::size_t, std::size_t>{31, 30});
   CHECK(slow_longest_first(40, 100, 61) == std::pair<std::size_t, std::size_t>{31, 30});

@@ -21,8 +21,9 @@ struct SourceLocation {
   [[nodiscard]] std::string to_string() const {
     std::string out = file;
     if (line) {
-      out += ":" + std::to_string(*line);
-      if (column) out += ":" + std::to_string(*column);
+      // append() rather than operator+: GCC 12 gives a false -Wrestrict warning on the latter.
+      out.append(":").append(std::to_string(*line));
+      if (column) out.append(":").append(std::to_string(*column));
     }
     return out;
   }
@@ -33,7 +34,7 @@ class error : public std::runtime_error {
  public:
   explicit error(const std::string& message) : std::runtime_error(message) {}
   error(const SourceLocation& where, const std::string& message)
-      : std::runtime_error(where.to_string() + ": " + message), where_(where) {}
+      : std::runtime_error(where.to_string().append(": ").append(message)), where_(where) {}
 
   /// @brief The input location the error refers to, when it refers to one.
   [[nodiscard]] const std::optional<SourceLocation>& where() const noexcept { return where_; }

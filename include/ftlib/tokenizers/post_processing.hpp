@@ -35,6 +35,15 @@ struct Segment {
   std::vector<std::string> tokens;  ///< the piece of each id (same length as ids)
 };
 
+/// @brief How longest_first shares an odd budget when both texts of a pair must be cut.
+/// HF's slow tokenizers (truncate_sequences) give the extra token to the FIRST text; HF `tokenizers`
+/// (Rust) gives it to the longer text (the second on a tie). BERT's reference is the Rust one,
+/// ALBERT's the slow one.
+enum class PairTruncationRule {
+  rust_longer_gets_extra,  ///< HF tokenizers' truncate_encodings (BertTokenizerFast)
+  slow_first_gets_extra,   ///< transformers' truncate_sequences (AlbertTokenizer)
+};
+
 /// @brief A text and its optional second text, the element type of a pair batch.
 using TextPair = std::pair<std::string, std::string>;
 
@@ -64,29 +73,27 @@ inline void validate_options(const EncodeOptions& options, bool is_pair) {
   }
 }
 
-/// @brief The lengths (first, second) the two segments keep: HF `tokenizers`' truncate_encodings.
-/// `budget` is max_length minus the special tokens. longest_first with an odd budget gives the
-/// extra token to the longer segment (to the second when they are equally long), as the Rust
-/// implementation does; only_first / only_second throw when the cut segment would be left empty.
+/// @brief The lengths (first, second) the two segments keep. `budget` is max_length minus the
+/// special tokens. longest_first removes tokens from the longer segment; when both must be cut, an
+/// odd budget's extra token goes where `rule` says. only_first / only_second throw when the cut
+/// segment would be left empty.
 [[nodiscard]] inline std::pair<std::size_t, std::size_t> truncated_lengths(
-    std::size_t first, std::optional<std::size_t> second, std::size_t budget, Truncation strategy) {
+    std::size_t first, std::optional<std::size_t> second, std::size_t budget, Truncation strategy,
+    PairTruncationRule rule = PairTruncationRule::rust_longer_gets_extra) {
   const std::size_t total = first + second.value_or(0);
   if (strategy == Truncation::none || total <= budget) return {first, second.value_or(0)};
   const std::size_t to_remove = total - budget;
   switch (strategy) {
     case Truncation::longest_first: {
       if (!second) return {budget, 0};
-      std::size_t n1 = first;
-      std::size_t n2 = *second;
-      const bool swapped = n1 > n2;
-      if (swapped) std::swap(n1, n2);  // n1 is now the shorter side
-      n2 = n1 > budget ? n1 : std::max(n1, budget - n1);
-      if (n1 + n2 > budget) {
-        n1 = budget / 2;
-        n2 = n1 + budget % 2;
+      const std::size_t shorter = std::min(first, *second);
+      if (budget >= 2 * shorter) {  // only the longer segment is cut
+        return first > *second ? std::pair{budget - *second, *second} : std::pair{first, budget - first};
       }
-      if (swapped) std::swap(n1, n2);
-      return {std::min(first, n1), std::min(*second, n2)};
+      const std::size_t half = budget / 2;
+      const std::size_t extra = budget % 2;
+      const bool first_gets_extra = rule == PairTruncationRule::slow_first_gets_extra || first > *second;
+      return first_gets_extra ? std::pair{half + extra, half} : std::pair{half, half + extra};
     }
     case Truncation::only_first:
     case Truncation::only_second: {
@@ -146,8 +153,9 @@ inline void pad_batch(std::vector<Encoding>& batch, std::int64_t pad_id, const s
 
 /// @brief Truncates, adds [CLS] A [SEP] (B [SEP]), type ids, attention mask and (max_length) padding.
 /// `Padding::longest` is a batch property and is left to pad_batch().
-[[nodiscard]] inline Encoding post_process(Segment first, std::optional<Segment> second,
-                                           const SpecialTokens& special, const EncodeOptions& options) {
+[[nodiscard]] inline Encoding post_process(
+    Segment first, std::optional<Segment> second, const SpecialTokens& special, const EncodeOptions& options,
+    PairTruncationRule rule = PairTruncationRule::rust_longer_gets_extra) {
   const bool is_pair = second.has_value();
   validate_options(options, is_pair);
   const bool add = options.add_special_tokens;
@@ -155,7 +163,7 @@ inline void pad_batch(std::vector<Encoding>& batch, std::int64_t pad_id, const s
     const std::size_t budget = *options.max_length - num_special_tokens(is_pair, add);
     const auto [n1, n2] = truncated_lengths(
         first.ids.size(), is_pair ? std::optional<std::size_t>(second->ids.size()) : std::nullopt,
-        budget, options.truncation);
+        budget, options.truncation, rule);
     first.ids.resize(n1);
     first.tokens.resize(n1);
     if (second) {

@@ -35,14 +35,6 @@
 
 namespace ftlib {
 
-/// @brief How longest_first shares an odd budget when both texts of a pair must be cut.
-/// HF's slow tokenizers (truncate_sequences) give the extra token to the FIRST text; HF `tokenizers`
-/// (Rust) gives it to the longer text (the second on a tie). ALBERT's reference is the slow one.
-enum class PairTruncationRule {
-  slow_first_gets_extra,  ///< transformers' truncate_sequences (AlbertTokenizer)
-  rust_longer_gets_extra  ///< HF tokenizers' truncate_encodings (AlbertTokenizerFast)
-};
-
 /// @brief How SentencePieceTokenizer pre-processes text and which literal special tokens it knows
 /// (HF AlbertTokenizer's constructor arguments; the defaults are albert-base-v2's).
 struct SentencePieceOptions {
@@ -390,18 +382,6 @@ inline void write_file(const std::filesystem::path& path, std::string_view data)
   }
 }
 
-/// @brief The lengths two segments keep under HF's slow truncate_sequences(longest_first): one token
-/// at a time from the longer text, from the second one on a tie.
-[[nodiscard]] constexpr std::pair<std::size_t, std::size_t> slow_longest_first(std::size_t first, std::size_t second,
-                                                                              std::size_t budget) noexcept {
-  if (first + second <= budget) return {first, second};
-  const std::size_t shorter = std::min(first, second);
-  if (budget >= 2 * shorter) {  // only the longer one is cut
-    return first > second ? std::pair{budget - second, second} : std::pair{first, budget - first};
-  }
-  return {(budget + 1) / 2, budget / 2};
-}
-
 }  // namespace detail::spm
 
 /// @brief ALBERT's SentencePiece tokenizer with the exact behaviour of HF transformers' slow
@@ -433,31 +413,15 @@ class SentencePieceTokenizer {
 
   /// @brief Encodes one text: [CLS] pieces [SEP], truncated and padded as `options` say.
   [[nodiscard]] Encoding encode(std::string_view text, const EncodeOptions& options = {}) const {
-    validate_options(options, false);
-    std::vector<std::int64_t> ids = encode_ids(text);
-    if (options.max_length && options.truncation != Truncation::none) {
-      const std::size_t budget = *options.max_length - num_special_tokens(false, options.add_special_tokens);
-      if (ids.size() > budget) ids.resize(budget);
-    }
-    return post_process(to_segment(std::move(ids)), std::nullopt, special_, options);
+    return post_process(to_segment(encode_ids(text)), std::nullopt, special_, options);
   }
 
   /// @brief Encodes a text pair: [CLS] A [SEP] B [SEP] with type ids 0…0 1…1. longest_first follows
   /// options().pair_truncation (HF slow by default: the first text gets the extra token of an odd budget).
   [[nodiscard]] Encoding encode_pair(std::string_view text, std::string_view text_pair,
                                      const EncodeOptions& options = {}) const {
-    validate_options(options, true);
-    std::vector<std::int64_t> a = encode_ids(text);
-    std::vector<std::int64_t> b = encode_ids(text_pair);
-    if (options.max_length && options.truncation == Truncation::longest_first &&
-        options_.pair_truncation == PairTruncationRule::slow_first_gets_extra) {
-      const std::size_t budget = *options.max_length - num_special_tokens(true, options.add_special_tokens);
-      const auto [n1, n2] = detail::spm::slow_longest_first(a.size(), b.size(), budget);
-      a.resize(n1);
-      b.resize(n2);
-    }
-    // Cut already (slow rule) or left to the shared Rust-rule / only_first / only_second truncation.
-    return post_process(to_segment(std::move(a)), to_segment(std::move(b)), special_, options);
+    return post_process(to_segment(encode_ids(text)), to_segment(encode_ids(text_pair)), special_, options,
+                        options_.pair_truncation);
   }
 
   /// @brief Encodes many texts on `threads` threads (0 = all cores); same result as encode() per row,
