@@ -248,11 +248,11 @@ TEST_CASE("encode_batch equals sequential encoding on any number of threads") {
   CHECK_THROWS_AS(tok.encode_batch(bad, options, 3), ftlib::parse_error);
 }
 
-TEST_CASE("decode follows HF: ## pieces glue, spaces before punctuation go, special tokens skipped") {
+TEST_CASE("decode follows HF: ## pieces glue, spaces before punctuation go, special tokens kept unless asked") {
   const auto tok = tiny();
   const auto ids = tok.encode("Hello, unaffable dogs!").ids;
-  CHECK(tok.decode(ids) == "hello, unaffable dogs!");
-  CHECK(tok.decode(ids, false) == "[CLS] hello, unaffable dogs! [SEP]");
+  CHECK(tok.decode(ids, true) == "hello, unaffable dogs!");
+  CHECK(tok.decode(ids) == "[CLS] hello, unaffable dogs! [SEP]");  // HF default: keep special tokens
   CHECK(tok.decode({id_of("i"), id_of("'"), id_of("m"), id_of("a"), id_of(".")}) == "i'm a.");
   CHECK_THROWS_WITH_AS(tok.decode({5, 999}), doctest::Contains("token id 999 is out of range"), ftlib::option_error);
 
@@ -260,7 +260,7 @@ TEST_CASE("decode follows HF: ## pieces glue, spaces before punctuation go, spec
   if (!vocab) return;
   const auto bert = ftlib::WordPieceTokenizer::from_vocab_file(*vocab);
   // ids from the bert-base-uncased README (HF's encoding of "Hello, my dog is cute").
-  CHECK(bert.decode({101, 7592, 1010, 2026, 3899, 2003, 10140, 102}) == "hello, my dog is cute");
+  CHECK(bert.decode({101, 7592, 1010, 2026, 3899, 2003, 10140, 102}, true) == "hello, my dog is cute");
 }
 
 TEST_CASE("vocabulary access") {

@@ -143,7 +143,7 @@ class AutoTokenizer {
     return std::visit([&](const auto& t) { return t.encode_batch(pairs, options, threads); }, tokenizer_);
   }
   /// @brief Text of ids (see the wrapped tokenizer's decode).
-  [[nodiscard]] std::string decode(const std::vector<std::int64_t>& ids, bool skip_special_tokens = true) const {
+  [[nodiscard]] std::string decode(const std::vector<std::int64_t>& ids, bool skip_special_tokens = false) const {
     return std::visit([&](const auto& t) { return t.decode(ids, skip_special_tokens); }, tokenizer_);
   }
   /// @brief Number of vocabulary entries.

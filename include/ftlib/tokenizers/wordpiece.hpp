@@ -340,7 +340,7 @@ class WordPieceTokenizer {
   }
 
   /// @brief Text of ids as HF's decode(ids, skip_special_tokens, clean_up_tokenization_spaces=True) gives it.
-  [[nodiscard]] std::string decode(const std::vector<std::int64_t>& ids, bool skip_special_tokens = true) const {
+  [[nodiscard]] std::string decode(const std::vector<std::int64_t>& ids, bool skip_special_tokens = false) const {
     std::string out;
     std::string piece;
     bool first = true;
