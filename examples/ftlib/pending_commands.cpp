@@ -20,8 +20,5 @@ void add_pending(CLI::App& app, const std::string& name, const std::string& desc
 
 }  // namespace
 
-void add_train_command(CLI::App& app) { add_pending(app, "train", "Fine-tune a classifier", "issue 3"); }
-void add_evaluate_command(CLI::App& app) { add_pending(app, "evaluate", "Evaluate a saved classifier", "issue 3"); }
-void add_predict_command(CLI::App& app) { add_pending(app, "predict", "Predict labels for new text", "issue 3"); }
 
 }  // namespace ftlib::cli

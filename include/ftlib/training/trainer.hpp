@@ -243,7 +243,9 @@ class Trainer {
     namespace fs = std::filesystem;
     args_.validate();
     const double t0 = training::detail::now_s();
-    if constexpr (requires { train.id2label(); }) label_names_ = train.id2label();
+    if constexpr (requires { train.id2label(); }) {
+      if (label_names_.empty()) label_names_ = train.id2label();
+    }
 
     // Tokenize once; labels must fit the model's head.
     const EncodedDataset train_data = encode_dataset(train, tokenizer_, args_.max_length, threads());

@@ -1,0 +1,138 @@
+#include "cli_common.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "ftlib/hf/config.hpp"
+#include "ftlib/hf/hub.hpp"
+
+namespace ftlib::cli {
+
+std::string BackendFlags::default_backend() {
+#if defined(FTLIB_TOOL_HAS_LIBTORCH)
+  return "libtorch";
+#else
+  return "eigen";
+#endif
+}
+
+void add_backend_flags(CLI::App& cmd, BackendFlags& flags) {
+  cmd.add_option("--backend", flags.backend, "libtorch or eigen")->check(CLI::IsMember({"libtorch", "eigen"}))->capture_default_str();
+  cmd.add_option("--device", flags.device, "cpu, cuda or cuda:N (libtorch)")->capture_default_str();
+}
+
+std::filesystem::path resolve_model_dir(const std::string& name_or_path) {
+  if (std::filesystem::is_directory(name_or_path)) return name_or_path;
+  if (std::filesystem::exists(name_or_path))
+    throw option_error(SourceLocation{"--model", {}, {}}, name_or_path + " is a file; expected a checkpoint directory or a hub model name");
+  return hf::resolve_pretrained(name_or_path);
+}
+
+std::string model_type_of(const std::filesystem::path& dir) {
+  const auto config = dir / "config.json";
+  if (!std::filesystem::exists(config)) throw io_error(config, "not found (a model directory needs config.json)");
+  return hf::read_model_type(config);
+}
+
+std::unique_ptr<Session> make_session(const BackendFlags& flags, const ModelSpec& spec, AutoTokenizer tokenizer,
+                                      TrainingArguments args) {
+  if (flags.backend == "eigen") return make_eigen_session(spec, std::move(tokenizer), std::move(args));
+  return make_libtorch_session(spec, std::move(tokenizer), std::move(args));
+}
+
+AutoTokenizer load_tokenizer(const std::filesystem::path& model_dir, const std::string& explicit_path) {
+  if (!explicit_path.empty()) return AutoTokenizer::from_pretrained(explicit_path);
+  const bool has_files = std::filesystem::exists(model_dir / "vocab.txt") || std::filesystem::exists(model_dir / "spiece.model");
+  if (!has_files)
+    throw option_error(SourceLocation{"--tokenizer", {}, {}},
+                       model_dir.string() + " has no tokenizer files (vocab.txt or spiece.model); pass --tokenizer PATH "
+                                            "(a vocab.txt, an spiece.model or a directory holding one)");
+  return AutoTokenizer::from_pretrained(model_dir);
+}
+
+namespace {
+bool default_names(const std::vector<std::string>& names) {
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (names[i] != "LABEL_" + std::to_string(i)) return false;
+  return true;
+}
+}  // namespace
+
+TextClassificationDataset load_labelled(const std::filesystem::path& path, const std::string& text_column,
+                                        const std::string& label_column, std::optional<std::int64_t> label_offset,
+                                        const std::vector<std::string>& id2label) {
+  DatasetOptions options;
+  options.text_column = text_column;
+  options.label_column = label_column;
+  const bool integer = label_offset.has_value() || default_names(id2label);
+  if (integer) {
+    options.label_mode = LabelMode::integer;
+    options.label_offset = label_offset.value_or(0);
+    options.num_labels = id2label.size();
+    options.label_names = id2label;
+  } else {
+    options.label_mode = LabelMode::string;
+    std::map<std::string, std::int64_t> label2id;
+    for (std::size_t i = 0; i < id2label.size(); ++i) label2id.emplace(id2label[i], static_cast<std::int64_t>(i));
+    options.label2id = std::move(label2id);
+  }
+  return TextClassificationDataset::load(path, options);
+}
+
+void print_report(std::ostream& out, const std::string& title, const EvalResult& r) {
+  out << "\n== " << title << " (" << r.num_examples << " examples) ==\n";
+  if (!r.metrics) {
+    out << "(no labels)\n";
+    return;
+  }
+  const auto& m = *r.metrics;
+  char line[160];
+  std::snprintf(line, sizeof line, "loss %.4f   accuracy %.4f   macro-F1 %.4f   weighted-F1 %.4f\n", r.loss, m.accuracy, m.macro_f1,
+                m.weighted_f1);
+  out << line << "\nconfusion matrix (rows = true label, columns = predicted):\n";
+  std::size_t width = 6;
+  for (const auto& n : m.label_names) width = std::max(width, n.size() + 1);
+  for (const auto& row : m.confusion)
+    for (const auto v : row) width = std::max(width, std::to_string(v).size() + 1);
+  const auto name = [&](std::size_t i) { return i < m.label_names.size() ? m.label_names[i] : std::to_string(i); };
+  out << std::string(width, ' ');
+  for (std::size_t j = 0; j < m.num_labels; ++j) out << std::string(width - name(j).size(), ' ') << name(j);
+  out << '\n';
+  for (std::size_t i = 0; i < m.num_labels; ++i) {
+    out << std::string(width - name(i).size(), ' ') << name(i);
+    for (std::size_t j = 0; j < m.num_labels; ++j) {
+      const auto v = std::to_string(m.confusion[i][j]);
+      out << std::string(width - v.size(), ' ') << v;
+    }
+    out << '\n';
+  }
+  out << '\n' << m.report(4) << std::flush;
+}
+
+nlohmann::json metrics_json(const EvalResult& r) {
+  nlohmann::json j;
+  j["num_examples"] = r.num_examples;
+  if (r.has_loss) j["loss"] = r.loss;
+  if (r.metrics) {
+    for (const auto& [k, v] : r.metrics->summary()) j[k] = v;
+    j["confusion_matrix"] = r.metrics->confusion;
+    j["label_names"] = r.metrics->label_names;
+  }
+  return j;
+}
+
+void write_json_file(const std::filesystem::path& path, const nlohmann::json& j) {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw io_error(tmp, "cannot open for writing");
+    out << j.dump(2) << '\n';
+    if (!out.flush()) throw io_error(tmp, "write failed");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+}  // namespace ftlib::cli

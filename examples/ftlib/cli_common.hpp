@@ -1,0 +1,58 @@
+#pragma once
+// What train, evaluate and predict share: --backend/--device, model directory resolution,
+// label handling, reports and metrics.json.
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "session.hpp"
+
+namespace ftlib::cli {
+
+/// @brief --backend and --device.
+struct BackendFlags {
+  std::string backend = default_backend();  ///< libtorch (when built) or eigen
+  std::string device = "cpu";               ///< cpu, cuda, cuda:N
+  /// @brief libtorch when the tool was built with it, else eigen.
+  static std::string default_backend();
+};
+
+/// @brief Adds --backend and --device to a subcommand.
+void add_backend_flags(CLI::App& cmd, BackendFlags& flags);
+
+/// @brief A local directory as it is, else a HuggingFace hub name resolved through the cache/download.
+[[nodiscard]] std::filesystem::path resolve_model_dir(const std::string& name_or_path);
+
+/// @brief "distilbert" or "albert" from <dir>/config.json.
+[[nodiscard]] std::string model_type_of(const std::filesystem::path& dir);
+
+/// @brief A session of the chosen backend.
+[[nodiscard]] std::unique_ptr<Session> make_session(const BackendFlags& flags, const ModelSpec& spec,
+                                                    AutoTokenizer tokenizer, TrainingArguments args);
+
+/// @brief The tokenizer of a model directory, or of an explicit vocab.txt / spiece.model / directory.
+[[nodiscard]] AutoTokenizer load_tokenizer(const std::filesystem::path& model_dir, const std::string& explicit_path);
+
+/// @brief Loads a labelled dataset with the given label map (or integer labels with an offset).
+[[nodiscard]] TextClassificationDataset load_labelled(const std::filesystem::path& path, const std::string& text_column,
+                                                      const std::string& label_column,
+                                                      std::optional<std::int64_t> label_offset,
+                                                      const std::vector<std::string>& id2label);
+
+/// @brief Prints accuracy, macro-F1, the confusion matrix and the classification report.
+void print_report(std::ostream& out, const std::string& title, const EvalResult& result);
+
+/// @brief {"loss", "accuracy", "f1_macro", ..., "confusion_matrix", "num_examples"} of an evaluation.
+[[nodiscard]] nlohmann::json metrics_json(const EvalResult& result);
+
+/// @brief Writes JSON atomically (temporary file, then rename).
+void write_json_file(const std::filesystem::path& path, const nlohmann::json& j);
+
+}  // namespace ftlib::cli

@@ -1,0 +1,69 @@
+// `ftlib evaluate`: loss, accuracy, macro-F1, confusion matrix and report of a saved classifier on a
+// labelled file; labels are mapped through the model's label2id (or integers with --label-offset).
+
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+#include "ftlib/hf/config.hpp"
+
+namespace ftlib::cli {
+namespace {
+
+struct EvaluateFlags {
+  std::string model, tokenizer, data, output;
+  std::string text_column = "text";
+  std::string label_column = "label";
+  std::optional<std::int64_t> label_offset;
+  std::int64_t max_length = 512;
+  std::int64_t batch_size = 8;
+  BackendFlags backend;
+};
+
+std::vector<std::string> model_labels(const std::filesystem::path& dir, const std::string& type) {
+  if (type == "albert") return hf::AlbertModelConfig::load(dir / "config.json").labels.id2label;
+  return hf::DistilBertModelConfig::load(dir / "config.json").labels.id2label;
+}
+
+void run_evaluate(const EvaluateFlags& f) {
+  const auto dir = resolve_model_dir(f.model);
+  ModelSpec spec;
+  spec.dir = dir;
+  spec.model_type = model_type_of(dir);
+  spec.device = f.backend.device;
+  const auto names = model_labels(dir, spec.model_type);
+  const auto data = load_labelled(f.data, f.text_column, f.label_column, f.label_offset, names);
+  TrainingArguments args;
+  args.max_length = f.max_length;
+  args.per_device_eval_batch_size = f.batch_size;
+  args.validate();
+  auto session = make_session(f.backend, spec, load_tokenizer(dir, f.tokenizer), args);
+  const auto result = session->evaluate(data);
+  print_report(std::cout, "evaluation of " + dir.string() + " on " + f.data, result);
+  if (!f.output.empty()) write_json_file(f.output, metrics_json(result));
+}
+
+}  // namespace
+
+void add_evaluate_command(CLI::App& app) {
+  auto flags = std::make_shared<EvaluateFlags>();
+  auto* cmd = app.add_subcommand("evaluate", "Evaluate a saved classifier on a labelled file");
+  cmd->add_option("--model", flags->model, "model directory (or hub name)")->required();
+  cmd->add_option("--tokenizer", flags->tokenizer, "tokenizer files (default: the model directory)");
+  cmd->add_option("--data", flags->data, "labelled CSV, TSV or JSONL file")->required();
+  cmd->add_option("--text-column", flags->text_column)->capture_default_str();
+  cmd->add_option("--label-column", flags->label_column)->capture_default_str();
+  cmd->add_option("--label-offset", flags->label_offset, "integer labels minus this are the ids (else labels go through label2id)");
+  cmd->add_option("--max-length", flags->max_length)->capture_default_str();
+  cmd->add_option("--per-device-eval-batch-size", flags->batch_size)->capture_default_str();
+  cmd->add_option("--output", flags->output, "also write the metrics as JSON here");
+  add_backend_flags(*cmd, flags->backend);
+  cmd->callback([flags] { run_evaluate(*flags); });
+}
+
+}  // namespace ftlib::cli

@@ -1,0 +1,85 @@
+// `ftlib predict`: label, probabilities (softmax) and logits of every row of a CSV/TSV/JSONL file,
+// written as JSON Lines.
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+
+namespace ftlib::cli {
+namespace {
+
+struct PredictFlags {
+  std::string model, tokenizer, input, output;
+  std::string text_column = "text";
+  std::int64_t max_length = 512;
+  std::int64_t batch_size = 8;
+  BackendFlags backend;
+};
+
+void run_predict(const PredictFlags& f) {
+  const auto dir = resolve_model_dir(f.model);
+  ModelSpec spec;
+  spec.dir = dir;
+  spec.model_type = model_type_of(dir);
+  spec.device = f.backend.device;
+  DatasetOptions options;
+  options.text_column = f.text_column;
+  options.label_column = "\x1f" "ftlib-no-label";  // never a real column: read texts only
+  options.require_labels = false;
+  const auto data = TextClassificationDataset::load(f.input, options);
+  std::vector<std::string> texts;
+  texts.reserve(data.size());
+  for (std::size_t i = 0; i < data.size(); ++i) texts.emplace_back(data.text(i));
+  TrainingArguments args;
+  args.max_length = f.max_length;
+  args.per_device_eval_batch_size = f.batch_size;
+  args.validate();
+  auto session = make_session(f.backend, spec, load_tokenizer(dir, f.tokenizer), args);
+  const auto names = session->id2label();
+  const auto p = session->predict(texts);
+  std::ofstream file;
+  if (!f.output.empty()) {
+    file.open(f.output, std::ios::binary | std::ios::trunc);
+    if (!file) throw io_error(f.output, "cannot open for writing");
+  }
+  std::ostream& out = f.output.empty() ? std::cout : file;
+  const auto cols = static_cast<std::size_t>(p.logits.shape.at(1));
+  for (std::size_t i = 0; i < p.labels.size(); ++i) {
+    const auto id = static_cast<std::size_t>(p.labels[i]);
+    nlohmann::json j;
+    j["label"] = id < names.size() ? names[id] : std::to_string(id);
+    j["label_id"] = id;
+    j["probabilities"] = std::vector<float>(p.probabilities.data.begin() + static_cast<std::ptrdiff_t>(i * cols),
+                                            p.probabilities.data.begin() + static_cast<std::ptrdiff_t>((i + 1) * cols));
+    j["logits"] = std::vector<float>(p.logits.data.begin() + static_cast<std::ptrdiff_t>(i * cols),
+                                     p.logits.data.begin() + static_cast<std::ptrdiff_t>((i + 1) * cols));
+    out << j.dump() << '\n';
+  }
+  out.flush();
+  if (!out) throw io_error(f.output.empty() ? "<stdout>" : f.output, "write failed");
+}
+
+}  // namespace
+
+void add_predict_command(CLI::App& app) {
+  auto flags = std::make_shared<PredictFlags>();
+  auto* cmd = app.add_subcommand("predict", "Predict labels for new text (JSONL out: label, probabilities, logits)");
+  cmd->add_option("--model", flags->model, "model directory (or hub name)")->required();
+  cmd->add_option("--tokenizer", flags->tokenizer, "tokenizer files (default: the model directory)");
+  cmd->add_option("--input", flags->input, "CSV, TSV or JSONL file of texts")->required();
+  cmd->add_option("--text-column", flags->text_column)->capture_default_str();
+  cmd->add_option("--max-length", flags->max_length)->capture_default_str();
+  cmd->add_option("--per-device-eval-batch-size", flags->batch_size)->capture_default_str();
+  cmd->add_option("--output", flags->output, "JSONL output file (default: stdout)");
+  add_backend_flags(*cmd, flags->backend);
+  cmd->callback([flags] { run_predict(*flags); });
+}
+
+}  // namespace ftlib::cli

@@ -1,0 +1,68 @@
+#pragma once
+// The tool's runtime face of one Trainer instantiation. The tool picks model_type (distilbert,
+// albert) x backend (libtorch, eigen) at run time; each backend's instantiations live in one
+// translation unit (backend_eigen.cpp, backend_libtorch.cpp) behind this small interface, so the
+// LibTorch headers are compiled once.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ftlib/callbacks/jsonl_logger.hpp"
+#include "ftlib/callbacks/progress_bar.hpp"
+#include "ftlib/data/dataset.hpp"
+#include "ftlib/tokenizers/auto_tokenizer.hpp"
+#include "ftlib/training/evaluation.hpp"
+#include "ftlib/training/trainer.hpp"
+#include "ftlib/training/training_arguments.hpp"
+
+namespace ftlib::cli {
+
+/// @brief Which model to build and where it runs.
+struct ModelSpec {
+  std::filesystem::path dir;                 ///< checkpoint directory (config.json [+ model.safetensors])
+  std::string model_type;                    ///< "distilbert" or "albert" (from config.json)
+  bool from_scratch = false;                 ///< no model.safetensors: random init from config.json
+  std::optional<std::vector<std::string>> id2label;  ///< label names to give the head (training)
+  std::optional<double> dropout;             ///< override every dropout probability
+  std::string device = "cpu";                ///< cpu, cuda, cuda:N
+  bool bf16 = false;                         ///< bfloat16 autocast (libtorch)
+  bool fp16 = false;                         ///< float16 autocast (libtorch, CUDA)
+  std::uint64_t seed = 42;                   ///< init of new weights, dropout
+};
+
+/// @brief One model + tokenizer + Trainer, whatever the backend.
+class Session {
+ public:
+  virtual ~Session() = default;
+  /// @brief Trains (validation may be null).
+  virtual TrainResult fit(const TextClassificationDataset& train, const TextClassificationDataset* validation,
+                          ProgressBar* bar, JsonlLogger* log) = 0;
+  /// @brief Loss and metrics on a labelled dataset.
+  virtual EvalResult evaluate(const TextClassificationDataset& data) = 0;
+  /// @brief Labels, probabilities and logits of texts.
+  virtual Predictions predict(const std::vector<std::string>& texts) = 0;
+  /// @brief save_pretrained + tokenizer files.
+  virtual void save(const std::filesystem::path& dir) = 0;
+  /// @brief The model's id2label.
+  [[nodiscard]] virtual std::vector<std::string> id2label() const = 0;
+  /// @brief What was loaded (missing/unexpected weights), empty when clean.
+  [[nodiscard]] virtual std::string load_report() const = 0;
+};
+
+/// @brief "a, b, c".
+inline std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+/// @brief The Eigen backend's sessions (backend_eigen.cpp).
+std::unique_ptr<Session> make_eigen_session(const ModelSpec& spec, AutoTokenizer tokenizer, TrainingArguments args);
+/// @brief The LibTorch backend's sessions (backend_libtorch.cpp); throws when the tool was built without it.
+std::unique_ptr<Session> make_libtorch_session(const ModelSpec& spec, AutoTokenizer tokenizer, TrainingArguments args);
+
+}  // namespace ftlib::cli

@@ -1,0 +1,33 @@
+# `ftlib train` plus what train/evaluate/predict share: the session interface, one translation unit
+# per backend (all LibTorch instantiations in backend_libtorch.cpp), and the CLI helpers.
+target_sources(ftlib_tool PRIVATE
+  ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/train_command.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/cli_common.cpp)
+if(TARGET ftlib::eigen)
+  target_sources(ftlib_tool PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_eigen.cpp)
+  target_link_libraries(ftlib_tool PRIVATE ftlib::eigen)
+  include(CheckCXXCompilerFlag)
+  check_cxx_compiler_flag(-march=native FTLIB_TOOL_HAVE_MARCH_NATIVE)
+  if(FTLIB_TOOL_HAVE_MARCH_NATIVE AND NOT FTLIB_PORTABLE_TOOL)
+    # Eigen picks its SIMD kernels at compile time.
+    set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_eigen.cpp PROPERTIES
+      COMPILE_OPTIONS "-march=native;-Wno-maybe-uninitialized")
+  endif()
+else()
+  target_sources(ftlib_tool PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_eigen_missing.cpp)
+endif()
+if(TARGET ftlib::libtorch)
+  target_sources(ftlib_tool PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_libtorch.cpp)
+  # LibTorch first: Debian's libsentencepiece exports its own protobuf-lite symbols, and when it is
+  # loaded before libprotobuf (pulled in by LibTorch) the process crashes in a static initialiser.
+  # libprotobuf must therefore be a direct dependency listed before libsentencepiece.
+  find_library(FTLIB_TOOL_PROTOBUF_LIBRARY NAMES protobuf)
+  get_target_property(ftlib_tool_libs ftlib_tool LINK_LIBRARIES)
+  if(FTLIB_TOOL_PROTOBUF_LIBRARY)
+    set(ftlib_tool_first "-Wl,--push-state,--no-as-needed" ${FTLIB_TOOL_PROTOBUF_LIBRARY} "-Wl,--pop-state")
+  endif()
+  set_property(TARGET ftlib_tool PROPERTY LINK_LIBRARIES ${ftlib_tool_first} ftlib::libtorch ${ftlib_tool_libs})
+  target_compile_definitions(ftlib_tool PRIVATE FTLIB_TOOL_HAS_LIBTORCH=1)
+else()
+  target_sources(ftlib_tool PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_libtorch_missing.cpp)
+endif()

@@ -1,0 +1,191 @@
+// `ftlib train`: fine-tune (or train from scratch) a DistilBERT/ALBERT classifier on a CSV/TSV/JSONL
+// file, with flags named like transformers' TrainingArguments (kebab-case) and the same defaults.
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+
+namespace ftlib::cli {
+namespace {
+
+struct TrainFlags {
+  std::string model;
+  std::string tokenizer;
+  std::string train, validation, test;
+  std::string text_column = "text";
+  std::string label_column = "label";
+  std::optional<std::int64_t> label_offset;
+  std::string output;
+  std::optional<double> dropout;
+  std::optional<std::int64_t> patience;
+  bool no_shuffle = false;
+  bool no_load_best = false;
+  bool skip_nonfinite = false;
+  std::optional<bool> greater_is_better;
+  std::optional<std::int64_t> save_total_limit;
+  std::string resume;
+  BackendFlags backend;
+  TrainingArguments args;
+};
+
+std::vector<std::string> names_for(const TextClassificationDataset& d, std::optional<std::int64_t> offset) {
+  auto names = d.id2label();
+  bool defaults = true;
+  for (std::size_t i = 0; i < names.size(); ++i) defaults = defaults && names[i] == "LABEL_" + std::to_string(i);
+  // Integer labels are named by their values in the file (stars 1..5 with --label-offset 1 -> "1".."5").
+  if (defaults)
+    for (std::size_t i = 0; i < names.size(); ++i) names[i] = std::to_string(static_cast<std::int64_t>(i) + offset.value_or(0));
+  return names;
+}
+
+void run_train(TrainFlags& f) {
+  TrainingArguments& args = f.args;
+  args.output_dir = f.output;
+  args.shuffle = !f.no_shuffle;
+  args.early_stopping_patience = f.patience;
+  args.greater_is_better = f.greater_is_better;
+  args.save_total_limit = f.save_total_limit;
+  if (f.skip_nonfinite) args.on_nonfinite_loss = NonFiniteLoss::skip;
+  if (!f.resume.empty()) args.resume_from_checkpoint = f.resume;
+  args.load_best_model_at_end = !f.validation.empty() && !f.no_load_best;
+  if (f.patience && f.validation.empty())
+    throw option_error(SourceLocation{"--early-stopping-patience", {}, {}}, "needs a --validation file to evaluate on");
+  args.validate();
+
+  const auto dir = resolve_model_dir(f.model);
+  ModelSpec spec;
+  spec.dir = dir;
+  spec.model_type = model_type_of(dir);
+  spec.from_scratch = !std::filesystem::exists(dir / "model.safetensors");
+  spec.dropout = f.dropout;
+  spec.device = f.backend.device;
+  spec.bf16 = args.bf16;
+  spec.fp16 = args.fp16;
+  spec.seed = static_cast<std::uint64_t>(args.seed);
+  auto tokenizer = load_tokenizer(dir, f.tokenizer);
+
+  DatasetOptions train_options;
+  train_options.text_column = f.text_column;
+  train_options.label_column = f.label_column;
+  if (f.label_offset) {
+    train_options.label_mode = LabelMode::integer;
+    train_options.label_offset = *f.label_offset;
+  }
+  const auto train = TextClassificationDataset::load(f.train, train_options);
+  const auto names = names_for(train, f.label_offset);
+  spec.id2label = names;
+  std::optional<TextClassificationDataset> validation, test;
+  if (!f.validation.empty()) validation = load_labelled(f.validation, f.text_column, f.label_column, f.label_offset, names);
+  if (!f.test.empty()) test = load_labelled(f.test, f.text_column, f.label_column, f.label_offset, names);
+
+  std::cerr << "ftlib train: " << spec.model_type << " from " << dir.string() << " on " << f.backend.backend << "/" << spec.device
+            << "; " << train.size() << " training rows, " << names.size() << " labels (" << join_names(names) << ")";
+  if (validation) std::cerr << ", " << validation->size() << " validation rows";
+  if (test) std::cerr << ", " << test->size() << " test rows";
+  std::cerr << '\n';
+  if (spec.from_scratch) {
+    std::cerr << "\n*** " << (dir / "model.safetensors").string() << " does not exist: TRAINING FROM SCRATCH ***\n"
+              << "*** (random initialisation from config.json; no pretrained weights are used) ***\n\n";
+  }
+  auto session = make_session(f.backend, spec, std::move(tokenizer), args);
+  if (const auto report = session->load_report(); !report.empty()) std::cerr << report;
+
+  std::filesystem::create_directories(args.output_dir);
+  JsonlLogger log(args.output_dir / "train_log.jsonl", /*append=*/args.resume_from_checkpoint.has_value());
+  std::unique_ptr<ProgressBar> bar;
+  if (!args.disable_tqdm) bar = std::make_unique<ProgressBar>(std::cerr);
+  const TrainResult result = session->fit(train, validation ? &*validation : nullptr, bar.get(), &log);
+
+  std::cout << "trained " << result.state.global_step << " steps (" << result.state.epoch << " epochs) in " << result.runtime_s
+            << " s, mean training loss " << result.training_loss;
+  if (result.stopped_early) std::cout << "; stopped early";
+  if (result.state.best_step) std::cout << "; best " << args.metric_for_best_model << " " << *result.state.best_metric << " at step " << *result.state.best_step;
+  if (result.restored_best) std::cout << " (restored)";
+  if (result.state.skipped_steps > 0) std::cout << "; " << result.state.skipped_steps << " non-finite steps skipped";
+  std::cout << '\n';
+
+  session->save(args.output_dir);
+  nlohmann::json metrics;
+  metrics["train"] = {{"global_step", result.state.global_step}, {"epoch", result.state.epoch}, {"train_loss", result.training_loss},
+                      {"train_runtime", result.runtime_s}, {"train_samples_per_second", result.samples_per_second},
+                      {"stopped_early", result.stopped_early}};
+  if (result.state.best_step) metrics["train"]["best_step"] = *result.state.best_step;
+  if (validation) {
+    const auto r = session->evaluate(*validation);
+    print_report(std::cout, "validation", r);
+    metrics["validation"] = metrics_json(r);
+  }
+  if (test) {
+    const auto r = session->evaluate(*test);
+    print_report(std::cout, "test", r);
+    metrics["test"] = metrics_json(r);
+  }
+  write_json_file(args.output_dir / "metrics.json", metrics);
+  std::cout << "\nmodel, tokenizer and metrics.json written to " << args.output_dir.string() << '\n';
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto flags = std::make_shared<TrainFlags>();
+  TrainingArguments& a = flags->args;
+  auto* cmd = app.add_subcommand("train", "Fine-tune a classifier (flags follow transformers' TrainingArguments)");
+  cmd->add_option("--model", flags->model, "checkpoint directory or hub name (config.json without model.safetensors = from scratch)")->required();
+  cmd->add_option("--tokenizer", flags->tokenizer, "vocab.txt / spiece.model / directory (default: the model directory)");
+  cmd->add_option("--train", flags->train, "training file (CSV, TSV or JSONL)")->required();
+  cmd->add_option("--validation", flags->validation, "validation file, evaluated every --eval-steps");
+  cmd->add_option("--test", flags->test, "test file, evaluated once at the end");
+  cmd->add_option("--text-column", flags->text_column, "column (or JSONL key) of the text")->capture_default_str();
+  cmd->add_option("--label-column", flags->label_column, "column (or JSONL key) of the label")->capture_default_str();
+  cmd->add_option("--label-offset", flags->label_offset, "subtract from integer labels (1 maps stars 1..5 to ids 0..4)");
+  cmd->add_option("--output", flags->output, "output directory (model, tokenizer, checkpoints, metrics.json, train_log.jsonl)")->required();
+  cmd->add_option("--learning-rate", a.learning_rate, "peak learning rate")->capture_default_str();
+  cmd->add_option("--weight-decay", a.weight_decay, "AdamW weight decay")->capture_default_str();
+  cmd->add_flag("--decay-bias-and-layer-norm", a.decay_bias_and_layer_norm,
+                "decay biases and LayerNorm weights too (the notebook's plain AdamW); transformers' Trainer excludes them");
+  cmd->add_option("--adam-beta1", a.adam_beta1)->capture_default_str();
+  cmd->add_option("--adam-beta2", a.adam_beta2)->capture_default_str();
+  cmd->add_option("--adam-epsilon", a.adam_epsilon)->capture_default_str();
+  cmd->add_option("--per-device-train-batch-size", a.per_device_train_batch_size)->capture_default_str();
+  cmd->add_option("--per-device-eval-batch-size", a.per_device_eval_batch_size)->capture_default_str();
+  cmd->add_option("--num-train-epochs", a.num_train_epochs)->capture_default_str();
+  cmd->add_option("--max-steps", a.max_steps, "optimizer steps (> 0 overrides --num-train-epochs)")->capture_default_str();
+  cmd->add_option("--warmup-steps", a.warmup_steps)->capture_default_str();
+  cmd->add_option("--warmup-ratio", a.warmup_ratio)->capture_default_str();
+  cmd->add_option("--lr-scheduler-type", a.lr_scheduler_type, "linear, cosine, polynomial, constant, constant_with_warmup")->capture_default_str();
+  cmd->add_option("--eval-steps", a.eval_steps, "evaluate every N steps (0 = each epoch)")->capture_default_str();
+  cmd->add_option("--save-steps", a.save_steps, "checkpoint every N steps (0 = at each evaluation)")->capture_default_str();
+  cmd->add_option("--save-total-limit", flags->save_total_limit, "keep at most N checkpoints (plus the best)");
+  cmd->add_option("--logging-steps", a.logging_steps)->capture_default_str();
+  cmd->add_option("--early-stopping-patience", flags->patience, "stop after N evaluations without improvement");
+  cmd->add_option("--early-stopping-threshold", a.early_stopping_threshold)->capture_default_str();
+  cmd->add_option("--metric-for-best-model", a.metric_for_best_model, "eval_loss, eval_accuracy, eval_f1_macro, ...")->capture_default_str();
+  cmd->add_option("--greater-is-better", flags->greater_is_better, "default: false for *loss, true otherwise");
+  cmd->add_flag("--no-load-best-model-at-end", flags->no_load_best, "keep the last weights instead of the best evaluated ones");
+  cmd->add_option("--max-grad-norm", a.max_grad_norm)->capture_default_str();
+  cmd->add_option("--gradient-accumulation-steps", a.gradient_accumulation_steps)->capture_default_str();
+  cmd->add_option("--seed", a.seed)->capture_default_str();
+  cmd->add_flag("--bf16", a.bf16, "bfloat16 autocast (libtorch)");
+  cmd->add_flag("--fp16", a.fp16, "float16 autocast (libtorch, CUDA)");
+  cmd->add_option("--max-length", a.max_length, "tokens per row after truncation")->capture_default_str();
+  cmd->add_flag("--no-shuffle", flags->no_shuffle, "keep the file's row order");
+  cmd->add_flag("--group-by-length", a.group_by_length, "batch rows of similar length together");
+  cmd->add_flag("--pad-to-max-length", a.pad_to_max_length, "pad every batch to --max-length (default: to its longest row)");
+  cmd->add_option("--dropout", flags->dropout, "override every dropout probability of the model");
+  cmd->add_option("--resume-from-checkpoint", flags->resume, "continue exactly from OUTPUT/checkpoint-<step>");
+  cmd->add_flag("--skip-nonfinite-steps", flags->skip_nonfinite, "skip steps whose loss is NaN/inf instead of stopping");
+  cmd->add_option("--dataloader-num-threads", a.dataloader_num_threads, "tokenizer threads (0 = all)")->capture_default_str();
+  cmd->add_flag("--disable-tqdm", a.disable_tqdm, "no progress bar");
+  add_backend_flags(*cmd, flags->backend);
+  cmd->callback([flags] { run_train(*flags); });
+}
+
+}  // namespace ftlib::cli
