@@ -10,3 +10,9 @@ if(TARGET ftlib::eigen)
     target_compile_options(test_eigen_models PRIVATE -march=native -Wno-maybe-uninitialized)
   endif()
 endif()
+
+# Optional: both backends on the same random weights (only when the LibTorch backend is built too).
+if(TARGET ftlib::eigen AND TARGET ftlib::libtorch)
+  ftlib_add_test(test_eigen_libtorch_crosscheck SOURCES test_eigen_libtorch_crosscheck.cpp
+                 LIBS ftlib::eigen ftlib::libtorch LABELS eigen libtorch)
+endif()
