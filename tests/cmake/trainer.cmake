@@ -5,3 +5,22 @@ if(TARGET ftlib::eigen)
 else()
   ftlib_add_test(test_trainer SOURCES test_trainer.cpp LABELS trainer)
 endif()
+
+# The `ftlib` tool end to end (train -> evaluate -> predict) on tests/data/trainer, per backend built.
+if(TARGET ftlib_tool)
+  set(ftlib_e2e_backends)
+  if(TARGET ftlib::eigen)
+    list(APPEND ftlib_e2e_backends eigen)
+  endif()
+  if(TARGET ftlib::libtorch)
+    list(APPEND ftlib_e2e_backends libtorch)
+  endif()
+  foreach(backend IN LISTS ftlib_e2e_backends)
+    add_test(NAME ftlib_cli_train_evaluate_predict_${backend}
+             COMMAND ${CMAKE_COMMAND} -DFTLIB=$<TARGET_FILE:ftlib_tool> -DBACKEND=${backend}
+                     -DDATA=${CMAKE_CURRENT_SOURCE_DIR}/data/trainer
+                     -DWORK=${CMAKE_CURRENT_BINARY_DIR}/trainer_e2e_${backend}
+                     -P ${CMAKE_CURRENT_SOURCE_DIR}/trainer_cli_e2e.cmake)
+    set_tests_properties(ftlib_cli_train_evaluate_predict_${backend} PROPERTIES LABELS "trainer;cli" TIMEOUT 300)
+  endforeach()
+endif()
