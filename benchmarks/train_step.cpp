@@ -5,9 +5,10 @@
 //
 //   train_step step  --backend libtorch|eigen --model distilbert|albert --batch B --seq T
 //                    [--bf16] [--threads 2] [--warmup 2] [--iters 5]
+//                    [--malloc default|retain] [--optimizer ftlib|fused]
 //   train_step gemm  [--n 2048] [--threads 2] [--iters 10]
 //   train_step epoch --backend libtorch|eigen [--padding dynamic|fixed] [--max-length 512] [--batch 8]
-//                    [--sample-batches K] [--bf16] [--threads 2] [--shared DIR]
+//                    [--sample-batches K] [--bf16] [--threads 2] [--shared DIR] [--malloc default|retain]
 //
 // scripts/bench.sh runs these next to ../shared/reference/bench_reference.py (the PyTorch-from-Python
 // baseline, same settings, same LibTorch) and prints the ratios. The step, the batches and the
@@ -15,6 +16,7 @@
 // weight decay 0.01 on every parameter, row 0 of a batch full length and the other rows of random
 // length in [T/4, T], tokens/s = batch x padded length / median seconds per step.
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -31,6 +33,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -242,6 +245,103 @@ ftlib::Batch random_batch(std::int64_t vocab, std::int64_t batch, std::int64_t s
   return b;
 }
 
+/// The optimizer settings of bench_reference.py.
+ftlib::AdamWOptions adamw_options() {
+  ftlib::AdamWOptions options;
+  options.with_lr(base_lr).with_weight_decay(0.01);
+  options.decay_bias_and_layer_norm = true;  // bench_reference.py decays every parameter
+  return options;
+}
+
+// ---------------------------------------------------------------------------------------------
+// experiments: prototypes of proposed speed fixes, measured against ftlib as it is
+
+/// --malloc retain: keep freed memory in the process (glibc serves big blocks from fresh mmaps by
+/// default, so every step page-faults its activations, gradients and optimizer temporaries in anew).
+/// The same as GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=<huge>.
+void apply_malloc_policy(const std::string& policy) {
+  if (policy == "default") return;
+  if (policy != "retain")
+    throw ftlib::option_error(ftlib::SourceLocation{"--malloc", {}, {}}, "expected default or retain, got '" + policy + "'");
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 64 << 20);
+}
+
+#if defined(FTLIB_HAS_LIBTORCH)
+/// --optimizer fused: torch.optim.AdamW's update in one pass over p, g, m, v per element, for
+/// contiguous float32 CPU tensors, without the four temporaries of the op-by-op form. Same formula
+/// and operation order per element; results may differ in the last bit where the compiler contracts
+/// to FMA (the benchmark reports the largest difference against ftlib::AdamW).
+class FusedAdamW {
+ public:
+  explicit FusedAdamW(ftlib::AdamWOptions options) : options_(options) {}
+  void set_lr(double lr) { options_.lr = lr; }
+  void step(std::vector<ftlib::ParameterRef<torch::Tensor>>& parameters) {
+    ++step_;
+    const double t = static_cast<double>(step_);
+    const auto bc1 = 1.0 - std::pow(options_.beta1, t);
+    const auto bc2_sqrt = std::sqrt(1.0 - std::pow(options_.beta2, t));
+    const float decay = static_cast<float>(1.0 - options_.lr * options_.weight_decay);
+    const float w1 = static_cast<float>(1.0 - options_.beta1);
+    const float b2 = static_cast<float>(options_.beta2);
+    const float w2 = static_cast<float>(1.0 - options_.beta2);
+    const float step_size = static_cast<float>(options_.lr / bc1);
+    const float bc2 = static_cast<float>(bc2_sqrt);
+    const float eps = static_cast<float>(options_.eps);
+    for (auto& p : parameters) {
+      if (!p.has_grad) continue;
+      auto [it, inserted] = state_.try_emplace(p.name);
+      if (inserted) it->second = {torch::zeros_like(p.value), torch::zeros_like(p.value)};
+      if (!p.value.is_cpu() || p.value.scalar_type() != torch::kFloat || !p.value.is_contiguous() || !p.grad.is_contiguous())
+        throw ftlib::tensor_error("FusedAdamW prototype: '" + p.name + "' is not a contiguous float32 CPU tensor");
+      float* pv = p.value.data_ptr<float>();
+      const float* g = p.grad.data_ptr<float>();
+      float* m = it->second.first.data_ptr<float>();
+      float* v = it->second.second.data_ptr<float>();
+      at::parallel_for(0, p.value.numel(), 1 << 14, [=](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t i = begin; i < end; ++i) {
+          const float pi = pv[i] * decay;
+          const float mi = m[i] + w1 * (g[i] - m[i]);
+          const float vi = v[i] * b2 + w2 * g[i] * g[i];
+          const float denom = std::sqrt(vi) / bc2 + eps;
+          m[i] = mi;
+          v[i] = vi;
+          pv[i] = pi + (-step_size) * mi / denom;
+        }
+      });
+    }
+  }
+
+ private:
+  ftlib::AdamWOptions options_;
+  std::int64_t step_ = 0;
+  std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> state_;
+};
+
+/// Largest |difference| between FusedAdamW and ftlib::AdamW after 3 steps on random tensors.
+double fused_adamw_max_difference() {
+  const torch::NoGradGuard no_grad;
+  torch::manual_seed(0);
+  std::vector<ftlib::ParameterRef<torch::Tensor>> a, b;
+  for (const std::int64_t n : {7, 1000, 100003}) {
+    const torch::Tensor value = torch::randn({n});
+    const torch::Tensor grad = torch::randn({n}) * 1e-3;
+    a.push_back({"w" + std::to_string(n), value.clone(), grad, true});
+    b.push_back({"w" + std::to_string(n), value.clone(), grad, true});
+  }
+  ftlib::AdamW<torch::Tensor> reference(adamw_options().with_lr(1e-3));
+  FusedAdamW fused(adamw_options().with_lr(1e-3));
+  for (int s = 0; s < 3; ++s) {
+    reference.step(a);
+    fused.step(b);
+  }
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i].value - b[i].value).abs().max().item<double>());
+  return worst;
+}
+#endif
+
 // ---------------------------------------------------------------------------------------------
 // the step, for any SequenceClassifier + AdamW
 
@@ -250,14 +350,9 @@ struct StepTimes {
   std::vector<double> losses;
 };
 
-template <class Model>
+template <class Model, class Optimizer = ftlib::AdamW<typename Model::Tensor>>
 StepTimes time_steps(Model& model, const std::function<ftlib::Batch(std::int64_t)>& batch_for_step,
-                     std::int64_t warmup, std::int64_t iters) {
-  using Tensor = typename Model::Tensor;
-  ftlib::AdamWOptions options;
-  options.with_lr(base_lr).with_weight_decay(0.01);
-  options.decay_bias_and_layer_norm = true;  // bench_reference.py decays every parameter
-  ftlib::AdamW<Tensor> optimizer(options);
+                     std::int64_t warmup, std::int64_t iters, Optimizer optimizer = Optimizer(adamw_options())) {
   const auto schedule = ftlib::LearningRateSchedule::linear(base_lr, 0, schedule_steps);
   model.set_training(true);
   StepTimes out;
@@ -353,7 +448,12 @@ int run_step(const Args& args) {
   const auto threads = static_cast<int>(args.integer("threads", 2));
   const std::int64_t warmup = args.integer("warmup", 2);
   const std::int64_t iters = args.integer("iters", 5);
+  const std::string malloc_policy = args.str("malloc", "default");
+  const std::string optimizer = args.str("optimizer", "ftlib");
   args.check_all_used();
+  apply_malloc_policy(malloc_policy);
+  if (optimizer != "ftlib" && !(optimizer == "fused" && backend == "libtorch"))
+    throw ftlib::option_error(ftlib::SourceLocation{"--optimizer", {}, {}}, "expected ftlib (or fused with --backend libtorch), got '" + optimizer + "'");
   if (batch < 1 || seq < 2 || seq > 512) throw ftlib::option_error("need --batch >= 1 and 2 <= --seq <= 512");
   if (iters < 1 || warmup < 0) throw ftlib::option_error("need --iters >= 1 and --warmup >= 0");
   set_threads(backend, threads);
@@ -364,7 +464,18 @@ int run_step(const Args& args) {
   json out;
   with_model(backend, model_name, bf16, [&](auto& model) {
     const double rss_model = current_rss_mib();
-    const StepTimes times = time_steps(model, [&](std::int64_t) { return b; }, warmup, iters);
+    const auto same_batch = [&](std::int64_t) { return b; };
+    StepTimes times;
+    double fused_difference = 0;
+#if defined(FTLIB_HAS_LIBTORCH)
+    if constexpr (std::is_same_v<typename std::decay_t<decltype(model)>::Tensor, torch::Tensor>) {
+      if (optimizer == "fused") {
+        fused_difference = fused_adamw_max_difference();
+        times = time_steps(model, same_batch, warmup, iters, FusedAdamW(adamw_options()));
+      }
+    }
+#endif
+    if (optimizer == "ftlib") times = time_steps(model, same_batch, warmup, iters);
     const double med = median(times.step);
     const double flops = step_flops(model_name, batch, seq);
     out = {{"impl", "ftlib " + backend},
@@ -373,6 +484,8 @@ int run_step(const Args& args) {
            {"seq", seq},
            {"bf16", bf16},
            {"threads", threads},
+           {"malloc", malloc_policy},
+           {"optimizer", optimizer},
            {"sec_per_step_median", med},
            {"sec_per_step_all", times.step},
            {"forward_backward_median", median(times.forward_backward)},
@@ -385,6 +498,7 @@ int run_step(const Args& args) {
            {"rss_after_model_mib", rss_model},
            {"peak_rss_mib", peak_rss_mib()},
            {"first_losses", std::vector<double>(times.losses.begin(), times.losses.begin() + std::min<std::size_t>(3, times.losses.size()))}};
+    if (optimizer == "fused") out["fused_vs_ftlib_adamw_max_abs_diff"] = fused_difference;
   });
   std::cout << one_line(out) << std::endl;
   return 0;
@@ -464,7 +578,9 @@ int run_epoch(const Args& args) {
   const bool bf16 = args.flag("bf16");
   const auto threads = static_cast<int>(args.integer("threads", 2));
   const std::filesystem::path shared = shared_dir(args);
+  const std::string malloc_policy = args.str("malloc", "default");
   args.check_all_used();
+  apply_malloc_policy(malloc_policy);
   if (padding != "dynamic" && padding != "fixed")
     throw ftlib::option_error(ftlib::SourceLocation{"--padding", {}, {}}, "expected dynamic or fixed, got '" + padding + "'");
   set_threads(backend, threads);
@@ -511,6 +627,7 @@ int run_epoch(const Args& args) {
     const double epoch_s = sum * static_cast<double>(padded_tokens) / sampled_padded;
     out = {{"impl", "ftlib " + backend},
            {"mode", "epoch"},
+           {"malloc", malloc_policy},
            {"model", "distilbert"},
            {"padding", padding == "fixed" ? "max_length " + std::to_string(max_length) : std::string("dynamic")},
            {"bf16", bf16},
