@@ -4,6 +4,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
 build="${FTLIB_BUILD_DIR:-$root/build}"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
+# Explicit ON: the demo configures the same build dir without tests.
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DFTLIB_BUILD_TESTS=ON -DFTLIB_BUILD_EXAMPLES=ON -DFTLIB_BUILD_BENCHMARKS=ON
 cmake --build "$build" --parallel "${FTLIB_JOBS:-$(nproc)}"
 ctest --test-dir "$build" --output-on-failure --timeout 900 "$@"
