@@ -16,10 +16,13 @@
 #include <torch/torch.h>
 
 #include "ftlib/backends/libtorch/libtorch.hpp"
+#include "ftlib/data/dataset.hpp"
 #include "ftlib/hf/checkpoint.hpp"
 #include "ftlib/hf/safetensors.hpp"
 #include "ftlib/models/model_concept.hpp"
 #include "ftlib/optim/adamw.hpp"
+#include "ftlib/tokenizers/wordpiece.hpp"
+#include "ftlib/training/trainer.hpp"
 
 #undef CHECK
 #undef CHECK_EQ
@@ -759,14 +762,232 @@ TEST_CASE("libtorch: CUDA (skipped without a GPU)") {
   auto fp16 = lt::DistilBertForSequenceClassification::from_pretrained(
       *dir, lt::LoadOptions{}.with_device(torch::kCUDA).with_precision(lt::Precision::fp16));
   fp16.set_training(true);
-  lt::GradScaler scaler;
-  const double loss = fp16.forward_backward(batch, scaler.scale());
+  CHECK(fp16.grad_scaler().enabled());  // fp16 owns a GradScaler by default
+  CHECK(fp16.grad_scaler().scale() == 65536.0);
+  const double loss = fp16.forward_backward(batch, 1.0);
   CHECK(std::abs(loss - expected.get("loss").item<double>()) < 5e-2);
-  auto params = fp16.parameters();
-  const bool found_inf = scaler.unscale(params);
-  CHECK_FALSE(found_inf);
+  auto params = fp16.parameters();  // unscaled (fused CUDA kernel) before they are returned
+  CHECK_FALSE(fp16.gradient_overflow());
+  CHECK(fp16.rng_state().cuda.size() > 0);
   for (const auto& p : params) {
     CAPTURE(p.name);
     CHECK(excess(p.grad, expected.get("grad." + p.name), 1e-3, 5e-2) <= 0.0);
   }
+}
+
+namespace {
+
+// tests/data/trainer: a made-up two-class review set and a tiny WordPiece vocabulary whose ids
+// (< 41) fit the distilbert-tiny fixture's vocabulary of 1000.
+ftlib::WordPieceTokenizer trainer_tokenizer() {
+  return ftlib::WordPieceTokenizer::from_vocab_file(ftlib::testing::test_data("trainer/vocab.txt"));
+}
+
+ftlib::TextClassificationDataset trainer_reviews() {
+  ftlib::DatasetOptions options;
+  options.label_column = "sentiment";
+  return ftlib::TextClassificationDataset::load(ftlib::testing::test_data("trainer/reviews.csv"), options);
+}
+
+ftlib::TrainingArguments dropout_run_args(const fs::path& out) {
+  ftlib::TrainingArguments args;
+  args.learning_rate = 3e-3;
+  args.max_steps = 8;
+  args.per_device_train_batch_size = 8;  // 40 rows: 5 batches per epoch, so the run crosses an epoch
+  args.gradient_accumulation_steps = 1;
+  args.max_length = 24;
+  args.logging_steps = 0;
+  args.save_steps = 3;
+  args.output_dir = out;
+  return args;
+}
+
+bool same_parameters(const std::map<std::string, ftlib::HostTensor>& a, const std::map<std::string, ftlib::HostTensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [name, t] : a) {
+    const auto it = b.find(name);
+    if (it == b.end() || it->second.data != t.data) return false;
+  }
+  return true;
+}
+
+using DistilBert = lt::DistilBertForSequenceClassification;
+
+}  // namespace
+
+TEST_CASE("libtorch: dropout draws from the model's own stream, with torch's masks for the same seed") {
+  const auto dir = ftlib::testing::shared_path("fixtures/models/distilbert-tiny");
+  if (!dir) return;
+  const ftlib::Batch batch = read_inputs(*dir / "inputs.json");
+  const auto options = lt::LoadOptions{}.with_dropout(0.1);
+  auto a = DistilBert::from_pretrained(*dir, options);
+  auto b = DistilBert::from_pretrained(*dir, options);
+  a.set_training(true);
+  b.set_training(true);
+  a.set_seed(123);
+  b.set_seed(123);
+  const torch::NoGradGuard no_grad;
+
+  // Same seed: the masks LibTorch's own dropout draws after torch::manual_seed(123), computed
+  // here by running the module tree directly on the global generator.
+  torch::manual_seed(123);
+  const lt::BatchTensors t = lt::to_tensors(batch, torch::kCPU, a.limits());
+  const auto ctx = lt::detail::make_attention_context(t.attention_mask, a.attention_backend(), true, nullptr);
+  const torch::Tensor global_first = a.module()->forward(t.input_ids, t.token_type_ids, ctx);
+  const torch::Tensor global_second = a.module()->forward(t.input_ids, t.token_type_ids, ctx);
+  CHECK_FALSE(global_first.equal(global_second));  // dropout is active
+
+  // Model a draws, the global stream and model b are used in between, a's second draw is unaffected.
+  torch::manual_seed(7);
+  const torch::Tensor global_before = torch::rand({4});
+  torch::manual_seed(7);
+  const torch::Tensor a_first = a.logits(batch);
+  CHECK(torch::rand({4}).equal(global_before));  // the global generator did not move
+  const torch::Tensor b_first = b.logits(batch);
+  (void)torch::rand({100});
+  const torch::Tensor a_second = a.logits(batch);
+  CHECK(a_first.equal(global_first));
+  CHECK(a_second.equal(global_second));
+  CHECK(b_first.equal(global_first));
+
+  // The state round-trips: rewinding replays the same masks; JSON keeps it.
+  const lt::RngState saved = a.rng_state();
+  CHECK(saved.cpu.size() > 0);
+  CHECK(saved.cuda.empty());
+  const torch::Tensor third = a.logits(batch);
+  const lt::RngState restored = nlohmann::json(saved).get<lt::RngState>();
+  CHECK(restored == saved);
+  a.set_rng_state(restored);
+  CHECK(a.logits(batch).equal(third));
+  CHECK_THROWS_WITH_AS(a.set_rng_state(lt::RngState{{1, 2, 3}, {}}), doctest::Contains("CPU generator state (3 bytes)"),
+                       ftlib::tensor_error);
+
+  // Eval mode draws nothing.
+  a.set_training(false);
+  const lt::RngState before_eval = a.rng_state();
+  (void)a.forward(batch);
+  CHECK(a.rng_state() == before_eval);
+}
+
+TEST_CASE("libtorch: Trainer with dropout 0.1 on distilbert-tiny, interrupted and resumed, ends bitwise equal") {
+  const auto dir = ftlib::testing::shared_path("fixtures/models/distilbert-tiny");
+  if (!dir) return;
+  const auto tok = trainer_tokenizer();
+  const auto train = trainer_reviews();
+  const auto options = lt::LoadOptions{}.with_dropout(0.1);
+  ftlib::testing::TempDir out("ftlib-libtorch-resume");
+  ftlib::testing::TempDir out_b("ftlib-libtorch-resume-b");
+
+  auto a = DistilBert::from_pretrained(*dir, options);
+  ftlib::Trainer ta(a, tok, dropout_run_args(out.path()));
+  const auto ra = ta.fit(train);
+  CHECK(ra.state.global_step == 8);
+  const auto pa = ftlib::training::snapshot_parameters(a);
+  const nlohmann::json saved = nlohmann::json::parse(std::ifstream(out.path() / "checkpoint-3" / "trainer_state.json"));
+  REQUIRE(saved.contains("model_rng_state"));
+
+  for (const std::int64_t from : {3, 6}) {  // mid-epoch; after the epoch boundary
+    CAPTURE(from);
+    auto b = DistilBert::from_pretrained(*dir, lt::LoadOptions(options).with_seed(99));  // all state comes from the checkpoint
+    ftlib::TrainingArguments args = dropout_run_args(out_b.path());
+    args.resume_from_checkpoint = out.path() / ftlib::training::checkpoint_name(from);
+    ftlib::Trainer tb(b, tok, args);
+    const auto rb = tb.fit(train);
+    CHECK(rb.training_loss == ra.training_loss);
+    CHECK(same_parameters(ftlib::training::snapshot_parameters(b), pa));
+  }
+
+  // The test has teeth: the same resume without the saved dropout stream ends elsewhere.
+  {
+    const fs::path copy = out_b.path() / "no-rng" / "checkpoint-3";
+    fs::create_directories(copy.parent_path());
+    fs::copy(out.path() / "checkpoint-3", copy, fs::copy_options::recursive);
+    nlohmann::json j = saved;
+    j.erase("model_rng_state");
+    std::ofstream(copy / "trainer_state.json") << j.dump();
+    auto c = DistilBert::from_pretrained(*dir, options);
+    ftlib::TrainingArguments args = dropout_run_args(out_b.path() / "c");
+    args.resume_from_checkpoint = copy;
+    ftlib::Trainer tc(c, tok, args);
+    (void)tc.fit(train);
+    CHECK_FALSE(same_parameters(ftlib::training::snapshot_parameters(c), pa));
+  }
+}
+
+TEST_CASE("libtorch: loss scaling on the CPU (fp32, forced scale): exact unscale, overflow skips the step and backs off") {
+  const auto dir = ftlib::testing::shared_path("fixtures/models/distilbert-tiny");
+  if (!dir) return;
+  const ftlib::Batch batch = read_inputs(*dir / "inputs.json");
+  CHECK_FALSE(DistilBert::from_pretrained(*dir).grad_scaler().enabled());  // fp32: off by default
+
+  // A power-of-two scale is exact: the unscaled gradients equal those of an unscaled model.
+  auto plain = DistilBert::from_pretrained(*dir);
+  plain.forward_backward(batch, 0.5);
+  auto scaled = DistilBert::from_pretrained(*dir, lt::LoadOptions{}.with_loss_scaling({.init_scale = 1024.0}));
+  scaled.forward_backward(batch, 0.5);
+  const auto want = plain.parameters();
+  const auto got = scaled.parameters();  // unscaled here
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    CAPTURE(got[i].name);
+    CHECK(got[i].grad.equal(want[i].grad));
+  }
+  CHECK_FALSE(scaled.gradient_overflow());
+  CHECK(scaled.grad_scaler().growth_tracker() == 1);
+  CHECK(scaled.clip_grad_norm(1e9) == plain.clip_grad_norm(1e9));  // no second unscale, no second update
+  CHECK(scaled.grad_scaler().growth_tracker() == 1);
+
+  // 2^140 overflows float32: the step's gradients are dropped, the scale backs off (to 2^20 here).
+  const double huge = std::ldexp(1.0, 140);
+  const lt::GradScalerOptions overflowing{.init_scale = huge, .backoff_factor = std::ldexp(1.0, -120), .growth_interval = 3};
+  auto model = DistilBert::from_pretrained(*dir, lt::LoadOptions{}.with_loss_scaling(overflowing));
+  const double loss = model.forward_backward(batch, 1.0);
+  CHECK(std::isfinite(loss));  // the returned loss is the unscaled one
+  CHECK(std::isinf(model.clip_grad_norm(1.0)));
+  CHECK(model.gradient_overflow());
+  CHECK(model.grad_scaler().scale() == std::ldexp(1.0, 20));
+  for (const auto& p : model.parameters()) CHECK_FALSE(p.has_grad);  // AdamW skips every parameter
+  model.zero_grad();
+  model.forward_backward(batch, 1.0);
+  const double norm = model.clip_grad_norm(1e9);
+  CHECK(std::isfinite(norm));
+  CHECK_FALSE(model.gradient_overflow());
+  plain.zero_grad();
+  plain.forward_backward(batch, 1.0);
+  CHECK(norm == plain.clip_grad_norm(1e9));
+
+  // Through the Trainer (on_nonfinite_loss = error, the default): the overflow step is skipped, not
+  // an error; the scaler's state is checkpointed and a resumed run ends bitwise where this one does.
+  const auto tok = trainer_tokenizer();
+  const auto train = trainer_reviews();
+  ftlib::testing::TempDir out("ftlib-libtorch-scaler");
+  ftlib::testing::TempDir out_b("ftlib-libtorch-scaler-b");
+  const auto options = lt::LoadOptions{}.with_loss_scaling(overflowing);
+  auto a = DistilBert::from_pretrained(*dir, options);
+  ftlib::Trainer ta(a, tok, dropout_run_args(out.path()));
+  const auto ra = ta.fit(train);
+  CHECK(ra.state.global_step == 8);
+  CHECK(ra.state.skipped_steps == 1);
+  bool logged = false;
+  for (const auto& r : ra.state.log_history) {
+    if (r.contains("skipped_step")) logged = r.at("skipped_step") == 1 && r.at("reason").get<std::string>().find("overflowed") != std::string::npos;
+  }
+  CHECK(logged);
+  // 7 clean steps after the backoff with growth_interval 3: grown twice.
+  CHECK(a.grad_scaler().scale() == std::ldexp(1.0, 22));
+  CHECK(a.grad_scaler().growth_tracker() == 1);
+  const nlohmann::json saved = nlohmann::json::parse(std::ifstream(out.path() / "checkpoint-3" / "trainer_state.json"));
+  CHECK(saved.at("model_loss_scaler_state").get<lt::GradScalerState>() == lt::GradScalerState{std::ldexp(1.0, 20), 2});
+  auto b = DistilBert::from_pretrained(*dir, options);
+  ftlib::TrainingArguments args = dropout_run_args(out_b.path());
+  args.resume_from_checkpoint = out.path() / "checkpoint-3";
+  ftlib::Trainer tb(b, tok, args);
+  const auto rb = tb.fit(train);
+  CHECK(rb.training_loss == ra.training_loss);
+  CHECK(b.loss_scaler_state() == a.loss_scaler_state());
+  CHECK(same_parameters(ftlib::training::snapshot_parameters(b), ftlib::training::snapshot_parameters(a)));
+
+  // fp16 stays refused on the CPU, naming the device.
+  CHECK_THROWS_WITH_AS(DistilBert::from_pretrained(*dir, lt::LoadOptions{}.with_precision(lt::Precision::fp16)),
+                       doctest::Contains("device is cpu"), ftlib::option_error);
 }

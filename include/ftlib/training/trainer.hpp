@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -331,9 +332,17 @@ class Trainer {
           loss_sum += loss;
         }
         double grad_norm = std::numeric_limits<double>::quiet_NaN();
+        // A model with dynamic loss scaling (fp16) reports overflowed scaled gradients: it has
+        // already lowered its scale, and skipping the step is the scaler's rule, never an error.
+        bool overflow = false;
         if (bad.empty()) {
           grad_norm = model_->clip_grad_norm(clip);
-          if (!std::isfinite(grad_norm)) bad = "the gradient norm is " + describe(grad_norm) + " (epoch " + std::to_string(epoch) + ")";
+          if (!std::isfinite(grad_norm)) {
+            if constexpr (requires { { model_->gradient_overflow() } -> std::convertible_to<bool>; })
+              overflow = model_->gradient_overflow();
+            bad = overflow ? "the loss-scaled gradients overflowed (norm " + describe(grad_norm) + "); loss scale lowered"
+                           : "the gradient norm is " + describe(grad_norm) + " (epoch " + std::to_string(epoch) + ")";
+          }
         }
         const std::int64_t step = state_.global_step + 1;
         const double lr = scheduler.lr(state_.global_step);
@@ -346,7 +355,7 @@ class Trainer {
           state_.total_loss += step_loss;
           state_.logging_loss += step_loss;
           ++state_.logging_count;
-        } else if (args_.on_nonfinite_loss == NonFiniteLoss::error) {
+        } else if (args_.on_nonfinite_loss == NonFiniteLoss::error && !overflow) {
           model_->zero_grad();
           throw error("step " + std::to_string(step) + ": " + bad +
                       "; training stopped before the optimizer update, so the weights and every checkpoint written "
@@ -499,6 +508,8 @@ class Trainer {
       if constexpr (std::is_same_v<Scheduler, LearningRateSchedule>) j["scheduler"] = training::detail::schedule_json(scheduler);
       j["data"] = fingerprint;
       if constexpr (requires { nlohmann::json(model_->rng_state()); }) j["model_rng_state"] = model_->rng_state();
+      if constexpr (requires { nlohmann::json(model_->loss_scaler_state()); })
+        j["model_loss_scaler_state"] = model_->loss_scaler_state();
       training::detail::write_json(tmp / "trainer_state.json", j);
     });
     last_checkpoint_ = dir;
@@ -541,6 +552,12 @@ class Trainer {
     optimizer.load_state_dict(training::load_host_tensors(dir / "optimizer.safetensors"), params);
     if constexpr (requires { model_->set_rng_state(j.at("model_rng_state").get<decltype(model_->rng_state())>()); }) {
       if (j.contains("model_rng_state")) model_->set_rng_state(j.at("model_rng_state").get<decltype(model_->rng_state())>());
+    }
+    if constexpr (requires {
+                    model_->set_loss_scaler_state(j.at("model_loss_scaler_state").get<decltype(model_->loss_scaler_state())>());
+                  }) {
+      if (j.contains("model_loss_scaler_state"))
+        model_->set_loss_scaler_state(j.at("model_loss_scaler_state").get<decltype(model_->loss_scaler_state())>());
     }
     state_ = std::move(loaded);
     if (args_.load_best_model_at_end && state_.best_step) {

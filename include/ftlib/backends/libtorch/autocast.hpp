@@ -9,6 +9,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
+#include <nlohmann/json.hpp>
 #include <torch/types.h>
 
 #include "ftlib/backends/libtorch/compat.hpp"
@@ -99,6 +100,26 @@ struct GradScalerOptions {
   }
 };
 
+/// @brief What a GradScaler carries from one optimizer step to the next (saved in checkpoints).
+struct GradScalerState {
+  double scale = 1.0;                ///< the current loss scale
+  std::int64_t growth_tracker = 0;   ///< clean steps since the last growth or backoff
+
+  /// @brief Equal when both fields are.
+  friend bool operator==(const GradScalerState&, const GradScalerState&) = default;
+};
+
+/// @brief nlohmann::json conversion of GradScalerState.
+inline void to_json(nlohmann::json& j, const GradScalerState& s) {
+  j = nlohmann::json{{"scale", s.scale}, {"growth_tracker", s.growth_tracker}};
+}
+
+/// @brief nlohmann::json conversion of GradScalerState.
+inline void from_json(const nlohmann::json& j, GradScalerState& s) {
+  s.scale = j.at("scale").get<double>();
+  s.growth_tracker = j.at("growth_tracker").get<std::int64_t>();
+}
+
 /// @brief Dynamic loss scaling with torch.cuda.amp.GradScaler's rule. Use per optimizer step:
 ///        forward_backward(batch, scaler.scale() / accumulation); `found_inf = scaler.unscale(params)`;
 ///        if !found_inf { clip; optimizer.step }; `scaler.update(found_inf)`.
@@ -163,13 +184,22 @@ class GradScaler {
     }
   }
 
-  /// @brief Restores a saved state (scale and growth tracker), e.g. when resuming.
+  /// @brief Restores a saved state (scale and growth tracker), e.g. when resuming; a disabled
+  ///        scaler checks it and stays at scale 1.
   void load_state(double scale, std::int64_t growth_tracker) {
     if (!(scale > 0.0 && std::isfinite(scale)))
       throw option_error("GradScaler: saved scale must be finite and > 0, got " + std::to_string(scale));
+    if (growth_tracker < 0 || growth_tracker >= options_.growth_interval)
+      throw option_error("GradScaler: saved growth_tracker must be in [0, growth_interval = " +
+                         std::to_string(options_.growth_interval) + "), got " + std::to_string(growth_tracker));
+    if (!options_.enabled) return;
     scale_ = scale;
     growth_tracker_ = growth_tracker;
   }
+  /// @brief Restores a state saved by state().
+  void load_state(const GradScalerState& state) { load_state(state.scale, state.growth_tracker); }
+  /// @brief The scale and growth tracker, for checkpoints.
+  [[nodiscard]] GradScalerState state() const noexcept { return GradScalerState{scale_, growth_tracker_}; }
 
  private:
   GradScalerOptions options_;

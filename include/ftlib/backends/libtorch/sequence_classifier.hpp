@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <span>
@@ -23,6 +24,7 @@
 
 #include "ftlib/backends/libtorch/autocast.hpp"
 #include "ftlib/backends/libtorch/batch_tensors.hpp"
+#include "ftlib/backends/libtorch/generator.hpp"
 #include "ftlib/backends/libtorch/layers.hpp"
 #include "ftlib/backends/libtorch/param_ops.hpp"
 #include "ftlib/batch.hpp"
@@ -39,7 +41,9 @@ struct ModelOptions {
   torch::Device device = torch::kCPU;                   ///< where parameters and activations live
   Precision precision = Precision::fp32;                ///< autocast precision of forward/backward
   AttentionBackend attention = AttentionBackend::automatic;  ///< explicit softmax or fused SDPA
-  std::uint64_t seed = 42;                              ///< seeds the N(0, initializer_range) init of new weights
+  std::uint64_t seed = 42;                              ///< seeds the init of new weights and the dropout stream
+  /// Dynamic loss scaling (torch.cuda.amp.GradScaler). Unset: on with GradScaler's defaults for fp16, off otherwise.
+  std::optional<GradScalerOptions> loss_scaling;
 
   /// @brief Sets device.
   ModelOptions& with_device(torch::Device d) { device = d; return *this; }
@@ -49,6 +53,8 @@ struct ModelOptions {
   ModelOptions& with_attention(AttentionBackend a) { attention = a; return *this; }
   /// @brief Sets seed.
   ModelOptions& with_seed(std::uint64_t s) { seed = s; return *this; }
+  /// @brief Sets loss_scaling (e.g. to force a scale on fp32, or to tune fp16's scaler).
+  ModelOptions& with_loss_scaling(GradScalerOptions o) { loss_scaling = o; return *this; }
 };
 
 /// @brief from_pretrained's options: label overrides, dropout override, device and precision.
@@ -73,6 +79,8 @@ struct LoadOptions {
   LoadOptions& with_attention(AttentionBackend a) { model.attention = a; return *this; }
   /// @brief Sets model.seed.
   LoadOptions& with_seed(std::uint64_t s) { model.seed = s; return *this; }
+  /// @brief Sets model.loss_scaling.
+  LoadOptions& with_loss_scaling(GradScalerOptions o) { model.loss_scaling = o; return *this; }
 };
 
 /// @brief What loading a checkpoint found (hf::LoadReport: loaded, missing_keys, unexpected_keys,
@@ -169,7 +177,7 @@ class SequenceClassifierBase {
 
   /// @brief A freshly initialised model (weights as transformers initialises them, seeded).
   explicit SequenceClassifierBase(Config config, const ModelOptions& options = {})
-      : config_(std::move(config)), options_(options) {
+      : config_(std::move(config)), options_(options), dropout_rng_(options.seed), scaler_(make_scaler(options)) {
     config_.validate();
     check_precision(options_.precision, options_.device);
     (void)resolve_sdpa(options_.attention);  // fails early when sdpa is asked for and absent
@@ -180,6 +188,7 @@ class SequenceClassifierBase {
       init_like_transformers(item.key(), item.value(), config_.arch.initializer_range, config_.arch.pad_token_id, generator);
     }
     if (!options_.device.is_cpu()) module_->to(options_.device);
+    dropout_rng_.attach(options_.device);
     module_->train(true);
   }
 
@@ -219,9 +228,11 @@ class SequenceClassifierBase {
     config.architectures = {std::string(Arch::classifier_architecture)};
     ModelOptions on_cpu = options.model;
     on_cpu.device = torch::kCPU;  // load into host memory, then move once
+    on_cpu.precision = Precision::fp32;  // fp16 is refused on the CPU: set once on the device
     Derived model(std::move(config), on_cpu);
     model.load_safetensors(weights, options.ignore_mismatched_sizes);
     model.to(options.model.device);
+    model.set_precision(options.model.precision);
     model.set_training(false);  // like transformers' from_pretrained: eval mode until set_training(true)
     return model;
   }
@@ -264,9 +275,23 @@ class SequenceClassifierBase {
     report_ = std::move(report);
   }
 
-  /// @brief Seeds LibTorch's generators (CPU and CUDA), which drive dropout. LibTorch keeps them
-  ///        process-wide: this affects every model in the process.
-  void set_seed(std::uint64_t seed) { torch::manual_seed(seed); }
+  /// @brief Seeds this model's dropout stream (CPU, and CUDA when on a CUDA device); other models and
+  ///        LibTorch's global generators are not affected. The Trainer calls it at the start of a fresh fit().
+  void set_seed(std::uint64_t seed) { dropout_rng_.set_seed(seed); }
+  /// @brief The position of the dropout stream, for checkpoints (JSON-storable).
+  [[nodiscard]] RngState rng_state() const { return dropout_rng_.state(); }
+  /// @brief Restores a position saved by rng_state(), so that a resumed run draws the same masks.
+  void set_rng_state(const RngState& state) { dropout_rng_.set_state(state); }
+
+  /// @brief The loss scaler (enabled for fp16 unless ModelOptions::loss_scaling says otherwise).
+  [[nodiscard]] const GradScaler& grad_scaler() const noexcept { return scaler_; }
+  /// @brief The scaler's scale and growth tracker, for checkpoints.
+  [[nodiscard]] GradScalerState loss_scaler_state() const noexcept { return scaler_.state(); }
+  /// @brief Restores a state saved by loss_scaler_state() (ignored when scaling is off).
+  void set_loss_scaler_state(const GradScalerState& state) { scaler_.load_state(state); }
+  /// @brief True when the last unscale (in clip_grad_norm or parameters()) found inf/NaN in the
+  ///        loss-scaled gradients: they were dropped, the scale lowered, and the step is to be skipped.
+  [[nodiscard]] bool gradient_overflow() const noexcept { return overflow_; }
 
   // --- the SequenceClassifier concept ---------------------------------------------------------
 
@@ -274,15 +299,22 @@ class SequenceClassifierBase {
   void set_training(bool training) { module_->train(training); }
 
   /// @brief Forward in the current mode, mean cross-entropy, then accumulates scale * d(loss)/d(param)
-  ///        into the gradients. Returns the unscaled loss.
+  ///        into the gradients. Returns the unscaled loss. With loss scaling on, the gradients hold
+  ///        scale * grad_scaler().scale() * d(loss)/d(param) until clip_grad_norm or parameters() unscales them.
   double forward_backward(const Batch& batch, double scale = 1.0) {
     const BatchTensors t = to_tensors(batch, options_.device, limits());
     if (!t.labels.defined()) throw tensor_error("forward_backward needs a batch with labels");
     torch::Tensor loss;
     {
+      const DropoutGenerator::Scope rng(dropout_rng_, options_.device, module_->is_training());
       const AutocastGuard autocast(options_.device, options_.precision);
       const torch::Tensor logits = run(t, nullptr);
       loss = at::cross_entropy_loss(logits.to(torch::kFloat), t.labels);
+    }
+    if (scaler_.enabled()) {
+      overflow_ = false;
+      grads_scaled_ = true;
+      scale *= scaler_.scale();
     }
     (scale == 1.0 ? loss : loss * scale).backward();
     return loss.item<double>();
@@ -292,6 +324,7 @@ class SequenceClassifierBase {
   ForwardOutput forward(const Batch& batch) {
     const BatchTensors t = to_tensors(batch, options_.device, limits());
     const torch::NoGradGuard no_grad;
+    const DropoutGenerator::Scope rng(dropout_rng_, options_.device, module_->is_training());
     const AutocastGuard autocast(options_.device, options_.precision);
     const torch::Tensor logits = run(t, nullptr).to(torch::kFloat);
     ForwardOutput out;
@@ -308,23 +341,37 @@ class SequenceClassifierBase {
     for (auto& p : module_->parameters(true)) {
       if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
     }
+    grads_scaled_ = false;
   }
 
   /// @brief Scales the gradients so that their global 2-norm is at most max_norm
-  ///        (torch::nn::utils::clip_grad_norm_); returns the norm before clipping.
-  double clip_grad_norm(double max_norm) { return torch::nn::utils::clip_grad_norm_(module_->parameters(true), max_norm); }
+  ///        (torch::nn::utils::clip_grad_norm_); returns the norm before clipping. With loss scaling
+  ///        it first unscales (once per optimizer step, updating the scale); on overflow it drops the
+  ///        gradients and returns +inf (gradient_overflow() is then true).
+  double clip_grad_norm(double max_norm) {
+    if (unscale_gradients()) return std::numeric_limits<double>::infinity();
+    return torch::nn::utils::clip_grad_norm_(module_->parameters(true), max_norm);
+  }
+
+  /// @brief With loss scaling: divides the accumulated gradients by the scale, checks them for
+  ///        inf/NaN and updates the scaler, once per optimizer step (later calls until the next
+  ///        forward_backward repeat the answer). On overflow the gradients are dropped, so that an
+  ///        optimizer step skips every parameter. Returns gradient_overflow(). No-op without scaling.
+  bool unscale_gradients() {
+    if (!grads_scaled_) return overflow_;
+    grads_scaled_ = false;
+    overflow_ = scaler_.unscale(gradient_refs());
+    scaler_.update(overflow_);
+    if (overflow_) zero_grad();
+    return overflow_;
+  }
 
   /// @brief The trainable parameters under HF names: value (a detached alias, safe for in-place
-  ///        updates), the current gradient, and whether backward reached it. Call after backward.
+  ///        updates), the current gradient, and whether backward reached it. Call after backward;
+  ///        loss-scaled gradients are unscaled first (unscale_gradients).
   [[nodiscard]] std::vector<ParameterRef<torch::Tensor>> parameters() {
-    std::vector<ParameterRef<torch::Tensor>> out;
-    for (auto& item : module_->named_parameters(true)) {
-      const torch::Tensor& p = item.value();
-      if (!p.requires_grad()) continue;
-      const torch::Tensor& g = p.grad();
-      out.push_back(ParameterRef<torch::Tensor>{item.key(), p.detach(), g, g.defined()});
-    }
-    return out;
+    (void)unscale_gradients();
+    return gradient_refs();
   }
 
   /// @brief Writes config.json and model.safetensors (float32, HF names) so that transformers'
@@ -360,6 +407,7 @@ class SequenceClassifierBase {
   ///        the autograd graph when grad mode is on. `trace` (optional) receives the intermediates.
   [[nodiscard]] torch::Tensor logits(const Batch& batch, Trace* trace = nullptr) {
     const BatchTensors t = to_tensors(batch, options_.device, limits());
+    const DropoutGenerator::Scope rng(dropout_rng_, options_.device, module_->is_training());
     const AutocastGuard autocast(options_.device, options_.precision);
     return run(t, trace);
   }
@@ -368,6 +416,7 @@ class SequenceClassifierBase {
   [[nodiscard]] EncoderOutput encode(const Batch& batch) {
     const BatchTensors t = to_tensors(batch, options_.device, limits());
     const torch::NoGradGuard no_grad;
+    const DropoutGenerator::Scope rng(dropout_rng_, options_.device, module_->is_training());
     const AutocastGuard autocast(options_.device, options_.precision);
     const AttentionContext ctx = make_attention_context(t.attention_mask, options_.attention, module_->is_training(), nullptr);
     auto [hidden, pooled] = module_->encode(t.input_ids, t.token_type_ids, ctx);
@@ -385,14 +434,22 @@ class SequenceClassifierBase {
   void to(const torch::Device& device) {
     check_precision(options_.precision, device);
     if (device != options_.device) module_->to(device);
+    dropout_rng_.attach(device);
     options_.device = device;
   }
   /// @brief Where parameters and activations live.
   [[nodiscard]] torch::Device device() const noexcept { return options_.device; }
-  /// @brief Sets the autocast precision (fp16 needs CUDA).
+  /// @brief Sets the autocast precision (fp16 needs CUDA). Without explicit ModelOptions::loss_scaling,
+  ///        a change of precision turns loss scaling on (fp16) or off and restarts it.
   void set_precision(Precision precision) {
     check_precision(precision, options_.device);
+    const bool changed = precision != options_.precision;
     options_.precision = precision;
+    if (changed && !options_.loss_scaling) {
+      scaler_ = make_scaler(options_);
+      grads_scaled_ = false;
+      overflow_ = false;
+    }
   }
   /// @brief The autocast precision.
   [[nodiscard]] Precision precision() const noexcept { return options_.precision; }
@@ -422,6 +479,24 @@ class SequenceClassifierBase {
   }
 
  private:
+  [[nodiscard]] static GradScaler make_scaler(const ModelOptions& options) {
+    if (options.loss_scaling) return GradScaler(*options.loss_scaling);
+    GradScalerOptions defaults;
+    defaults.enabled = options.precision == Precision::fp16;
+    return GradScaler(defaults);
+  }
+
+  [[nodiscard]] std::vector<ParameterRef<torch::Tensor>> gradient_refs() const {
+    std::vector<ParameterRef<torch::Tensor>> out;
+    for (const auto& item : module_->named_parameters(true)) {
+      const torch::Tensor& p = item.value();
+      if (!p.requires_grad()) continue;
+      const torch::Tensor& g = p.grad();
+      out.push_back(ParameterRef<torch::Tensor>{item.key(), p.detach(), g, g.defined()});
+    }
+    return out;
+  }
+
   torch::Tensor run(const BatchTensors& t, Trace* trace) {
     const AttentionContext ctx = make_attention_context(t.attention_mask, options_.attention, module_->is_training(), trace);
     return module_->forward(t.input_ids, t.token_type_ids, ctx);
@@ -431,6 +506,10 @@ class SequenceClassifierBase {
   ModelOptions options_;
   Module module_{nullptr};
   LoadReport report_;
+  DropoutGenerator dropout_rng_;
+  GradScaler scaler_;
+  bool grads_scaled_ = false;  // the gradients hold loss-scaled values not yet unscaled
+  bool overflow_ = false;      // the last unscale found inf/NaN
 };
 
 }  // namespace detail
