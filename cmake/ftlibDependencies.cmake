@@ -7,7 +7,7 @@ find_dependency(Threads)
 find_dependency(nlohmann_json 3.10)
 find_dependency(CURL)
 find_dependency(utf8proc)
-find_dependency(SentencePiece)
+# No SentencePiece: ftlib::sentencepiece is header-only (only tests/ look for the library, as an oracle).
 
 if(FTLIB_WITH_EIGEN)
   find_dependency(Eigen3 3.4 NO_MODULE)

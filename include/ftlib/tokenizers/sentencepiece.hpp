@@ -5,9 +5,11 @@
 // SentencePiece unigram -> the digit-comma re-split -> ids -> slow truncate_sequences ->
 // [CLS] A [SEP] (B [SEP]) via the shared post-processing.
 //
-// Needs the ftlib::sentencepiece CMake target (which links Debian's libsentencepiece).
+// The SentencePiece part (model file, normalizer, Viterbi search, decoder) is ftlib's own
+// (sentencepiece_model.hpp), identical to libsentencepiece 0.1.97 but without loading it: that
+// library's embedded protobuf runtime clashes with LibTorch's. Needs only ftlib::ftlib (utf8proc);
+// the ftlib::sentencepiece target remains for FTLIB_HAS_SENTENCEPIECE and find_package components.
 
-#include <sentencepiece_processor.h>
 #include <utf8proc.h>
 
 #include <algorithm>
@@ -32,6 +34,7 @@
 #include "ftlib/error.hpp"
 #include "ftlib/tokenizers/encoding.hpp"
 #include "ftlib/tokenizers/post_processing.hpp"
+#include "ftlib/tokenizers/sentencepiece_model.hpp"
 
 namespace ftlib {
 
@@ -444,7 +447,7 @@ class SentencePieceTokenizer {
     std::vector<std::int64_t> ids;
     ids.reserve(text.size() / 3 + 4);
     std::string scratch;
-    std::vector<int> piece_ids;
+    EncodeScratch piece_ids;
     if (ascii && !may_hold_special_token(text)) {
       // The common case: one chunk, and preprocess_text's ASCII lower-casing equals HF's pre-lowering.
       scratch.reserve(text.size());
@@ -475,7 +478,7 @@ class SentencePieceTokenizer {
     const auto ids = encode_ids(text);
     std::vector<std::string> pieces;
     pieces.reserve(ids.size());
-    for (const auto id : ids) pieces.push_back(processor_->IdToPiece(static_cast<int>(id)));
+    for (const auto id : ids) pieces.push_back(model_->id_to_piece(static_cast<int>(id)));
     return pieces;
   }
 
@@ -497,10 +500,7 @@ class SentencePieceTokenizer {
     bool prev_is_special = false;
     const auto flush = [&] {
       if (run.empty()) return;
-      std::string text;
-      const auto status = processor_->Decode(run, &text);
-      if (!status.ok()) throw error("SentencePiece failed to decode ids: " + status.ToString());
-      out += text;
+      out += model_->decode(run);
       run.clear();
     };
     for (const auto id : ids) {
@@ -543,13 +543,13 @@ class SentencePieceTokenizer {
   /// @brief The piece with this id; throws ftlib::error when the id is outside the vocabulary.
   [[nodiscard]] std::string id_to_token(std::int64_t id) const {
     check_id(id);
-    return processor_->IdToPiece(static_cast<int>(id));
+    return model_->id_to_piece(static_cast<int>(id));
   }
 
   /// @brief The id of this piece, or nullopt when the model has no such piece.
   [[nodiscard]] std::optional<std::int64_t> token_to_id(std::string_view token) const {
-    const int id = processor_->PieceToId(token);
-    if (id < 0 || processor_->IdToPiece(id) != token) return std::nullopt;
+    const int id = model_->piece_to_id(token);
+    if (id < 0 || model_->id_to_piece(id) != token) return std::nullopt;
     return id;
   }
 
@@ -582,19 +582,19 @@ class SentencePieceTokenizer {
  private:
   static constexpr std::string_view underline = "\xE2\x96\x81";  // U+2581, SentencePiece's space
   // Order of special_tokens_ / special_ids_.
+  /// Buffers reused across the chunks of one encode call.
+  struct EncodeScratch {
+    std::vector<int> ids;
+    std::string normalized;
+    std::vector<SentencePieceModel::Span> spans;
+  };
+
   static constexpr std::size_t cls_index = 0, sep_index = 1, unk_index = 2, pad_index = 3, mask_index = 4;
 
   SentencePieceTokenizer(const std::filesystem::path& path, std::string bytes, SentencePieceOptions options)
       : options_(std::move(options)), model_bytes_(std::make_shared<const std::string>(std::move(bytes))) {
-    auto processor = std::make_shared<sentencepiece::SentencePieceProcessor>();
-    const auto status = processor->LoadFromSerializedProto(*model_bytes_);
-    if (!status.ok() || processor->GetPieceSize() <= 0) {
-      throw parse_error(SourceLocation{path.string(), {}, {}},
-                        std::string("not a valid SentencePiece model file (") +
-                            (status.ok() ? "it has no pieces" : status.ToString()) + ")");
-    }
-    processor_ = std::move(processor);
-    vocab_size_ = static_cast<std::size_t>(processor_->GetPieceSize());
+    model_ = std::make_shared<const SentencePieceModel>(SentencePieceModel::parse(*model_bytes_, path));
+    vocab_size_ = model_->size();
     special_tokens_ = {options_.cls_token, options_.sep_token, options_.unk_token, options_.pad_token,
                        options_.mask_token};
     const std::array<const char*, 5> names{"cls_token", "sep_token", "unk_token", "pad_token", "mask_token"};
@@ -619,14 +619,14 @@ class SentencePieceTokenizer {
     // Pieces the digit-comma rule re-splits: longer than one character, ending in <digit>",".
     splits_at_comma_.assign(vocab_size_, false);
     for (std::size_t id = 0; id < vocab_size_; ++id) {
-      const std::string& piece = processor_->IdToPiece(static_cast<int>(id));
+      const std::string& piece = model_->id_to_piece(static_cast<int>(id));
       if (piece.size() < 2 || piece.back() != ',') continue;
       std::size_t start = piece.size() - 2;
       while (start > 0 && (static_cast<unsigned char>(piece[start]) & 0xC0) == 0x80) --start;
       std::size_t i = start;
       if (detail::spm::is_python_digit(detail::spm::next_code_point(piece, i))) splits_at_comma_[id] = true;
     }
-    comma_id_ = processor_->PieceToId(",");
+    comma_id_ = model_->piece_to_id(",");
   }
 
   static void apply_config(const std::filesystem::path& path, SentencePieceOptions& options, bool is_config) {
@@ -867,16 +867,16 @@ class SentencePieceTokenizer {
 
   /// SentencePiece encoding of a pre-processed chunk plus AlbertTokenizer._tokenize's rule: a piece
   /// ending in <digit>"," is re-encoded without the comma and the comma becomes its own piece.
-  void encode_preprocessed(const std::string& text, std::vector<int>& piece_ids, std::vector<std::int64_t>& ids) const {
+  void encode_preprocessed(const std::string& text, EncodeScratch& scratch, std::vector<std::int64_t>& ids) const {
     if (text.empty()) return;
-    const auto status = processor_->Encode(text, &piece_ids);
-    if (!status.ok()) throw error("SentencePiece failed to encode a text: " + status.ToString());
-    for (const int id : piece_ids) {
+    scratch.ids.clear();
+    model_->encode(text, scratch.ids, scratch.normalized, scratch.spans);
+    for (const int id : scratch.ids) {
       if (!splits_at_comma_[static_cast<std::size_t>(id)]) {
         ids.push_back(id);
         continue;
       }
-      const std::string& piece = processor_->IdToPiece(id);
+      const std::string& piece = model_->id_to_piece(id);
       std::string stripped;
       for (std::size_t i = 0; i + 1 < piece.size();) {
         if (piece.compare(i, underline.size(), underline) == 0) {
@@ -885,7 +885,7 @@ class SentencePieceTokenizer {
           stripped.push_back(piece[i++]);
         }
       }
-      std::vector<std::string> sub = processor_->EncodeAsPieces(stripped);
+      std::vector<std::string> sub = model_->encode_as_pieces(stripped);
       const bool had_prefix = piece.compare(0, underline.size(), underline) == 0;
       if (!had_prefix && !sub.empty() && sub.front().compare(0, underline.size(), underline) == 0) {
         if (sub.front().size() == underline.size()) {
@@ -894,7 +894,7 @@ class SentencePieceTokenizer {
           sub.front().erase(0, underline.size());
         }
       }
-      for (const auto& p : sub) ids.push_back(processor_->PieceToId(p));
+      for (const auto& p : sub) ids.push_back(model_->piece_to_id(p));
       ids.push_back(comma_id_);
     }
   }
@@ -902,14 +902,14 @@ class SentencePieceTokenizer {
   [[nodiscard]] Segment to_segment(std::vector<std::int64_t> ids) const {
     Segment s;
     s.tokens.reserve(ids.size());
-    for (const auto id : ids) s.tokens.push_back(processor_->IdToPiece(static_cast<int>(id)));
+    for (const auto id : ids) s.tokens.push_back(model_->id_to_piece(static_cast<int>(id)));
     s.ids = std::move(ids);
     return s;
   }
 
   SentencePieceOptions options_;
   std::shared_ptr<const std::string> model_bytes_;  // the model file as loaded, for save()
-  std::shared_ptr<const sentencepiece::SentencePieceProcessor> processor_;
+  std::shared_ptr<const SentencePieceModel> model_;
   std::size_t vocab_size_ = 0;
   std::array<std::string, 5> special_tokens_;
   std::array<std::int64_t, 5> special_ids_{};
