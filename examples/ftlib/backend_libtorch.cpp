@@ -29,10 +29,12 @@ std::unique_ptr<Session> make(const ModelSpec& spec, AutoTokenizer tokenizer, Tr
   const torch::Device device = parse_device(spec.device);
   const libtorch::Precision precision =
       spec.bf16 ? libtorch::Precision::bf16 : spec.fp16 ? libtorch::Precision::fp16 : libtorch::Precision::fp32;
-  if (spec.fp16)
+  if (spec.fp16 && !device.is_cuda())
     throw option_error(SourceLocation{"--fp16", {}, {}},
-                       "fp16 training needs loss scaling, which the Trainer does not drive yet; use --bf16");
-  torch::manual_seed(spec.seed);  // dropout masks draw from LibTorch's global generator
+                       "float16 autocast needs a CUDA device, but --device is " + device.str() +
+                           "; use --bf16 on the CPU (or --device cuda)");
+  // fp16: the model owns a GradScaler (torch.cuda.amp defaults); overflowed steps are skipped by the Trainer.
+  // Dropout draws from the model's own stream, seeded by the Trainer (set_seed) or restored on resume.
   libtorch::ModelOptions model_options;
   model_options.device = device;
   model_options.precision = precision;

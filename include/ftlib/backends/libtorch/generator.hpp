@@ -82,7 +82,8 @@ class DropoutGenerator {
   ///        seeded with the last seed).
   void attach(const torch::Device& device) {
     if (!device.is_cuda()) return;
-    if (cuda_.defined() && cuda_device_ == device) return;
+    // "cuda" (no index) means the current device: keep an existing stream rather than restart it.
+    if (cuda_.defined() && (!device.has_index() || cuda_.device().index() == device.index())) return;
     at::Generator global = at::globalContext().defaultGenerator(device);
     at::Generator fresh = [&] {
       const std::lock_guard<std::mutex> lock(global.mutex());
@@ -90,7 +91,6 @@ class DropoutGenerator {
     }();
     fresh.set_current_seed(seed_);
     cuda_ = std::move(fresh);
-    cuda_device_ = device;
   }
 
   /// @brief The states of the streams (CUDA's only when attached to a CUDA device).
@@ -159,7 +159,6 @@ class DropoutGenerator {
   std::uint64_t seed_;
   at::Generator cpu_;
   at::Generator cuda_;
-  torch::Device cuda_device_ = torch::kCPU;
 };
 
 }  // namespace ftlib::libtorch
