@@ -13,3 +13,12 @@ set_tests_properties(package_consumer_configure PROPERTIES FIXTURES_REQUIRED ftl
 set_tests_properties(package_consumer_build PROPERTIES FIXTURES_REQUIRED ftlib_consumer_configured FIXTURES_SETUP ftlib_consumer_built)
 set_tests_properties(package_consumer_run PROPERTIES FIXTURES_REQUIRED ftlib_consumer_built
   PASS_REGULAR_EXPRESSION "consumer ok: reviews.csv:3:7: unterminated quote")
+
+# The README's C++ example, end to end on the small made-up data of tests/data/trainer.
+if(TARGET quickstart)
+  add_test(NAME example_quickstart
+    COMMAND quickstart ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/tiny-distilbert
+            ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/reviews.csv ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/reviews.csv
+            text sentiment ${CMAKE_CURRENT_BINARY_DIR}/quickstart-out)
+  set_tests_properties(example_quickstart PROPERTIES PASS_REGULAR_EXPRESSION "quickstart ok")
+endif()
