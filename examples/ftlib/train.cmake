@@ -18,15 +18,7 @@ else()
 endif()
 if(TARGET ftlib::libtorch)
   target_sources(ftlib_tool PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_libtorch.cpp)
-  # LibTorch first: Debian's libsentencepiece exports its own protobuf-lite symbols, and when it is
-  # loaded before libprotobuf (pulled in by LibTorch) the process crashes in a static initialiser.
-  # libprotobuf must therefore be a direct dependency listed before libsentencepiece.
-  find_library(FTLIB_TOOL_PROTOBUF_LIBRARY NAMES protobuf)
-  get_target_property(ftlib_tool_libs ftlib_tool LINK_LIBRARIES)
-  if(FTLIB_TOOL_PROTOBUF_LIBRARY)
-    set(ftlib_tool_first "-Wl,--push-state,--no-as-needed" ${FTLIB_TOOL_PROTOBUF_LIBRARY} "-Wl,--pop-state")
-  endif()
-  set_property(TARGET ftlib_tool PROPERTY LINK_LIBRARIES ${ftlib_tool_first} ftlib::libtorch ${ftlib_tool_libs})
+  target_link_libraries(ftlib_tool PRIVATE ftlib::libtorch)
   target_compile_definitions(ftlib_tool PRIVATE FTLIB_TOOL_HAS_LIBTORCH=1)
 else()
   target_sources(ftlib_tool PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_libtorch_missing.cpp)

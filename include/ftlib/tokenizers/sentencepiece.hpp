@@ -1,5 +1,5 @@
 #pragma once
-// ALBERT's tokenizer: HuggingFace's slow `AlbertTokenizer` reproduced on top of libsentencepiece.
+// ALBERT's tokenizer: HuggingFace's slow `AlbertTokenizer` reproduced with SentencePiece's unigram model.
 // Text -> (lower-case outside literal special tokens) -> split on literal special tokens ->
 // preprocess_text (Python whitespace join, `` '' -> ", NFKD, drop combining marks, lower) ->
 // SentencePiece unigram -> the digit-comma re-split -> ids -> slow truncate_sequences ->
