@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "ftlib/tokenizers/sentencepiece.hpp"
+#include "ftlib/tokenizers/sentencepiece_model.hpp"
 #include "ftlib/tokenizers/tokenizer_concept.hpp"
 #include "test_support.hpp"
 
@@ -362,4 +364,75 @@ TEST_CASE("save writes files from_pretrained reads back") {
     if (n++ == 50) break;
     CHECK(reloaded.encode(row.at("text").get<std::string>()).ids == row.at("ids").get<std::vector<std::int64_t>>());
   }
+}
+
+namespace {
+
+// Protobuf wire-format writers for hand-made model files (field numbers of sentencepiece_model.proto).
+std::string varint(std::uint64_t v) {
+  std::string out;
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+  return out;
+}
+std::string field_bytes(int field, const std::string& bytes) {
+  return varint(static_cast<std::uint64_t>(field) << 3 | 2) + varint(bytes.size()) + bytes;
+}
+std::string field_varint_value(int field, std::uint64_t v) { return varint(static_cast<std::uint64_t>(field) << 3) + varint(v); }
+std::string piece(const std::string& text, float score, int type) {
+  std::string s = field_bytes(1, text);
+  std::uint32_t u;
+  std::memcpy(&u, &score, 4);
+  s += varint(2 << 3 | 5);
+  for (int k = 0; k < 4; ++k) s.push_back(static_cast<char>((u >> (8 * k)) & 0xFF));
+  s += field_varint_value(3, static_cast<std::uint64_t>(type));
+  return field_bytes(1, s);
+}
+
+std::string parse_message(const std::string& bytes) {
+  return message_of([&] { (void)ftlib::SentencePieceModel::parse(bytes, "hand.model"); });
+}
+
+}  // namespace
+
+TEST_CASE("SentencePieceModel: a hand-made model, and errors that name the file and the problem") {
+  // <unk>, "▁", "a", "b", "ab", "▁ab"; no charsmap (identity normalizer).
+  const std::string u = "\xE2\x96\x81";
+  std::string model = piece("<unk>", 0, 2) + piece(u, -1, 1) + piece("a", -2, 1) + piece("b", -2, 1) +
+                      piece("ab", -3, 1) + piece(u + "ab", -3.5F, 1) + piece("[CLS]", 0, 3);
+  const auto m = ftlib::SentencePieceModel::parse(model, "hand.model");
+  CHECK(m.size() == 7);
+  CHECK(m.unk_id() == 0);
+  CHECK(m.piece_to_id("ab") == 4);
+  CHECK(m.piece_to_id("[CLS]") == 6);
+  CHECK(m.piece_to_id("zzz") == 0);
+  // Normalizer defaults: dummy prefix, spaces collapsed and escaped, trailing space dropped.
+  CHECK(m.normalize("  ab   b ") == u + "ab" + u + "b");
+  CHECK(m.normalize(" \t") == u + "\t");  // without a charsmap a tab is not a space
+  CHECK(m.normalize("   ").empty());
+  // Viterbi by hand: "▁ab" (-3.5) beats "▁"+"ab" (-4) and "▁"+"a"+"b" (-5); "▁b" = "▁"(-1) + "b"(-2).
+  CHECK(m.encode("ab b") == std::vector<int>{5, 1, 3});
+  // Unknown characters: one <unk> for a run (score min - 10), then "a".
+  CHECK(m.encode("xyza") == std::vector<int>{1, 0, 2});
+  CHECK(m.encode_as_pieces("xyza") == std::vector<std::string>{u, "xyz", "a"});
+  CHECK(m.decode(std::vector<int>{5, 1, 3, 6, 0}) == "ab b \xE2\x81\x87 ");
+
+  CHECK(parse_message("").find("hand.model: not a valid SentencePiece model file (it has no pieces)") !=
+        std::string::npos);
+  CHECK(parse_message(model.substr(0, model.size() - 3)).find("runs past the end") != std::string::npos);
+  CHECK(parse_message(model + "\x3C").find("unsupported wire type 4") != std::string::npos);
+  CHECK(parse_message(model + field_bytes(2, field_varint_value(3, 2)))
+            .find("model_type is 2; only unigram models") != std::string::npos);
+  CHECK(parse_message(piece("a", 0, 1)).find("no piece of type UNKNOWN") != std::string::npos);
+  CHECK(parse_message(model + piece("ab", 0, 1)).find("piece \"ab\" (id 7) is defined twice") != std::string::npos);
+  CHECK(parse_message(model + piece("q", 0, 9)).find("unknown piece type 9") != std::string::npos);
+  CHECK(parse_message(model + piece("", 0, 1)).find("(ModelProto.pieces[7], byte 9: the piece is empty)") !=
+        std::string::npos);
+  CHECK(parse_message(model + field_bytes(3, field_bytes(2, std::string("\xFF\xFF\x00\x00xyz", 7))))
+            .find("precompiled_charsmap: its trie size (65535 bytes) exceeds the blob (7 bytes)") != std::string::npos);
+  CHECK(parse_message(model + field_bytes(2, field_varint_value(40, 3)))
+            .find("trainer_spec.unk_id is 3 but the UNKNOWN piece has id 0") != std::string::npos);
 }

@@ -37,8 +37,8 @@ namespace detail::spm {
 /// @brief Reads protobuf wire format from a byte range; every failure is a parse_error naming the file.
 class WireReader {
  public:
-  WireReader(std::string_view data, const std::filesystem::path& file, std::string_view message)
-      : data_(data), file_(&file), message_(message) {}
+  WireReader(std::string_view data, const std::filesystem::path& file, std::string message)
+      : data_(data), file_(&file), message_(std::move(message)) {}
 
   /// @brief True when every byte has been read.
   [[nodiscard]] bool done() const noexcept { return pos_ >= data_.size(); }
@@ -111,14 +111,14 @@ class WireReader {
   /// @brief Throws parse_error "<file>: not a valid SentencePiece model file (<message> at byte N: what)".
   [[noreturn]] void fail(const std::string& what) const {
     throw parse_error(SourceLocation{file_->string(), {}, {}},
-                      "not a valid SentencePiece model file (" + std::string(message_) + ", byte " +
+                      "not a valid SentencePiece model file (" + message_ + ", byte " +
                           std::to_string(pos_) + ": " + what + ")");
   }
 
  private:
   std::string_view data_;
   const std::filesystem::path* file_;
-  std::string_view message_;
+  std::string message_;  // what is being read, e.g. "ModelProto.pieces[3]"
   std::size_t pos_ = 0;
 };
 
