@@ -182,6 +182,27 @@ TEST_CASE("ProgressBar: redraws in place on a terminal") {
         "\rTrain: 100%|" + full + full + full + full + full + full + full + full + "| 4/4 [00:02<00:00,  2.00it/s, loss=0.5000]\n");
 }
 
+TEST_CASE("ProgressBar: write() prints a message without breaking the bar") {
+  double now = 0.0;
+  ftlib::ProgressBarOptions options;
+  options.bar_width = 4;
+  options.clock = [&] { return now; };
+  std::ostringstream plain;
+  options.tty = false;
+  ftlib::ProgressBar plain_bar(plain, 2, "Train", options);
+  plain_bar.write("step 1: eval_loss=0.5000");
+  CHECK(plain.str() == "step 1: eval_loss=0.5000\n");
+
+  std::ostringstream terminal;
+  options.tty = true;
+  ftlib::ProgressBar bar(terminal, 2, "T", options);
+  const std::string drawn = "\rT:   0%|    | 0/2 [00:00<?, ?it/s]";
+  CHECK(terminal.str() == drawn);
+  bar.write("hello");
+  // wipe the bar's width, print the message, redraw the bar on the next line
+  CHECK(terminal.str() == drawn + "\r" + std::string(drawn.size() - 1, ' ') + "\rhello\n" + drawn);
+}
+
 TEST_CASE("ProgressBar: interval formatting past an hour and sub-cell blocks") {
   double now = 0.0;
   ftlib::ProgressBarOptions options;

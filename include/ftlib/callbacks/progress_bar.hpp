@@ -175,6 +175,18 @@ class ProgressBar {
     postfix_ = std::move(text);
   }
 
+  /// @brief Prints `message` on its own line without breaking the bar (tqdm.write): on a terminal
+  /// the bar is wiped, the message printed and the bar redrawn below it.
+  void write(std::string_view message) {
+    if (tty_ && open_) *out_ << '\r' << std::string(last_width_, ' ') << '\r';
+    *out_ << message << '\n';
+    if (tty_ && open_) {
+      last_width_ = 0;
+      draw();
+    }
+    *out_ << std::flush;
+  }
+
   /// @brief Draws the final state and ends the line; a closed bar writes nothing more until start().
   void close() {
     if (!open_) return;

@@ -40,6 +40,16 @@ struct ProgressBarHooks {
     bar->set_postfix(std::vector<std::pair<std::string, double>>{{"loss", s.last_loss}, {"lr", s.last_learning_rate}, {"epoch", s.epoch}});
     bar->update(1);
   }
+  /// @brief Prints each evaluation's metrics above the bar, as transformers' Trainer prints them.
+  void on_evaluate(const TrainerState& s, const std::map<std::string, double>& metrics) {
+    std::string line = "step " + std::to_string(s.global_step) + ":";
+    for (const char* name : {"eval_loss", "eval_accuracy", "eval_f1_macro"}) {
+      if (const auto it = metrics.find(name); it != metrics.end()) {
+        line += std::string(" ") + name + "=" + callbacks::detail::format_postfix_value(it->second);
+      }
+    }
+    bar->write(line);
+  }
   /// @brief Ends the bar's line.
   void on_train_end(const TrainerState&) { bar->close(); }
 };
