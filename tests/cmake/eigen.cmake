@@ -9,3 +9,8 @@ if(TARGET ftlib::eigen AND TARGET ftlib::libtorch)
   ftlib_add_test(test_eigen_libtorch_crosscheck SOURCES test_eigen_libtorch_crosscheck.cpp
                  LIBS ftlib::eigen ftlib::libtorch ftlib_native_arch LABELS eigen libtorch)
 endif()
+
+# Exact resume with dropout through the Trainer (rng_state / set_rng_state / set_seed).
+if(TARGET ftlib::eigen)
+  ftlib_add_test(test_eigen_resume SOURCES test_eigen_resume.cpp LIBS ftlib::eigen ftlib_native_arch LABELS eigen trainer)
+endif()

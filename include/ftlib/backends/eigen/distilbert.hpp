@@ -143,6 +143,12 @@ class BasicDistilBertForSequenceClassification {
   [[nodiscard]] bool is_training() const noexcept { return training_; }
   /// @brief Restarts the dropout mask stream from `seed` (the same seed gives the same masks).
   void reseed_dropout(std::uint64_t seed) { dropout_rng_ = DropoutRng(seed ^ 0x5DEECE66DULL); }
+  /// @brief Seeds the dropout masks like reseed_dropout (the Trainer calls it with args.seed at the start of a fresh fit).
+  void set_seed(std::uint64_t seed) { reseed_dropout(seed); }
+  /// @brief The dropout stream's position; the Trainer stores it in checkpoints so a resumed run draws the same masks.
+  [[nodiscard]] std::uint64_t rng_state() const noexcept { return dropout_rng_.state(); }
+  /// @brief Continues the dropout stream from a position returned by rng_state().
+  void set_rng_state(std::uint64_t state) noexcept { dropout_rng_.set_state(state); }
 
   /// @brief Forward in the current mode, mean cross-entropy, then accumulates scale * d(loss)/d(param).
   ///        Returns the unscaled loss.
@@ -245,6 +251,7 @@ class BasicDistilBertForSequenceClassification {
   }
 
   void run_forward(const Batch& batch) {
+    detail::use_own_threading();
     const auto& a = config_.arch;
     const std::int64_t n = batch.batch_size * batch.seq_len;
     Embedding<S>::check_ids(batch.input_ids, a.vocab_size, "distilbert.embeddings.word_embeddings (input_ids)");

@@ -156,7 +156,7 @@ struct EncoderLayer {
   }
   /// @brief dx += dy W; dW, db accumulated.
   static void linear_backward_add(LinearParams<S>& p, In<S> x, In<S> dy, Out<S> dx) {
-    dx.noalias() += dy * p.weight.value.matrix();
+    Linear<S>::backward_input_add(p.weight.value.matrix(), dy, dx);
     Linear<S>::backward_params(x, dy, p.weight.grad.matrix(), p.bias.grad.vector());
   }
   /// @brief LayerNorm backward with a parameter bundle.

@@ -22,6 +22,26 @@
 
 namespace ftlib::eigen {
 
+namespace detail {
+
+/// @brief dst = a * b (or dst += a * b), split over row blocks of dst when the product is large enough
+///        (threads_for, 16 multiply-adds per unit of work); each block is one serial Eigen product.
+template <class Lhs, class Rhs, class Dst>
+void gemm(const Lhs& a, const Rhs& b, Dst&& dst, bool accumulate) {
+  const std::int64_t rows = dst.rows();
+  const auto block = [&](std::int64_t lo, std::int64_t hi) {
+    auto d = dst.middleRows(lo, hi - lo);
+    if (accumulate) d.noalias() += a.middleRows(lo, hi - lo) * b;
+    else d.noalias() = a.middleRows(lo, hi - lo) * b;
+  };
+  const double macs = static_cast<double>(rows) * static_cast<double>(a.cols()) * static_cast<double>(b.cols());
+  if (rows <= 0) return;
+  if (threads_for(macs / 16.0) <= 1) return block(0, rows);
+  parallel_ranges(rows, macs / 16.0 / static_cast<double>(rows), block);
+}
+
+}  // namespace detail
+
 // -------------------------------------------------------------------------------------------
 // Linear: y = x W^T + b, W stored [out, in] (HuggingFace layout)
 // -------------------------------------------------------------------------------------------
@@ -29,18 +49,20 @@ template <class S>
 struct Linear {
   /// @brief y[N, out] = x[N, in] W^T + b.
   static void forward(In<S> x, In<S> weight, VecIn<S> bias, Out<S> y) {
-    y.noalias() = x * weight.transpose();
+    detail::gemm(x, weight.transpose(), y, false);
     y.rowwise() += bias.transpose();
   }
   /// @brief dx = dy W;  dW += dy^T x;  db += sum over rows of dy.
   static void backward(In<S> x, In<S> weight, In<S> dy, Out<S> dx, Out<S> dweight, VecOut<S> dbias) {
-    if (dx.size() != 0) dx.noalias() = dy * weight;
-    dweight.noalias() += dy.transpose() * x;
+    if (dx.size() != 0) detail::gemm(dy, weight, dx, false);
+    detail::gemm(dy.transpose(), x, dweight, true);
     dbias.noalias() += dy.colwise().sum().transpose();
   }
+  /// @brief dx += dy W (accumulates into an input gradient).
+  static void backward_input_add(In<S> weight, In<S> dy, Out<S> dx) { detail::gemm(dy, weight, dx, true); }
   /// @brief Backward without an input gradient (first layer of a chain).
   static void backward_params(In<S> x, In<S> dy, Out<S> dweight, VecOut<S> dbias) {
-    dweight.noalias() += dy.transpose() * x;
+    detail::gemm(dy.transpose(), x, dweight, true);
     dbias.noalias() += dy.colwise().sum().transpose();
   }
 };
@@ -61,7 +83,7 @@ struct LayerNorm {
     const Eigen::Index d = x.cols();
     cache.x_hat.resize(n, d);
     cache.rstd.resize(n);
-    detail::parallel_ranges(n, 16, [&](std::int64_t lo, std::int64_t hi) {
+    detail::parallel_ranges(n, 8.0 * static_cast<double>(x.cols()), [&](std::int64_t lo, std::int64_t hi) {
       for (Eigen::Index r = lo; r < hi; ++r) {
         const auto row = x.row(r).array();
         const S mean = row.sum() / static_cast<S>(d);
@@ -79,7 +101,7 @@ struct LayerNorm {
     const Eigen::Index d = dy.cols();
     dweight.noalias() += (dy.array() * cache.x_hat.array()).matrix().colwise().sum().transpose();
     dbias.noalias() += dy.colwise().sum().transpose();
-    detail::parallel_ranges(n, 16, [&](std::int64_t lo, std::int64_t hi) {
+    detail::parallel_ranges(n, 8.0 * static_cast<double>(d), [&](std::int64_t lo, std::int64_t hi) {
       Eigen::Array<S, 1, Eigen::Dynamic> g(d);
       for (Eigen::Index r = lo; r < hi; ++r) {
         g = dy.row(r).array() * weight.transpose().array();
@@ -172,7 +194,7 @@ template <class S>
 struct Activations {
   /// @brief y = act(x), element-wise.
   static void forward(Activation act, In<S> x, Out<S> y) {
-    detail::parallel_ranges(x.rows(), 8, [&](std::int64_t lo, std::int64_t hi) {
+    detail::parallel_ranges(x.rows(), 16.0 * static_cast<double>(x.cols()), [&](std::int64_t lo, std::int64_t hi) {
       const auto xs = x.middleRows(lo, hi - lo).array();
       auto ys = y.middleRows(lo, hi - lo).array();
       switch (act) {
@@ -205,7 +227,7 @@ struct Activations {
   }
   /// @brief dx = dy * act'(x).
   static void backward(Activation act, In<S> x, In<S> dy, Out<S> dx) {
-    detail::parallel_ranges(x.rows(), 8, [&](std::int64_t lo, std::int64_t hi) {
+    detail::parallel_ranges(x.rows(), 16.0 * static_cast<double>(x.cols()), [&](std::int64_t lo, std::int64_t hi) {
       const auto xs = x.middleRows(lo, hi - lo).array();
       const auto g = dy.middleRows(lo, hi - lo).array();
       auto out = dx.middleRows(lo, hi - lo).array();
@@ -264,6 +286,10 @@ class DropoutRng {
   explicit DropoutRng(std::uint64_t seed = 42) : state_(seed) {}
   /// @brief The key of the next mask.
   std::uint64_t next_key() { return mix(state_ += 0x9E3779B97F4A7C15ULL); }
+  /// @brief The stream's position: a stream set to it with set_state() draws the same keys from there on.
+  [[nodiscard]] std::uint64_t state() const noexcept { return state_; }
+  /// @brief Moves the stream to a position returned by state().
+  void set_state(std::uint64_t state) noexcept { state_ = state; }
   /// @brief Uniform [0, 1) for element `index` of the mask with key `key`.
   [[nodiscard]] static double uniform(std::uint64_t key, std::uint64_t index) {
     return static_cast<double>(mix(key ^ (index * 0xD1B54A32D192ED03ULL + 0x632BE59BD9B4E019ULL)) >> 11) * 0x1.0p-53;
@@ -287,7 +313,7 @@ struct Dropout {
     mask.resize(rows, cols);
     const S keep_scale = p >= 1.0 ? S(0) : static_cast<S>(1.0 / (1.0 - p));
     S* m = mask.data();
-    detail::parallel_ranges(mask.size(), 1 << 14, [&](std::int64_t lo, std::int64_t hi) {
+    detail::parallel_ranges(mask.size(), 8.0, [&](std::int64_t lo, std::int64_t hi) {
       for (std::int64_t i = lo; i < hi; ++i)
         m[i] = DropoutRng::uniform(key, static_cast<std::uint64_t>(i)) < p ? S(0) : keep_scale;
     });
@@ -350,7 +376,10 @@ struct SelfAttention {
     const bool drop = Dropout<S>::active(dropout_p, training);
     if (drop) Dropout<S>::make_mask(dropout_p, rng.next_key(), batch * heads * t, t, cache.dropout_mask);
     else cache.dropout_mask.resize(0, 0);
-#pragma omp parallel for schedule(dynamic)
+    // two t x t x d products (16 multiply-adds per unit of work) and a softmax per (batch, head)
+    const int threads = detail::threads_for(static_cast<double>(batch * heads) * static_cast<double>(t * t) *
+                                            (static_cast<double>(2 * d) / 16.0 + 20.0));
+#pragma omp parallel for schedule(dynamic) num_threads(threads) if (threads > 1)
     for (std::int64_t bh = 0; bh < batch * heads; ++bh) {
       const std::int64_t b = bh / heads;
       const std::int64_t h = bh % heads;
@@ -376,7 +405,10 @@ struct SelfAttention {
     const std::int64_t d = q.cols() / heads;
     const S scale = static_cast<S>(std::pow(static_cast<double>(d), -0.5));
     const bool drop = cache.dropout_mask.size() != 0;
-#pragma omp parallel for schedule(dynamic)
+    // four t x t x d products and the softmax backward per (batch, head)
+    const int threads = detail::threads_for(static_cast<double>(batch * heads) * static_cast<double>(t * t) *
+                                            (static_cast<double>(4 * d) / 16.0 + 8.0));
+#pragma omp parallel for schedule(dynamic) num_threads(threads) if (threads > 1)
     for (std::int64_t bh = 0; bh < batch * heads; ++bh) {
       const std::int64_t b = bh / heads;
       const std::int64_t h = bh % heads;

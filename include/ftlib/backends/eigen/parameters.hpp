@@ -28,11 +28,12 @@
 
 namespace ftlib::eigen {
 
-/// @brief Sets the threads used by the Eigen backend (Eigen's GEMM and the OpenMP loops);
-///        0 keeps the default (OMP_NUM_THREADS, else every core).
+/// @brief Sets the most threads the Eigen backend's OpenMP loops and split products use (small loops
+///        still run on one thread, see detail::threads_for); 0 keeps the default (OMP_NUM_THREADS, else
+///        every core). Eigen's own GEMM threading stays off (detail::use_own_threading).
 inline void set_num_threads(int threads) {
   if (threads <= 0) return;
-  Eigen::setNbThreads(threads);
+  detail::use_own_threading();
 #if defined(_OPENMP)
   omp_set_num_threads(threads);
 #endif

@@ -19,6 +19,10 @@
 #include "ftlib/error.hpp"
 #include "ftlib/optim/adamw.hpp"
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 namespace ftlib::eigen {
 
 /// @brief Row-major dynamic matrix (the layout of HuggingFace weights and of [tokens, features] activations).
@@ -42,18 +46,48 @@ using VecOut = Eigen::Ref<Vector<S>>;
 
 namespace detail {
 
-/// @brief Runs fn(begin, end) over [0, n) split into chunks across the OpenMP threads (serially
-///        when n is small or OpenMP is off). Chunks never overlap, so fn may write its range.
+/// @brief Work (about one element operation, or 16 multiply-adds of a product) each extra thread must get
+///        before a loop is split: every parallel region ends in a barrier, and on a loaded machine (more
+///        runnable threads than cores) a barrier can wait a whole scheduler time slice for a descheduled
+///        thread, which costs far more than the small loops of a small model gain from a second core.
+inline constexpr double kMinWorkPerThread = double(1 << 20);
+
+/// @brief How many OpenMP threads a loop of `work` units (see kMinWorkPerThread) should use: 1 below the
+///        threshold, inside a parallel region, or without OpenMP; never more than omp_get_max_threads().
+[[nodiscard]] inline int threads_for(double work) {
+#if defined(_OPENMP)
+  if (omp_in_parallel()) return 1;
+  const int max_threads = omp_get_max_threads();
+  if (max_threads <= 1 || !(work >= 2.0 * kMinWorkPerThread)) return 1;
+  return static_cast<int>(std::min<double>(max_threads, work / kMinWorkPerThread));
+#else
+  (void)work;
+  return 1;
+#endif
+}
+
+/// @brief Runs fn(begin, end) over [0, n) split into one contiguous chunk per thread, using as many
+///        threads as threads_for(n * work_per_item) allows (serially for small loops). Chunks never
+///        overlap, so fn may write its range.
 template <class Fn>
-void parallel_ranges(std::int64_t n, std::int64_t min_chunk, Fn&& fn) {
+void parallel_ranges(std::int64_t n, double work_per_item, Fn&& fn) {
   if (n <= 0) return;
-  const std::int64_t chunks = std::max<std::int64_t>(1, std::min<std::int64_t>(n / std::max<std::int64_t>(1, min_chunk), 256));
-  if (chunks == 1) {
+  const std::int64_t chunks =
+      std::min<std::int64_t>(n, threads_for(static_cast<double>(n) * work_per_item));
+  if (chunks <= 1) {
     fn(std::int64_t{0}, n);
     return;
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(chunks))
   for (std::int64_t c = 0; c < chunks; ++c) fn(n * c / chunks, n * (c + 1) / chunks);
+}
+
+/// @brief Makes Eigen's own products single-threaded (Eigen::setNbThreads(1), a process-wide Eigen
+///        setting). The backend splits its products itself (detail::gemm, attention heads): Eigen's
+///        threaded GEMM parallelises products of a few thousand multiply-adds and synchronises its
+///        threads by spinning, which collapses when the cores are shared with other work.
+inline void use_own_threading() {
+  if (Eigen::nbThreads() != 1) Eigen::setNbThreads(1);
 }
 
 inline std::string shape_string(const std::vector<std::int64_t>& shape) {
@@ -135,7 +169,7 @@ class BasicTensor {
   /// @brief Sets every element to zero.
   void set_zero() {
     S* p = data();
-    detail::parallel_ranges(numel_, 1 << 16, [p](std::int64_t b, std::int64_t e) { std::fill(p + b, p + e, S(0)); });
+    detail::parallel_ranges(numel_, 0.25, [p](std::int64_t b, std::int64_t e) { std::fill(p + b, p + e, S(0)); });
   }
   /// @brief A deep copy (new storage).
   [[nodiscard]] BasicTensor clone() const {
@@ -184,7 +218,7 @@ struct ParamOps<eigen::BasicTensor<S>> {
   static void scale(T& t, double a) {
     S* p = t.data();
     const S f = static_cast<S>(a);
-    eigen::detail::parallel_ranges(t.numel(), 1 << 15, [=](std::int64_t b, std::int64_t e) {
+    eigen::detail::parallel_ranges(t.numel(), 1.0, [=](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) p[i] *= f;
     });
   }
@@ -193,7 +227,7 @@ struct ParamOps<eigen::BasicTensor<S>> {
     S* p = t.data();
     const S* q = c.data();
     const S f = static_cast<S>(w);
-    eigen::detail::parallel_ranges(t.numel(), 1 << 15, [=](std::int64_t b, std::int64_t e) {
+    eigen::detail::parallel_ranges(t.numel(), 1.0, [=](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) p[i] += f * (q[i] - p[i]);
     });
   }
@@ -203,7 +237,7 @@ struct ParamOps<eigen::BasicTensor<S>> {
     const S* q = c.data();
     const S fa = static_cast<S>(a);
     const S fb = static_cast<S>(b);
-    eigen::detail::parallel_ranges(t.numel(), 1 << 15, [=](std::int64_t lo, std::int64_t hi) {
+    eigen::detail::parallel_ranges(t.numel(), 1.0, [=](std::int64_t lo, std::int64_t hi) {
       for (std::int64_t i = lo; i < hi; ++i) p[i] = fa * p[i] + fb * (q[i] * q[i]);
     });
   }
@@ -215,7 +249,7 @@ struct ParamOps<eigen::BasicTensor<S>> {
     const S neg_step = static_cast<S>(-step);
     const S bc = static_cast<S>(bias_correction2_sqrt);
     const S e = static_cast<S>(eps);
-    eigen::detail::parallel_ranges(p.numel(), 1 << 15, [=](std::int64_t lo, std::int64_t hi) {
+    eigen::detail::parallel_ranges(p.numel(), 4.0, [=](std::int64_t lo, std::int64_t hi) {
       for (std::int64_t i = lo; i < hi; ++i) pp[i] += neg_step * (mp[i] / (std::sqrt(vp[i]) / bc + e));
     });
   }
