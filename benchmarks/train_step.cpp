@@ -5,10 +5,11 @@
 //
 //   train_step step  --backend libtorch|eigen --model distilbert|albert --batch B --seq T
 //                    [--bf16] [--threads 2] [--warmup 2] [--iters 5]
-//                    [--malloc default|retain] [--optimizer ftlib|fused]
-//   train_step gemm  [--n 2048] [--threads 2] [--iters 10]
+//                    [--malloc default|retain] [--optimizer ftlib|fused] [--clock wall|cpu]
+//   train_step gemm  [--n 2048] [--threads 2] [--iters 10] [--clock wall|cpu]
 //   train_step epoch --backend libtorch|eigen [--padding dynamic|fixed] [--max-length 512] [--batch 8]
 //                    [--sample-batches K] [--bf16] [--threads 2] [--shared DIR] [--malloc default|retain]
+//                    [--clock wall|cpu]
 //
 // scripts/bench.sh runs these next to ../shared/reference/bench_reference.py (the PyTorch-from-Python
 // baseline, same settings, same LibTorch) and prints the ratios. The step, the batches and the
@@ -16,8 +17,10 @@
 // weight decay 0.01 on every parameter, row 0 of a batch full length and the other rows of random
 // length in [T/4, T], tokens/s = batch x padded length / median seconds per step.
 
+#include <dlfcn.h>
 #include <malloc.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -125,6 +128,23 @@ class Args {
 // measurement helpers
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+/// What a step's time is measured in: wall-clock seconds (the default), or CPU seconds of the whole
+/// process (all threads), which a busy machine inflates far less; use it with --threads 1.
+struct StepClock {
+  bool cpu = false;
+  [[nodiscard]] double now() const {
+    if (!cpu) return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  }
+  static StepClock parse(const std::string& name) {
+    if (name != "wall" && name != "cpu")
+      throw ftlib::option_error(ftlib::SourceLocation{"--clock", {}, {}}, "expected wall or cpu, got '" + name + "'");
+    return StepClock{name == "cpu"};
+  }
+};
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0.0;
@@ -352,20 +372,21 @@ struct StepTimes {
 
 template <class Model, class Optimizer = ftlib::AdamW<typename Model::Tensor>>
 StepTimes time_steps(Model& model, const std::function<ftlib::Batch(std::int64_t)>& batch_for_step,
-                     std::int64_t warmup, std::int64_t iters, Optimizer optimizer = Optimizer(adamw_options())) {
+                     std::int64_t warmup, std::int64_t iters, StepClock clock,
+                     Optimizer optimizer = Optimizer(adamw_options())) {
   const auto schedule = ftlib::LearningRateSchedule::linear(base_lr, 0, schedule_steps);
   model.set_training(true);
   StepTimes out;
   for (std::int64_t s = 0; s < warmup + iters; ++s) {
     const ftlib::Batch batch = batch_for_step(s);
-    const auto t0 = Clock::now();
+    const double t0 = clock.now();
     optimizer.set_lr(schedule.lr(s));
     model.zero_grad();
     const double loss = model.forward_backward(batch, 1.0);
-    const double t_fb = seconds_since(t0);
+    const double t_fb = clock.now() - t0;
     auto params = model.parameters();
     optimizer.step(params);
-    const double t_step = seconds_since(t0);
+    const double t_step = clock.now() - t0;
     out.losses.push_back(loss);
     if (s >= warmup) {
       out.step.push_back(t_step);
@@ -450,6 +471,7 @@ int run_step(const Args& args) {
   const std::int64_t iters = args.integer("iters", 5);
   const std::string malloc_policy = args.str("malloc", "default");
   const std::string optimizer = args.str("optimizer", "ftlib");
+  const StepClock clock = StepClock::parse(args.str("clock", "wall"));
   args.check_all_used();
   apply_malloc_policy(malloc_policy);
   if (optimizer != "ftlib" && !(optimizer == "fused" && backend == "libtorch"))
@@ -471,11 +493,11 @@ int run_step(const Args& args) {
     if constexpr (std::is_same_v<typename std::decay_t<decltype(model)>::Tensor, torch::Tensor>) {
       if (optimizer == "fused") {
         fused_difference = fused_adamw_max_difference();
-        times = time_steps(model, same_batch, warmup, iters, FusedAdamW(adamw_options()));
+        times = time_steps(model, same_batch, warmup, iters, clock, FusedAdamW(adamw_options()));
       }
     }
 #endif
-    if (optimizer == "ftlib") times = time_steps(model, same_batch, warmup, iters);
+    if (optimizer == "ftlib") times = time_steps(model, same_batch, warmup, iters, clock);
     const double med = median(times.step);
     const double flops = step_flops(model_name, batch, seq);
     out = {{"impl", "ftlib " + backend},
@@ -486,6 +508,7 @@ int run_step(const Args& args) {
            {"threads", threads},
            {"malloc", malloc_policy},
            {"optimizer", optimizer},
+           {"clock", clock.cpu ? "cpu" : "wall"},
            {"sec_per_step_median", med},
            {"sec_per_step_all", times.step},
            {"forward_backward_median", median(times.forward_backward)},
@@ -509,16 +532,17 @@ int run_gemm(const Args& args) {
   const auto threads = static_cast<int>(args.integer("threads", 2));
   const std::int64_t iters = args.integer("iters", 10);
   const std::string which = args.str("backends", "libtorch,eigen");
+  const StepClock clock = StepClock::parse(args.str("clock", "wall"));
   args.check_all_used();
   const double flop = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n);
-  json out = {{"impl", "gemm"}, {"n", n}, {"threads", threads}};
+  json out = {{"impl", "gemm"}, {"n", n}, {"threads", threads}, {"clock", clock.cpu ? "cpu" : "wall"}};
   const auto best_rate = [&](const std::function<void()>& fn) {
     fn();  // warm-up (allocations, packing buffers, thread pool)
     std::vector<double> t;
     for (std::int64_t i = 0; i < iters; ++i) {
-      const auto t0 = Clock::now();
+      const double t0 = clock.now();
       fn();
-      t.push_back(seconds_since(t0));
+      t.push_back(clock.now() - t0);
     }
     return std::pair{flop / *std::min_element(t.begin(), t.end()) * 1e-9, flop / median(t) * 1e-9};
   };
@@ -526,10 +550,12 @@ int run_gemm(const Args& args) {
   if (which.find("libtorch") != std::string::npos) {
     set_torch_threads(threads);
     const torch::NoGradGuard no_grad;
-    const torch::Tensor a = torch::randn({n, n});
-    const torch::Tensor b = torch::randn({n, n});
-    torch::Tensor c = torch::empty({n, n});
-    const auto [fp32_best, fp32_med] = best_rate([&] { at::mm_out(c, a, b); });
+    const torch::Tensor a2048 = torch::randn({n, n});
+    const torch::Tensor b2048 = torch::randn({n, n});
+    torch::Tensor c2048 = torch::empty({n, n});
+    const torch::Tensor& a = a2048;
+    const torch::Tensor& b = b2048;
+    const auto [fp32_best, fp32_med] = best_rate([&] { at::mm_out(c2048, a, b); });
     const torch::Tensor a16 = a.to(torch::kBFloat16);
     const torch::Tensor b16 = b.to(torch::kBFloat16);
     const auto [bf16_best, bf16_med] = best_rate([&] { (void)torch::mm(a16, b16); });
@@ -537,6 +563,41 @@ int run_gemm(const Args& args) {
     out["torch_sgemm_gflops_median"] = fp32_med;
     out["torch_bf16_gemm_gflops_best"] = bf16_best;
     out["torch_bf16_gemm_gflops_median"] = bf16_med;
+    // The shapes of a DistilBERT step at 8 x 128 tokens (FFN lin1 forward: [1024, 768] x [768, 3072]),
+    // through LibTorch (BLAS) and, where LibTorch's oneDNN exports it, oneDNN's own fp32 GEMM: the
+    // rate a Linear routed to oneDNN would get.
+    {
+      const std::int64_t m = 1024, k = 768, nn = 3072;
+      const torch::Tensor x = torch::randn({m, k});
+      const torch::Tensor w = torch::randn({nn, k});
+      torch::Tensor y = torch::empty({m, nn});
+      const double step_flop = 2.0 * static_cast<double>(m * k * nn);
+      const auto rate = [&](const std::function<void()>& fn) {
+        fn();
+        std::vector<double> t;
+        for (std::int64_t i = 0; i < 3 * iters; ++i) {
+          const double t0 = clock.now();
+          fn();
+          t.push_back(clock.now() - t0);
+        }
+        return step_flop / *std::min_element(t.begin(), t.end()) * 1e-9;
+      };
+      out["torch_linear_1024x768x3072_gflops"] = rate([&] { at::mm_out(y, x, w.t()); });
+      // dnnl_sgemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc): row-major C = A B.
+      using DnnlSgemm = int (*)(char, char, std::int64_t, std::int64_t, std::int64_t, float, const float*, std::int64_t,
+                                const float*, std::int64_t, float, float*, std::int64_t);
+      if (auto* sgemm = reinterpret_cast<DnnlSgemm>(dlsym(RTLD_DEFAULT, "dnnl_sgemm"))) {
+        const float* a = x.data_ptr<float>();
+        const float* bw = w.data_ptr<float>();
+        float* c = y.data_ptr<float>();
+        out["onednn_sgemm_1024x768x3072_gflops"] = rate([&] { sgemm('N', 'T', m, nn, k, 1.0F, a, k, bw, k, 0.0F, c, nn); });
+        const float* a2 = a2048.data_ptr<float>();
+        const float* b2 = b2048.data_ptr<float>();
+        const auto [dbest, dmed] = best_rate([&] { sgemm('N', 'N', n, n, n, 1.0F, a2, n, b2, n, 0.0F, c2048.data_ptr<float>(), n); });
+        out["onednn_sgemm_gflops_best"] = dbest;
+        out["onednn_sgemm_gflops_median"] = dmed;
+      }
+    }
   }
 #endif
 #if defined(FTLIB_HAS_EIGEN)
@@ -579,6 +640,7 @@ int run_epoch(const Args& args) {
   const auto threads = static_cast<int>(args.integer("threads", 2));
   const std::filesystem::path shared = shared_dir(args);
   const std::string malloc_policy = args.str("malloc", "default");
+  const StepClock clock = StepClock::parse(args.str("clock", "wall"));
   args.check_all_used();
   apply_malloc_policy(malloc_policy);
   if (padding != "dynamic" && padding != "fixed")
@@ -618,7 +680,7 @@ int run_epoch(const Args& args) {
     // warm-up on the first picked batch, then the picked batches in epoch order
     const StepTimes times = time_steps(
         model, [&](std::int64_t s) { return all[picked[static_cast<std::size_t>(std::max<std::int64_t>(0, s - 1))]]; },
-        1, static_cast<std::int64_t>(picked.size()));
+        1, static_cast<std::int64_t>(picked.size()), clock);
     double sum = 0;
     for (const double t : times.step) sum += t;
     const double mean = sum / static_cast<double>(times.step.size());

@@ -7,9 +7,14 @@
 #   scripts/bench.sh [--quick] [--only step|gemm|eigen|epoch]... [--threads N] [--out FILE]
 #
 #   --quick    distilbert 8x128 (fp32, bf16) and albert 8x128 only, eigen 8x128, epoch sampled
-#   --only X   run only that part (repeatable): gemm, step (libtorch vs Python), eigen, epoch
+#   --only X   run only that part (repeatable): gemm, step (libtorch vs Python), eigen, epoch,
+#              fixes (distilbert 8x128 and 8x512 fp32 with the proposed speed fixes, not in the default run)
 #   --threads  threads of every process (default 2, the machine's cores here)
 #   --out      raw results (JSONL; default build-bench/bench-results.jsonl)
+#   --clock cpu  time steps in CPU seconds of the whole process instead of wall-clock seconds, for
+#              a machine that others are using (use with --threads 1: CPU time then hardly depends
+#              on the load). The Python side gets the same clock (time.perf_counter is replaced by
+#              time.process_time around bench_reference.py, which is otherwise run unchanged).
 #
 # Environment: FTLIB_BENCH_BUILD (build dir, default build-bench), PYTHON (default /usr/bin/python3),
 # FTLIB_SHARED_DIR (default ../shared). Run it on an otherwise idle machine: the script prints
@@ -20,6 +25,7 @@ build="${FTLIB_BENCH_BUILD:-$root/build-bench}"
 python="${PYTHON:-/usr/bin/python3}"
 shared="${FTLIB_SHARED_DIR:-$root/../shared}"
 threads=2
+clock=wall
 quick=0
 only=()
 out=""
@@ -29,7 +35,8 @@ while [[ $# -gt 0 ]]; do
     --only) only+=("$2"); shift ;;
     --threads) threads="$2"; shift ;;
     --out) out="$2"; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --clock) clock="$2"; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -54,9 +61,21 @@ if [[ ! -f "$reference" ]] || ! "$python" -c "import torch" 2>/dev/null; then
   have_python=0
 fi
 
+[[ "$clock" == wall || "$clock" == cpu ]] || { echo "bench.sh: --clock must be wall or cpu" >&2; exit 2; }
+# python_ref ARGS...: bench_reference.py, its step timer switched to process CPU time under --clock cpu
+python_ref() {
+  if [[ "$clock" == cpu ]]; then
+    "$python" -c 'import runpy, sys, time; time.perf_counter = time.process_time; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__")' "$reference" "$@"
+  else
+    "$python" "$reference" "$@"
+  fi
+}
+
 mkdir -p "$(dirname "$out")"
 : >"$out"
-echo "# $(date -u +%FT%TZ) on $(nproc) cores, $threads threads per process; $(uptime)"
+echo "# $(date -u +%FT%TZ) on $(nproc) cores, $threads threads per process, $clock clock; $(uptime)"
+# OpenBLAS (LibTorch's fp32 GEMM here) obeys these; OPENBLAS_CORETYPE=Haswell halves its rate on AVX-512 machines.
+echo "# environment: $(env | grep -E '^(OPENBLAS_|OMP_|GOMP_|MKL_|GLIBC_TUNABLES)' | sort | tr '\n' ' ')"
 
 # run LABEL CMD...: one process, its JSON line appended to $out (a failure is recorded, not fatal)
 run() {
@@ -64,7 +83,7 @@ run() {
   echo "  running $label" >&2
   local line
   if line=$("$@" 2>"$build/bench-last.err" | tail -n 1) && [[ "$line" == "{"* ]]; then
-    echo "$line" >>"$out"
+    echo "{\"label\": \"$label\", ${line:1}" >>"$out"
   else
     local why
     why=$(tail -n 1 "$build/bench-last.err" | tr '"\\' "''" | cut -c1-300)
@@ -79,7 +98,7 @@ else
 fi
 
 if wants gemm; then
-  run "gemm" "$bin" gemm --n 2048 --threads "$threads"
+  run "gemm" "$bin" gemm --n 2048 --threads "$threads" --clock "$clock"
 fi
 if wants step; then
   for c in "${configs[@]}"; do
@@ -88,9 +107,9 @@ if wants step; then
       flag=(); [[ $prec == bf16 ]] && flag=(--bf16)
       # Python first, then ftlib: alternating keeps slow drifts of the machine from favouring one side.
       if [[ $have_python -eq 1 ]]; then
-        run "python $model $b x $t $prec" "$python" "$reference" --model "$model" --batch "$b" --seq "$t" --threads "$threads" "${flag[@]}"
+        run "python $model $b x $t $prec" python_ref --model "$model" --batch "$b" --seq "$t" --threads "$threads" "${flag[@]}"
       fi
-      run "ftlib libtorch $model $b x $t $prec" "$bin" step --backend libtorch --model "$model" --batch "$b" --seq "$t" --threads "$threads" "${flag[@]}"
+      run "ftlib libtorch $model $b x $t $prec" "$bin" step --backend libtorch --model "$model" --batch "$b" --seq "$t" --threads "$threads" --clock "$clock" "${flag[@]}"
     done
   done
 fi
@@ -99,15 +118,34 @@ if wants eigen; then
   [[ $quick -eq 1 ]] && eigen_configs=("8 128")
   for c in "${eigen_configs[@]}"; do
     read -r b t <<<"$c"
-    run "ftlib libtorch distilbert $b x $t fp32 (eigen pair)" "$bin" step --backend libtorch --model distilbert --batch "$b" --seq "$t" --threads "$threads"
-    run "ftlib eigen distilbert $b x $t fp32" "$bin" step --backend eigen --model distilbert --batch "$b" --seq "$t" --threads "$threads"
+    run "ftlib libtorch distilbert $b x $t fp32 (eigen pair)" "$bin" step --backend libtorch --model distilbert --batch "$b" --seq "$t" --threads "$threads" --clock "$clock"
+    run "ftlib eigen distilbert $b x $t fp32" "$bin" step --backend eigen --model distilbert --batch "$b" --seq "$t" --threads "$threads" --clock "$clock"
+  done
+fi
+if [[ ${#only[@]} -gt 0 ]] && wants fixes; then
+  # Prototypes of proposed fixes: keep freed memory in the process (glibc tunables / mallopt), and a
+  # one-pass AdamW. The Python baseline gets the same allocator setting through GLIBC_TUNABLES.
+  tunables="glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864"
+  fix_configs=("distilbert 8 128" "distilbert 8 512")
+  [[ $quick -eq 1 ]] && fix_configs=("distilbert 8 128")
+  for c in "${fix_configs[@]}"; do
+    read -r model b t <<<"$c"
+    common=(--model "$model" --batch "$b" --seq "$t" --threads "$threads")
+    if [[ $have_python -eq 1 ]]; then
+      run "fix: python $model $b x $t fp32" python_ref "${common[@]}"
+      GLIBC_TUNABLES="$tunables" run "fix: python $model $b x $t fp32 malloc=retain" python_ref "${common[@]}"
+    fi
+    run "fix: ftlib $model $b x $t fp32" "$bin" step --backend libtorch "${common[@]}" --clock "$clock"
+    run "fix: ftlib $model $b x $t fp32 malloc=retain" "$bin" step --backend libtorch "${common[@]}" --clock "$clock" --malloc retain
+    run "fix: ftlib $model $b x $t fp32 fused AdamW" "$bin" step --backend libtorch "${common[@]}" --clock "$clock" --optimizer fused
+    run "fix: ftlib $model $b x $t fp32 malloc=retain + fused AdamW" "$bin" step --backend libtorch "${common[@]}" --clock "$clock" --malloc retain --optimizer fused
   done
 fi
 if wants epoch; then
   dyn_sample=0; fixed_sample=6
   [[ $quick -eq 1 ]] && { dyn_sample=12; fixed_sample=3; }
-  run "epoch dynamic" "$bin" epoch --backend libtorch --padding dynamic --sample-batches "$dyn_sample" --threads "$threads" --shared "$shared"
-  run "epoch fixed 512" "$bin" epoch --backend libtorch --padding fixed --max-length 512 --sample-batches "$fixed_sample" --threads "$threads" --shared "$shared"
+  run "epoch dynamic" "$bin" epoch --backend libtorch --padding dynamic --sample-batches "$dyn_sample" --threads "$threads" --clock "$clock" --shared "$shared"
+  run "epoch fixed 512" "$bin" epoch --backend libtorch --padding fixed --max-length 512 --sample-batches "$fixed_sample" --threads "$threads" --clock "$clock" --shared "$shared"
 fi
 echo "# done $(date -u +%FT%TZ); $(uptime)"
 
@@ -119,7 +157,8 @@ for r in rows:
     if "failed" in r:
         print(f"FAILED: {r['failed']}: {r['error']}")
 gemm = next((r for r in rows if r.get("impl") == "gemm"), None)
-steps = [r for r in rows if r.get("sec_per_step_median") is not None]
+steps = [r for r in rows if r.get("sec_per_step_median") is not None and not r.get("label", "").startswith("fix:")]
+fixes = [r for r in rows if r.get("sec_per_step_median") is not None and r.get("label", "").startswith("fix:")]
 def find(impl, model, b, t, bf16, skip=0):
     m = [r for r in steps if r["impl"] == impl and r["model"] == model and r["batch"] == b and r["seq"] == t and r["bf16"] == bf16]
     return m[skip] if len(m) > skip else None
@@ -166,6 +205,18 @@ if eig:
         if lt:
             print(f"| {e['batch']}x{e['seq']} | {lt['sec_per_step_median']:.3f} | {e['sec_per_step_median']:.3f} | "
                   f"{lt['sec_per_step_median'] / e['sec_per_step_median']:.2f}x | {lt['peak_rss_mib']:.0f} / {e['peak_rss_mib']:.0f} |")
+if fixes:
+    print()
+    print("| proposed fix (prototype) | s/step | fwd+bwd / AdamW s | vs same side, default | peak RSS MiB |")
+    print("|---|---|---|---|---|")
+    for r in fixes:
+        label = r["label"][len("fix: "):]
+        side = "python" if label.startswith("python") else "ftlib"
+        base = next((x for x in fixes if x["label"].startswith(f"fix: {side} {r['model']} {r['batch']} x {r['seq']} fp32")
+                     and x["label"].endswith("fp32")), None)
+        parts = f"{r['forward_backward_median']:.3f} / {r['optimizer_median']:.3f}" if "optimizer_median" in r else "-"
+        gain = f"{base['sec_per_step_median'] / r['sec_per_step_median']:.2f}x" if base else "-"
+        print(f"| {label} | {r['sec_per_step_median']:.3f} | {parts} | {gain} | {r['peak_rss_mib']:.0f} |")
 ep = [r for r in rows if r.get("mode") == "epoch"]
 if ep:
     print()
