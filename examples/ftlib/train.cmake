@@ -6,13 +6,6 @@ target_sources(ftlib_tool PRIVATE
 if(TARGET ftlib::eigen)
   target_sources(ftlib_tool PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_eigen.cpp)
   target_link_libraries(ftlib_tool PRIVATE ftlib::eigen)
-  include(CheckCXXCompilerFlag)
-  check_cxx_compiler_flag(-march=native FTLIB_TOOL_HAVE_MARCH_NATIVE)
-  if(FTLIB_TOOL_HAVE_MARCH_NATIVE AND NOT FTLIB_PORTABLE_TOOL)
-    # Eigen picks its SIMD kernels at compile time.
-    set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_eigen.cpp PROPERTIES
-      COMPILE_OPTIONS "-march=native;-Wno-maybe-uninitialized")
-  endif()
 else()
   target_sources(ftlib_tool PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_eigen_missing.cpp)
 endif()
