@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <new>
 #include <numeric>
 #include <string>
 #include <utility>
@@ -90,6 +91,22 @@ inline void use_own_threading() {
   if (Eigen::nbThreads() != 1) Eigen::setNbThreads(1);
 }
 
+/// @brief Byte alignment of every tensor's storage: at least Eigen's widest packet (64 with AVX-512).
+inline constexpr std::size_t kStorageAlignment = EIGEN_MAX_ALIGN_BYTES > 64 ? EIGEN_MAX_ALIGN_BYTES : 64;
+
+/// @brief Zero-filled storage for n scalars starting on a kStorageAlignment boundary. Eigen's vectorized
+///        reductions over a Map (sum, rowwise().sum(), ...) peel a scalar head up to the first aligned
+///        packet, so their rounding depends on the address mod the packet size; with storage at a
+///        fixed alignment the same values give the same bits whatever the heap did before (a resumed
+///        run allocates differently from an uninterrupted one and used to drift in the last digits).
+template <class S>
+[[nodiscard]] std::shared_ptr<S[]> allocate_storage(std::size_t n) {
+  constexpr std::align_val_t align{kStorageAlignment};
+  S* p = static_cast<S*>(::operator new[]((n == 0 ? 1 : n) * sizeof(S), align));
+  std::fill(p, p + n, S(0));
+  return std::shared_ptr<S[]>(p, [](S* q) { ::operator delete[](q, std::align_val_t{kStorageAlignment}); });
+}
+
 inline std::string shape_string(const std::vector<std::int64_t>& shape) {
   std::string out = "[";
   for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
@@ -118,7 +135,7 @@ class BasicTensor {
     for (const auto d : shape_)
       if (d < 0) throw tensor_error("eigen::Tensor: negative dimension in shape " + detail::shape_string(shape_));
     numel_ = std::accumulate(shape_.begin(), shape_.end(), std::int64_t{1}, std::multiplies<>());
-    data_ = std::make_shared<S[]>(static_cast<std::size_t>(numel_));  // value-initialised: zeros
+    data_ = detail::allocate_storage<S>(static_cast<std::size_t>(numel_));
   }
 
   /// @brief A zero-filled tensor of the given shape.
