@@ -1,7 +1,9 @@
 #pragma once
 // Session over Trainer<Model, AutoTokenizer>: included only by the backend translation units.
 
+#include <cstdint>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -18,7 +20,7 @@ class TrainerSession final : public Session {
   TrainerSession(Model model, AutoTokenizer tokenizer, TrainingArguments args, std::vector<std::string> names,
                  std::string report)
       : model_(std::make_unique<Model>(std::move(model))),
-        trainer_(*model_, std::move(tokenizer), std::move(args)),
+        trainer_(*model_, std::move(tokenizer), fit_to_model(std::move(args), *model_)),
         report_(std::move(report)) {
     trainer_.set_label_names(std::move(names));
   }
@@ -38,6 +40,17 @@ class TrainerSession final : public Session {
   [[nodiscard]] std::string load_report() const override { return report_; }
 
  private:
+  // Like HF's tokenizer (model_max_length), never make rows longer than the model has positions.
+  static TrainingArguments fit_to_model(TrainingArguments args, const Model& model) {
+    const std::int64_t positions = model.config().arch.max_position_embeddings;
+    if (args.max_length > positions) {
+      std::cerr << "note: --max-length " << args.max_length << " is more than the model's " << positions
+                << " positions (max_position_embeddings); truncating rows to " << positions << " tokens\n";
+      args.max_length = positions;
+    }
+    return args;
+  }
+
   std::unique_ptr<Model> model_;  // heap: the Trainer keeps a pointer to it
   Trainer<Model, AutoTokenizer> trainer_;
   std::string report_;
