@@ -63,3 +63,21 @@ if(NOT (label STREQUAL "negative" OR label STREQUAL "positive"))
   message(FATAL_ERROR "predict label '${label}' is not a label name")
 endif()
 message(STATUS "train -> evaluate -> predict OK on ${BACKEND}: test ${key} match, first prediction ${label} (${p0}, ${p1})")
+
+# Exact resume: continue from checkpoint-3 (dropout on) and compare the step-6 checkpoint byte for
+# byte with the uninterrupted run's.
+file(MAKE_DIRECTORY ${WORK}/resumed)
+file(COPY ${WORK}/model/checkpoint-3 DESTINATION ${WORK}/resumed)
+run_tool(train --backend ${BACKEND} --model ${DATA}/tiny-distilbert --train ${DATA}/reviews.csv
+         --validation ${DATA}/reviews.csv --test ${DATA}/reviews.csv --label-column sentiment
+         --max-steps 6 --eval-steps 3 --logging-steps 1 --learning-rate 1e-3 --max-length 24
+         --per-device-train-batch-size 8 --disable-tqdm --output ${WORK}/resumed
+         --resume-from-checkpoint ${WORK}/resumed/checkpoint-3)
+foreach(f model.safetensors optimizer.safetensors)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/model/checkpoint-6/${f} ${WORK}/resumed/checkpoint-6/${f}
+                  RESULT_VARIABLE differ)
+  if(differ)
+    message(FATAL_ERROR "resumed run's checkpoint-6/${f} differs from the uninterrupted run's")
+  endif()
+endforeach()
+message(STATUS "resume from checkpoint-3 on ${BACKEND}: checkpoint-6 identical")
