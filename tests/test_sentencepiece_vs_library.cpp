@@ -20,6 +20,7 @@
 #include "ftlib/data/csv.hpp"
 #include "ftlib/tokenizers/sentencepiece.hpp"
 #include "ftlib/tokenizers/sentencepiece_model.hpp"
+#include "ftlib/tokenizers/unicode.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -29,23 +30,7 @@ std::string read_bytes(const std::filesystem::path& p) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
+using ftlib::unicode::append_utf8;
 
 /// Seeded random text drawn from many kinds of characters, in runs, so that words, numbers and
 /// whitespace runs form as well as isolated oddities.

@@ -35,6 +35,7 @@
 #include "ftlib/tokenizers/encoding.hpp"
 #include "ftlib/tokenizers/post_processing.hpp"
 #include "ftlib/tokenizers/sentencepiece_model.hpp"
+#include "ftlib/tokenizers/unicode.hpp"
 
 namespace ftlib {
 
@@ -73,7 +74,7 @@ struct Utf8Check {
   std::size_t error_offset = 0;
 };
 
-/// @brief Validates UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+/// @brief Validates UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF) and notes pure ASCII.
 [[nodiscard]] inline Utf8Check check_utf8(std::string_view s) noexcept {
   Utf8Check r;
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
@@ -88,86 +89,25 @@ struct Utf8Check {
       i += 8;
     }
     if (i >= n) break;
-    const unsigned char c = p[i];
-    if (c < 0x80) {
+    if (p[i] < 0x80) {
       ++i;
       continue;
     }
     r.ascii = false;
-    std::size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;  // no UTF-16 surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
+    const std::size_t len = unicode::utf8_sequence_length(s, i);
+    if (len == 0) {
       r.valid = false;
       r.error_offset = i;
       return r;
-    }
-    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) {
-      r.valid = false;
-      r.error_offset = i;
-      return r;
-    }
-    for (std::size_t k = 2; k < len; ++k) {
-      if (p[i + k] < 0x80 || p[i + k] > 0xBF) {
-        r.valid = false;
-        r.error_offset = i;
-        return r;
-      }
     }
     i += len;
   }
   return r;
 }
 
-/// @brief Decodes one code point at `i` of valid UTF-8 and advances `i`.
-[[nodiscard]] inline char32_t next_code_point(std::string_view s, std::size_t& i) noexcept {
-  const auto c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) {
-    ++i;
-    return c;
-  }
-  const auto cont = [&](std::size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(s[i + k]) & 0x3F); };
-  char32_t cp;
-  if (c < 0xE0) {
-    cp = (static_cast<char32_t>(c & 0x1F) << 6) | cont(1);
-    i += 2;
-  } else if (c < 0xF0) {
-    cp = (static_cast<char32_t>(c & 0x0F) << 12) | (cont(1) << 6) | cont(2);
-    i += 3;
-  } else {
-    cp = (static_cast<char32_t>(c & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3);
-    i += 4;
-  }
-  return cp;
-}
+using unicode::append_utf8;
+using unicode::decode_utf8;
 
-/// @brief Appends the UTF-8 form of `cp`.
-inline void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 /// @brief Python's str.isspace() set, which str.split() and str.strip() use.
 [[nodiscard]] constexpr bool is_python_space(char32_t c) noexcept {
@@ -295,7 +235,7 @@ inline void nfkd_without_marks(char32_t c, Out&& emit) {
     std::size_t start = s.size() - 1;
     while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
     std::size_t i = start;
-    if (!is_python_space(next_code_point(s, i))) break;
+    if (!is_python_space(decode_utf8(s, i))) break;
     s.remove_suffix(s.size() - start);
   }
   return s;
@@ -304,7 +244,7 @@ inline void nfkd_without_marks(char32_t c, Out&& emit) {
 [[nodiscard]] inline std::string_view python_lstrip(std::string_view s) noexcept {
   while (!s.empty()) {
     std::size_t i = 0;
-    if (!is_python_space(next_code_point(s, i))) break;
+    if (!is_python_space(decode_utf8(s, i))) break;
     s.remove_prefix(i);
   }
   return s;
@@ -624,7 +564,7 @@ class SentencePieceTokenizer {
       std::size_t start = piece.size() - 2;
       while (start > 0 && (static_cast<unsigned char>(piece[start]) & 0xC0) == 0x80) --start;
       std::size_t i = start;
-      if (detail::spm::is_python_digit(detail::spm::next_code_point(piece, i))) splits_at_comma_[id] = true;
+      if (detail::spm::is_python_digit(detail::spm::decode_utf8(piece, i))) splits_at_comma_[id] = true;
     }
     comma_id_ = model_->piece_to_id(",");
   }
@@ -746,7 +686,7 @@ class SentencePieceTokenizer {
         out.push_back(static_cast<char>(byte >= 'A' && byte <= 'Z' ? byte + 32 : byte));
         ++i;
       } else {
-        detail::spm::python_lower_one(detail::spm::next_code_point(text, i),
+        detail::spm::python_lower_one(detail::spm::decode_utf8(text, i),
                                       [&out](char32_t c) { detail::spm::append_utf8(out, c); });
       }
     }
@@ -805,7 +745,7 @@ class SentencePieceTokenizer {
     joined.reserve(text.size());
     bool pending_space = false;
     for (std::size_t i = 0; i < text.size();) {
-      const char32_t c = detail::spm::next_code_point(text, i);
+      const char32_t c = detail::spm::decode_utf8(text, i);
       if (options_.remove_space && detail::spm::is_python_space(c)) {
         pending_space = !joined.empty();
         continue;
