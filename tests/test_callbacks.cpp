@@ -20,17 +20,7 @@
 
 namespace {
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<wrong exception type> ") + e.what();
-  }
-  return "<no exception>";
-}
+using ftlib::testing::message_of;
 
 std::vector<std::string> lines_of(const std::filesystem::path& path) {
   std::ifstream in(path);

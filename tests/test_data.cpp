@@ -29,17 +29,7 @@ std::filesystem::path write_file(const TempDir& dir, const std::string& name, co
 }
 
 // The message of the exception `f` throws, if it is an E; a text saying what happened otherwise.
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<wrong exception type> ") + e.what();
-  }
-  return "<no exception>";
-}
+using ftlib::testing::message_of;
 
 std::vector<std::vector<std::string>> read_all(ftlib::CsvReader& reader, std::vector<std::size_t>* lines = nullptr) {
   std::vector<std::vector<std::string>> rows;

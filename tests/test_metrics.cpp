@@ -8,20 +8,11 @@
 #include <vector>
 
 #include "ftlib/metrics/classification.hpp"
+#include "test_support.hpp"
 
 namespace {
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<wrong exception type> ") + e.what();
-  }
-  return "<no exception>";
-}
+using ftlib::testing::message_of;
 
 }  // namespace
 

@@ -10,20 +10,11 @@
 #include <vector>
 
 #include "ftlib/optim/schedules.hpp"
+#include "test_support.hpp"
 
 namespace {
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<wrong exception type> ") + e.what();
-  }
-  return "<no exception>";
-}
+using ftlib::testing::message_of;
 
 struct Row {
   std::int64_t step;

@@ -2,6 +2,7 @@
 // Helpers shared by the tests: where ../shared is, and a visible skip when it is absent.
 
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -31,6 +32,20 @@ inline std::optional<std::filesystem::path> shared_path(const std::string& relat
 /// @brief Files committed with the tests (tests/data/...).
 inline std::filesystem::path test_data(const std::string& relative) {
   return std::filesystem::path(FTLIB_TEST_DATA_DIR) / relative;
+}
+
+/// @brief The message of the exception of type E that f() throws; "<no exception>" when it throws none
+///        and a "<wrong exception type>" prefix when it throws another std::exception.
+template <class E = std::exception, class F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("<wrong exception type> ") + e.what();
+  }
+  return "<no exception>";
 }
 
 /// @brief A fresh empty temporary directory, removed when the object goes out of scope.

@@ -43,14 +43,7 @@ std::vector<nlohmann::json> fixture_rows(const std::string& file) {
   return rows;
 }
 
-std::string message_of(const auto& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
+using ftlib::testing::message_of;
 
 void write(const std::filesystem::path& p, const std::string& data) {
   std::ofstream out(p, std::ios::binary);
