@@ -10,6 +10,7 @@
 #   --only X   run only that part (repeatable): gemm, step (libtorch vs Python), eigen, epoch,
 #              fixes (distilbert 8x128 and 8x512 fp32 with the proposed speed fixes, not in the default run)
 #   --threads  threads of every process (default 2, the machine's cores here)
+#   --warmup N, --iters N  untimed and timed steps of every step process (default 2 and 5, as bench_reference.py)
 #   --out      raw results (JSONL; default build-bench/bench-results.jsonl)
 #   --clock cpu  time steps in CPU seconds of the whole process instead of wall-clock seconds, for
 #              a machine that others are using (use with --threads 1: CPU time then hardly depends
@@ -26,6 +27,8 @@ python="${PYTHON:-/usr/bin/python3}"
 shared="${FTLIB_SHARED_DIR:-$root/../shared}"
 threads=2
 clock=wall
+warmup=2
+iters=5
 quick=0
 only=()
 out=""
@@ -36,7 +39,9 @@ while [[ $# -gt 0 ]]; do
     --threads) threads="$2"; shift ;;
     --out) out="$2"; shift ;;
     --clock) clock="$2"; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --warmup) warmup="$2"; shift ;;
+    --iters) iters="$2"; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -73,7 +78,7 @@ python_ref() {
 
 mkdir -p "$(dirname "$out")"
 : >"$out"
-echo "# $(date -u +%FT%TZ) on $(nproc) cores, $threads threads per process, $clock clock; $(uptime)"
+echo "# $(date -u +%FT%TZ) on $(nproc) cores, $threads threads per process, $clock clock, $warmup+$iters steps; $(uptime)"
 # OpenBLAS (LibTorch's fp32 GEMM here) obeys these; OPENBLAS_CORETYPE=Haswell halves its rate on AVX-512 machines.
 echo "# environment: $(env | grep -E '^(OPENBLAS_|OMP_|GOMP_|MKL_|GLIBC_TUNABLES)' | sort | tr '\n' ' ')"
 
@@ -107,9 +112,9 @@ if wants step; then
       flag=(); [[ $prec == bf16 ]] && flag=(--bf16)
       # Python first, then ftlib: alternating keeps slow drifts of the machine from favouring one side.
       if [[ $have_python -eq 1 ]]; then
-        run "python $model $b x $t $prec" python_ref --model "$model" --batch "$b" --seq "$t" --threads "$threads" "${flag[@]}"
+        run "python $model $b x $t $prec" python_ref --model "$model" --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters" "${flag[@]}"
       fi
-      run "ftlib libtorch $model $b x $t $prec" "$bin" step --backend libtorch --model "$model" --batch "$b" --seq "$t" --threads "$threads" --clock "$clock" "${flag[@]}"
+      run "ftlib libtorch $model $b x $t $prec" "$bin" step --backend libtorch --model "$model" --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters" --clock "$clock" "${flag[@]}"
     done
   done
 fi
@@ -118,8 +123,8 @@ if wants eigen; then
   [[ $quick -eq 1 ]] && eigen_configs=("8 128")
   for c in "${eigen_configs[@]}"; do
     read -r b t <<<"$c"
-    run "ftlib libtorch distilbert $b x $t fp32 (eigen pair)" "$bin" step --backend libtorch --model distilbert --batch "$b" --seq "$t" --threads "$threads" --clock "$clock"
-    run "ftlib eigen distilbert $b x $t fp32" "$bin" step --backend eigen --model distilbert --batch "$b" --seq "$t" --threads "$threads" --clock "$clock"
+    run "ftlib libtorch distilbert $b x $t fp32 (eigen pair)" "$bin" step --backend libtorch --model distilbert --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters" --clock "$clock"
+    run "ftlib eigen distilbert $b x $t fp32" "$bin" step --backend eigen --model distilbert --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters" --clock "$clock"
   done
 fi
 if [[ ${#only[@]} -gt 0 ]] && wants fixes; then
@@ -130,7 +135,7 @@ if [[ ${#only[@]} -gt 0 ]] && wants fixes; then
   [[ $quick -eq 1 ]] && fix_configs=("distilbert 8 128")
   for c in "${fix_configs[@]}"; do
     read -r model b t <<<"$c"
-    common=(--model "$model" --batch "$b" --seq "$t" --threads "$threads")
+    common=(--model "$model" --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters")
     if [[ $have_python -eq 1 ]]; then
       run "fix: python $model $b x $t fp32" python_ref "${common[@]}"
       GLIBC_TUNABLES="$tunables" run "fix: python $model $b x $t fp32 malloc=retain" python_ref "${common[@]}"
