@@ -6,10 +6,31 @@
 
 #include <CLI/CLI.hpp>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "commands.hpp"
 #include "ftlib/error.hpp"
 
+namespace {
+
+// A training step frees and re-allocates the same large buffers (gradients, activations, optimizer
+// temporaries). glibc hands blocks over its mmap threshold back to the OS on free, so every step
+// page-faults them in again (~19% of a DistilBERT step's cycles, see docs/benchmarks.md). Keeping
+// freed memory in the process removes that; it is a process-wide choice, so the tool makes it.
+void keep_freed_memory_in_process() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 64 << 20);
+#endif
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  keep_freed_memory_in_process();
   CLI::App app{"ftlib: fine-tune BERT-style encoders (DistilBERT, ALBERT) for text classification"};
   app.require_subcommand(1);
   ftlib::cli::add_train_command(app);
