@@ -91,7 +91,10 @@ void run_train(TrainFlags& f) {
   if (validation) std::cerr << ", " << validation->size() << " validation rows";
   if (test) std::cerr << ", " << test->size() << " test rows";
   std::cerr << '\n';
-  if (spec.from_scratch) {
+  if (args.resume_from_checkpoint) {
+    std::cerr << "resuming from " << args.resume_from_checkpoint->string()
+              << ": weights, optimizer state, schedule, data position and RNG come from there\n";
+  } else if (spec.from_scratch) {
     std::cerr << "\n*** " << (dir / "model.safetensors").string() << " does not exist: TRAINING FROM SCRATCH ***\n"
               << "*** (random initialisation from config.json; no pretrained weights are used) ***\n\n";
   }
