@@ -54,6 +54,15 @@ wants() {
   return 1
 }
 
+"$root/scripts/install-deps.sh"
+# The PyTorch-from-Python baseline: Debian's PyTorch (the same LibTorch 1.13 ftlib links), for
+# benchmarks only; ftlib itself never needs Python.
+if [[ "$python" == /usr/bin/python3 ]] && ! "$python" -c "import torch" 2>/dev/null; then
+  echo "bench.sh: installing Debian's python3-torch for the PyTorch baseline" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends python3-torch python3-numpy >&2 || true
+fi
 if [[ ! -x "$build/benchmarks/train_step" ]]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
