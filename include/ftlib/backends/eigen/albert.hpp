@@ -12,12 +12,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "ftlib/backends/eigen/distilbert.hpp"  // PretrainedOptions and the shared loading helpers
+#include "ftlib/backends/eigen/classifier.hpp"  // PretrainedOptions and the architecture-independent shell
 #include "ftlib/backends/eigen/encoder.hpp"
 #include "ftlib/backends/eigen/layers.hpp"
 #include "ftlib/backends/eigen/parameters.hpp"
@@ -32,8 +31,12 @@ namespace ftlib::eigen {
 
 /// @brief AlbertForSequenceClassification (transformers semantics) with hand-written backward.
 ///        S = float for training; S = double gives a sharp reference for gradient checks.
+///        The members that do not depend on the architecture (set_training, reseed_dropout, rng_state, zero_grad,
+///        clip_grad_norm, parameters, config, load_report, ...) come from detail::ClassifierShell (classifier.hpp).
 template <class S>
-class BasicAlbertForSequenceClassification {
+class BasicAlbertForSequenceClassification : public detail::ClassifierShell<S, hf::AlbertModelConfig> {
+  using Shell = detail::ClassifierShell<S, hf::AlbertModelConfig>;
+
  public:
   using Tensor = BasicTensor<S>;            ///< the tensor type AdamW walks
   using Config = hf::AlbertModelConfig;     ///< config.json
@@ -62,44 +65,22 @@ class BasicAlbertForSequenceClassification {
           config.arch.classifier_dropout_prob = *options.dropout;
     }
     BasicAlbertForSequenceClassification model(std::move(config), options.seed, false);
-    const auto file = detail::open_weights(dir);
-    model.report_ = hf::plan_classifier_load(model.config_, file, options.ignore_mismatched_sizes);
-    model.store_.load(file, model.report_);
-    auto fresh = model.report_.missing_keys;
-    for (const auto& m : model.report_.mismatched) fresh.push_back(m.name);
-    if (!fresh.empty()) model.store_.initialize(model.rng_, model.config_.arch.initializer_range, fresh);
-    model.training_ = false;  // transformers' from_pretrained returns the model in eval mode
+    model.load_weights(dir, options);
     return model;
   }
 
   /// @brief Writes config.json (architectures, id2label/label2id) and model.safetensors (F32) into dir.
   void save_pretrained(const std::filesystem::path& dir) const {
-    Config config = config_;
-    config.architectures = {std::string(hf::AlbertConfig::classifier_architecture)};
-    if (config.labels.problem_type.empty()) config.labels.problem_type = "single_label_classification";
-    detail::save_checkpoint(dir, config, store_.state_dict());
+    this->save_as(dir, hf::AlbertConfig::classifier_architecture);
   }
-
-  /// @brief Dropout on (training) or off (evaluation).
-  void set_training(bool training) noexcept { training_ = training; }
-  /// @brief Whether dropout is on.
-  [[nodiscard]] bool is_training() const noexcept { return training_; }
-  /// @brief Restarts the dropout mask stream from `seed` (the same seed gives the same masks).
-  void reseed_dropout(std::uint64_t seed) { dropout_rng_ = DropoutRng(seed ^ 0x5DEECE66DULL); }
-  /// @brief Seeds the dropout masks like reseed_dropout (the Trainer calls it with args.seed at the start of a fresh fit).
-  void set_seed(std::uint64_t seed) { reseed_dropout(seed); }
-  /// @brief The dropout stream's position; the Trainer stores it in checkpoints so a resumed run draws the same masks.
-  [[nodiscard]] std::uint64_t rng_state() const noexcept { return dropout_rng_.state(); }
-  /// @brief Continues the dropout stream from a position returned by rng_state().
-  void set_rng_state(std::uint64_t state) noexcept { dropout_rng_.set_state(state); }
 
   /// @brief Forward in the current mode, mean cross-entropy, then accumulates scale * d(loss)/d(param).
   ///        Returns the unscaled loss.
   double forward_backward(const Batch& batch, double scale = 1.0) {
     detail::check_batch(batch, config_.arch.max_position_embeddings, true);
     run_forward(batch);
-    Matrix<S> d_logits(logits_.rows(), logits_.cols());
-    const double loss = CrossEntropy<S>::forward_backward(logits_, batch.labels, scale, d_logits);
+    Matrix<S> d_logits;
+    const double loss = this->loss_and_gradient(batch, scale, d_logits);
     run_backward(d_logits);
     return loss;
   }
@@ -108,36 +89,14 @@ class BasicAlbertForSequenceClassification {
   [[nodiscard]] ForwardOutput forward(const Batch& batch) {
     detail::check_batch(batch, config_.arch.max_position_embeddings, false);
     run_forward(batch);
-    ForwardOutput out;
-    out.logits = to_host(logits_, {logits_.rows(), logits_.cols()});
-    if (batch.has_labels()) {
-      Matrix<S> none;
-      out.loss = CrossEntropy<S>::forward_backward(logits_, batch.labels, 1.0, none);
-      out.has_loss = true;
-    }
-    return out;
+    return this->output_of(batch);
   }
-
-  /// @brief Sets every gradient to zero.
-  void zero_grad() { store_.zero_grad(); }
-  /// @brief Clips the global L2 norm of the gradients to max_norm (torch's rule); returns the norm before.
-  double clip_grad_norm(double max_norm) { return store_.clip_grad_norm(max_norm); }
-  /// @brief Every parameter (value and gradient handles) under its HF name.
-  [[nodiscard]] std::vector<ParameterRef<Tensor>> parameters() const { return store_.refs(); }
-  /// @brief Number of classes.
-  [[nodiscard]] std::int64_t num_labels() const noexcept { return config_.num_labels(); }
-  /// @brief The config (labels included).
-  [[nodiscard]] const Config& config() const noexcept { return config_; }
-  /// @brief What from_pretrained loaded, and the missing/unexpected/mismatched names (hf::format_load_report
-  ///        prints transformers' warnings); empty for a fresh model.
-  [[nodiscard]] const hf::LoadReport& load_report() const noexcept { return report_; }
-  /// @brief The named parameters.
-  [[nodiscard]] const ParameterStore<S>& parameter_store() const noexcept { return store_; }
 
   /// @brief Intermediates of the last forward, named like the fixtures' `hidden.*`: "embeddings",
   ///        "embedding_projection", "layer.<k>" (k-th layer application), "pooled", plus
   ///        "last_hidden_state" [B, T, hidden] and "pooler_output" [B, hidden].
   [[nodiscard]] std::map<std::string, HostTensor> hidden_states() const {
+    using detail::to_host;
     std::map<std::string, HostTensor> out;
     if (hidden_.empty()) return out;
     const std::int64_t b = shape_.batch, t = shape_.seq_len, h = config_.arch.hidden_size;
@@ -152,8 +111,7 @@ class BasicAlbertForSequenceClassification {
 
  private:
   BasicAlbertForSequenceClassification(Config config, std::uint64_t seed, bool initialize)
-      : config_(std::move(config)), rng_(seed), dropout_rng_(seed ^ 0x5DEECE66DULL) {
-    config_.validate();
+      : Shell(std::move(config), seed) {
     const auto& a = config_.arch;
     settings_.heads = a.num_attention_heads;
     settings_.layer_norm_eps = a.layer_norm_eps;
@@ -195,12 +153,6 @@ class BasicAlbertForSequenceClassification {
       for (std::int64_t j = 0; j < a.inner_group_num; ++j)
         schedule_.emplace_back(static_cast<std::size_t>(a.group_of_layer(i)), static_cast<std::size_t>(j));
     if (initialize) store_.initialize(rng_, a.initializer_range);
-  }
-
-  static HostTensor to_host(const Matrix<S>& m, std::vector<std::int64_t> shape) {
-    HostTensor t{std::move(shape), std::vector<float>(static_cast<std::size_t>(m.size()))};
-    for (Eigen::Index i = 0; i < m.size(); ++i) t.data[static_cast<std::size_t>(i)] = static_cast<float>(m.data()[i]);
-    return t;
   }
 
   void run_forward(const Batch& batch) {
@@ -264,19 +216,15 @@ class BasicAlbertForSequenceClassification {
     PositionEmbedding<S>::backward(scratch_.d_sum, shape_.batch, shape_.seq_len, position_embeddings_.grad.matrix());
   }
 
-  Config config_;
-  std::mt19937_64 rng_;
-  DropoutRng dropout_rng_;
-  bool training_ = true;
+  using Shell::config_, Shell::rng_, Shell::dropout_rng_, Shell::training_, Shell::store_, Shell::logits_;
+
   EncoderLayerSettings settings_;
-  ParameterStore<S> store_;
   Param<S> word_embeddings_, position_embeddings_, token_type_embeddings_;
   LayerNormParams<S> embedding_norm_;
   LinearParams<S> projection_;
   std::vector<std::vector<EncoderLayerParams<S>>> groups_;     // [group][layer within group]
   std::vector<std::pair<std::size_t, std::size_t>> schedule_;  // (group, layer) of each application
   ClassificationHeadParams<S> head_;
-  hf::LoadReport report_;
 
   // activations of the last forward (kept for backward; reused across steps)
   BatchShape<S> shape_;
@@ -287,7 +235,6 @@ class BasicAlbertForSequenceClassification {
   std::vector<Matrix<S>> hidden_;  // hidden_[0] = projection, hidden_[k+1] = output of application k
   std::vector<EncoderLayerCache<S>> caches_;
   ClassificationHeadCache<S> head_cache_;
-  Matrix<S> logits_;
   EncoderScratch<S> scratch_;
   Matrix<S> d_hidden_, d_hidden_next_;
 };

@@ -8,12 +8,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
-#include <optional>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "ftlib/backends/eigen/classifier.hpp"  // PretrainedOptions and the architecture-independent shell
 #include "ftlib/backends/eigen/encoder.hpp"
 #include "ftlib/backends/eigen/layers.hpp"
 #include "ftlib/backends/eigen/parameters.hpp"
@@ -22,75 +21,19 @@
 #include "ftlib/error.hpp"
 #include "ftlib/hf/checkpoint.hpp"
 #include "ftlib/hf/config.hpp"
-#include "ftlib/hf/safetensors.hpp"
 #include "ftlib/models/model_concept.hpp"
 
 namespace ftlib::eigen {
 
-/// @brief Options of from_pretrained (both Eigen models).
-struct PretrainedOptions {
-  std::optional<std::int64_t> num_labels;             ///< replace the labels by LABEL_0..LABEL_{n-1} (when n differs)
-  std::optional<std::vector<std::string>> id2label;   ///< replace the labels by these names (wins over num_labels)
-  std::optional<double> dropout;                      ///< set every dropout probability of the config to this
-  bool ignore_mismatched_sizes = false;               ///< re-initialise tensors whose shape differs (e.g. a new head)
-  std::uint64_t seed = 42;                            ///< seeds the init of missing weights and the dropout masks
-
-  PretrainedOptions& with_num_labels(std::int64_t n) { num_labels = n; return *this; }
-  PretrainedOptions& with_id2label(std::vector<std::string> names) { id2label = std::move(names); return *this; }
-  PretrainedOptions& with_dropout(double p) { dropout = p; return *this; }
-  PretrainedOptions& with_seed(std::uint64_t s) { seed = s; return *this; }
-  PretrainedOptions& with_ignore_mismatched_sizes(bool v = true) { ignore_mismatched_sizes = v; return *this; }
-};
-
-namespace detail {
-
-/// @brief The Eigen backend's activation for a config's parsed activation.
-inline Activation to_activation(hf::Activation a) {
-  switch (a) {
-    case hf::Activation::GeluErf: return Activation::gelu_erf;
-    case hf::Activation::GeluTanh: return Activation::gelu_tanh;
-    case hf::Activation::QuickGelu: return Activation::quick_gelu;
-    case hf::Activation::Relu: return Activation::relu;
-    case hf::Activation::Silu: return Activation::silu;
-    case hf::Activation::Tanh: return Activation::tanh;
-    case hf::Activation::Sigmoid: return Activation::sigmoid;
-    case hf::Activation::Linear: return Activation::identity;
-  }
-  return Activation::gelu_erf;
-}
-
-/// @brief Applies num_labels / id2label overrides to a config's labels.
-template <class Config>
-void apply_label_options(Config& config, const PretrainedOptions& options) {
-  if (options.id2label) {
-    config.labels.id2label = *options.id2label;
-  } else if (options.num_labels && *options.num_labels != config.num_labels()) {
-    if (*options.num_labels <= 0)
-      throw option_error("num_labels must be positive, got " + std::to_string(*options.num_labels));
-    const auto problem_type = config.labels.problem_type;
-    config.labels = hf::ClassificationLabels::defaults(*options.num_labels);
-    config.labels.problem_type = problem_type;
-  }
-}
-
-/// @brief Opens <dir>/model.safetensors, or says clearly what is there instead.
-inline hf::SafetensorsFile open_weights(const std::filesystem::path& dir) {
-  const auto path = dir / "model.safetensors";
-  if (!std::filesystem::exists(path)) {
-    const bool has_bin = std::filesystem::exists(dir / "pytorch_model.bin");
-    throw io_error(path, has_bin ? "not found; the directory has pytorch_model.bin, which ftlib cannot read "
-                                   "(convert it to safetensors, e.g. save_pretrained(..., safe_serialization=True))"
-                                 : "not found (expected a HuggingFace checkpoint directory)");
-  }
-  return hf::SafetensorsFile::open(path);
-}
-
-}  // namespace detail
-
 /// @brief DistilBertForSequenceClassification (transformers semantics) with hand-written backward.
 ///        S = float for training; S = double gives a sharp reference for gradient checks.
+///        The members that do not depend on the architecture (set_training, reseed_dropout, rng_state, zero_grad,
+///        clip_grad_norm, parameters, config, load_report, ...) come from detail::ClassifierShell (classifier.hpp).
 template <class S>
-class BasicDistilBertForSequenceClassification {
+class BasicDistilBertForSequenceClassification
+    : public detail::ClassifierShell<S, hf::DistilBertModelConfig> {
+  using Shell = detail::ClassifierShell<S, hf::DistilBertModelConfig>;
+
  public:
   using Tensor = BasicTensor<S>;                ///< the tensor type AdamW walks
   using Config = hf::DistilBertModelConfig;     ///< config.json
@@ -106,7 +49,6 @@ class BasicDistilBertForSequenceClassification {
   BasicDistilBertForSequenceClassification(const BasicDistilBertForSequenceClassification&) = delete;
   BasicDistilBertForSequenceClassification& operator=(const BasicDistilBertForSequenceClassification&) = delete;
 
-
   /// @brief Loads <dir>/config.json and <dir>/model.safetensors (F32/F16/BF16). A checkpoint without the
   ///        classifier (DistilBertForMaskedLM, DistilBertModel) keeps its encoder; the head is initialised as
   ///        transformers does and load_report() lists the missing and unused names.
@@ -119,44 +61,22 @@ class BasicDistilBertForSequenceClassification {
       config.arch.dropout = config.arch.attention_dropout = config.arch.seq_classif_dropout = *options.dropout;
     }
     BasicDistilBertForSequenceClassification model(std::move(config), options.seed, false);
-    const auto file = detail::open_weights(dir);
-    model.report_ = hf::plan_classifier_load(model.config_, file, options.ignore_mismatched_sizes);
-    model.store_.load(file, model.report_);
-    auto fresh = model.report_.missing_keys;
-    for (const auto& m : model.report_.mismatched) fresh.push_back(m.name);
-    if (!fresh.empty()) model.store_.initialize(model.rng_, model.config_.arch.initializer_range, fresh);
-    model.training_ = false;  // transformers' from_pretrained returns the model in eval mode
+    model.load_weights(dir, options);
     return model;
   }
 
   /// @brief Writes config.json (architectures, id2label/label2id) and model.safetensors (F32) into dir.
   void save_pretrained(const std::filesystem::path& dir) const {
-    Config config = config_;
-    config.architectures = {std::string(hf::DistilBertConfig::classifier_architecture)};
-    if (config.labels.problem_type.empty()) config.labels.problem_type = "single_label_classification";
-    detail::save_checkpoint(dir, config, store_.state_dict());
+    this->save_as(dir, hf::DistilBertConfig::classifier_architecture);
   }
-
-  /// @brief Dropout on (training) or off (evaluation).
-  void set_training(bool training) noexcept { training_ = training; }
-  /// @brief Whether dropout is on.
-  [[nodiscard]] bool is_training() const noexcept { return training_; }
-  /// @brief Restarts the dropout mask stream from `seed` (the same seed gives the same masks).
-  void reseed_dropout(std::uint64_t seed) { dropout_rng_ = DropoutRng(seed ^ 0x5DEECE66DULL); }
-  /// @brief Seeds the dropout masks like reseed_dropout (the Trainer calls it with args.seed at the start of a fresh fit).
-  void set_seed(std::uint64_t seed) { reseed_dropout(seed); }
-  /// @brief The dropout stream's position; the Trainer stores it in checkpoints so a resumed run draws the same masks.
-  [[nodiscard]] std::uint64_t rng_state() const noexcept { return dropout_rng_.state(); }
-  /// @brief Continues the dropout stream from a position returned by rng_state().
-  void set_rng_state(std::uint64_t state) noexcept { dropout_rng_.set_state(state); }
 
   /// @brief Forward in the current mode, mean cross-entropy, then accumulates scale * d(loss)/d(param).
   ///        Returns the unscaled loss.
   double forward_backward(const Batch& batch, double scale = 1.0) {
     detail::check_batch(batch, config_.arch.max_position_embeddings, true);
     run_forward(batch);
-    Matrix<S> d_logits(logits_.rows(), logits_.cols());
-    const double loss = CrossEntropy<S>::forward_backward(logits_, batch.labels, scale, d_logits);
+    Matrix<S> d_logits;
+    const double loss = this->loss_and_gradient(batch, scale, d_logits);
     run_backward(d_logits);
     return loss;
   }
@@ -165,56 +85,26 @@ class BasicDistilBertForSequenceClassification {
   [[nodiscard]] ForwardOutput forward(const Batch& batch) {
     detail::check_batch(batch, config_.arch.max_position_embeddings, false);
     run_forward(batch);
-    ForwardOutput out;
-    out.logits = HostTensor{{logits_.rows(), logits_.cols()}, std::vector<float>(static_cast<std::size_t>(logits_.size()))};
-    for (Eigen::Index i = 0; i < logits_.size(); ++i) out.logits.data[static_cast<std::size_t>(i)] = static_cast<float>(logits_.data()[i]);
-    if (batch.has_labels()) {
-      Matrix<S> none;
-      out.loss = CrossEntropy<S>::forward_backward(logits_, batch.labels, 1.0, none);
-      out.has_loss = true;
-    }
-    return out;
+    return this->output_of(batch);
   }
-
-  /// @brief Sets every gradient to zero.
-  void zero_grad() { store_.zero_grad(); }
-  /// @brief Clips the global L2 norm of the gradients to max_norm (torch's rule); returns the norm before.
-  double clip_grad_norm(double max_norm) { return store_.clip_grad_norm(max_norm); }
-  /// @brief Every parameter (value and gradient handles) under its HF name; the fixed sinusoidal table has
-  ///        has_grad = false.
-  [[nodiscard]] std::vector<ParameterRef<Tensor>> parameters() const { return store_.refs(); }
-  /// @brief Number of classes.
-  [[nodiscard]] std::int64_t num_labels() const noexcept { return config_.num_labels(); }
-  /// @brief The config (labels included).
-  [[nodiscard]] const Config& config() const noexcept { return config_; }
-  /// @brief What from_pretrained loaded, and the missing/unexpected/mismatched names (hf::format_load_report
-  ///        prints transformers' warnings); empty for a fresh model.
-  [[nodiscard]] const hf::LoadReport& load_report() const noexcept { return report_; }
-  /// @brief The named parameters.
-  [[nodiscard]] const ParameterStore<S>& parameter_store() const noexcept { return store_; }
 
   /// @brief Intermediates of the last forward, named like the fixtures' `hidden.*`: "embeddings",
   ///        "layer.<k>", "pooled", plus "last_hidden_state" [B, T, dim].
   [[nodiscard]] std::map<std::string, HostTensor> hidden_states() const {
+    using detail::to_host;
     std::map<std::string, HostTensor> out;
-    const auto host = [&](const Matrix<S>& m, std::vector<std::int64_t> shape) {
-      HostTensor t{std::move(shape), std::vector<float>(static_cast<std::size_t>(m.size()))};
-      for (Eigen::Index i = 0; i < m.size(); ++i) t.data[static_cast<std::size_t>(i)] = static_cast<float>(m.data()[i]);
-      return t;
-    };
-    const std::int64_t b = shape_.batch, t = shape_.seq_len, d = config_.arch.dim;
     if (hidden_.empty()) return out;
-    out["embeddings"] = host(hidden_[0], {b, t, d});
-    for (std::size_t k = 1; k < hidden_.size(); ++k) out["layer." + std::to_string(k - 1)] = host(hidden_[k], {b, t, d});
-    out["last_hidden_state"] = host(hidden_.back(), {b, t, d});
-    out["pooled"] = host(head_cache_.pooled, {b, head_cache_.pooled.cols()});
+    const std::int64_t b = shape_.batch, t = shape_.seq_len, d = config_.arch.dim;
+    out["embeddings"] = to_host(hidden_[0], {b, t, d});
+    for (std::size_t k = 1; k < hidden_.size(); ++k) out["layer." + std::to_string(k - 1)] = to_host(hidden_[k], {b, t, d});
+    out["last_hidden_state"] = to_host(hidden_.back(), {b, t, d});
+    out["pooled"] = to_host(head_cache_.pooled, {b, head_cache_.pooled.cols()});
     return out;
   }
 
  private:
   BasicDistilBertForSequenceClassification(Config config, std::uint64_t seed, bool initialize)
-      : config_(std::move(config)), rng_(seed), dropout_rng_(seed ^ 0x5DEECE66DULL) {
-    config_.validate();
+      : Shell(std::move(config), seed) {
     const auto& a = config_.arch;
     settings_.heads = a.n_heads;
     settings_.layer_norm_eps = hf::DistilBertConfig::layer_norm_eps;
@@ -301,17 +191,13 @@ class BasicDistilBertForSequenceClassification {
       PositionEmbedding<S>::backward(scratch_.d_sum, shape_.batch, shape_.seq_len, position_embeddings_.grad.matrix());
   }
 
-  Config config_;
-  std::mt19937_64 rng_;
-  DropoutRng dropout_rng_;
-  bool training_ = true;
+  using Shell::config_, Shell::rng_, Shell::dropout_rng_, Shell::training_, Shell::store_, Shell::logits_;
+
   EncoderLayerSettings settings_;
-  ParameterStore<S> store_;
   Param<S> word_embeddings_, position_embeddings_;
   LayerNormParams<S> embedding_norm_;
   std::vector<EncoderLayerParams<S>> layers_;
   ClassificationHeadParams<S> head_;
-  hf::LoadReport report_;
 
   // activations of the last forward (kept for backward; reused across steps)
   BatchShape<S> shape_;
@@ -321,7 +207,6 @@ class BasicDistilBertForSequenceClassification {
   std::vector<Matrix<S>> hidden_;  // hidden_[0] = embeddings, hidden_[i+1] = output of layer i
   std::vector<EncoderLayerCache<S>> caches_;
   ClassificationHeadCache<S> head_cache_;
-  Matrix<S> logits_;
   EncoderScratch<S> scratch_;
   Matrix<S> d_hidden_, d_hidden_next_;
 };
