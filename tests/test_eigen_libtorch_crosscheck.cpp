@@ -7,19 +7,11 @@
 // sums in different orders over up to 128 terms, through 2-4 layers); AdamW weights 1e-5 where
 // |grad| >= 1e-6, else 2e-3 (noise-level gradients, see shared/fixtures/models/README.md).
 
-// LibTorch first: c10 defines a CHECK macro that would replace doctest's.
-#include <torch/torch.h>
+// LibTorch and doctest in the one order that keeps doctest's CHECK (see the header).
+#include "doctest_with_torch.hpp"
 
 #include "ftlib/backends/libtorch/libtorch.hpp"
 
-#undef CHECK
-#undef CHECK_EQ
-#undef CHECK_NE
-#undef CHECK_LT
-#undef CHECK_LE
-#undef CHECK_GT
-#undef CHECK_GE
-#include <doctest/doctest.h>
 
 #include <cmath>
 #include <map>

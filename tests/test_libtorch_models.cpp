@@ -11,9 +11,8 @@
 //   step3.*: 1e-5 where |grad| >= 1e-6, 2e-3 elsewhere (fixture README: noise-level gradients)
 //   step3.loss_history: 1e-5; step3.lr_history: 1e-9 (our own 2-line schedule formula)
 
-// LibTorch first: c10 (or glog) defines a CHECK(condition) macro that would silently replace
-// doctest's CHECK. Undefine it, then include doctest so that every CHECK below is doctest's.
-#include <torch/torch.h>
+// LibTorch and doctest in the one order that keeps doctest's CHECK (see the header).
+#include "doctest_with_torch.hpp"
 
 #include "ftlib/backends/libtorch/libtorch.hpp"
 #include "ftlib/data/dataset.hpp"
@@ -24,14 +23,6 @@
 #include "ftlib/tokenizers/wordpiece.hpp"
 #include "ftlib/training/trainer.hpp"
 
-#undef CHECK
-#undef CHECK_EQ
-#undef CHECK_NE
-#undef CHECK_LT
-#undef CHECK_LE
-#undef CHECK_GT
-#undef CHECK_GE
-#include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
