@@ -24,4 +24,20 @@ if(FTLIB_WITH_LIBTORCH AND NOT TARGET ftlib_torch_imported)
     separate_arguments(_ftlib_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
     target_compile_options(ftlib_torch_imported INTERFACE ${_ftlib_torch_flags})
   endif()
+  # oneDNN's sgemm for float32 CPU Linear layers (backends/libtorch/onednn_linear.hpp): it runs on
+  # ATen's OpenMP threads instead of a second BLAS thread pool. Optional: without it, at::linear.
+  if(NOT DEFINED FTLIB_WITH_ONEDNN)
+    set(FTLIB_WITH_ONEDNN ON)
+  endif()
+  if(FTLIB_WITH_ONEDNN)
+    # Header and library directly: Debian's dnnl-config.cmake insists on OpenCL, which the C API's
+    # sgemm does not use.
+    find_path(FTLIB_ONEDNN_INCLUDE_DIR oneapi/dnnl/dnnl.h)
+    find_library(FTLIB_ONEDNN_LIBRARY NAMES dnnl)
+    if(FTLIB_ONEDNN_INCLUDE_DIR AND FTLIB_ONEDNN_LIBRARY)
+      target_include_directories(ftlib_torch_imported INTERFACE ${FTLIB_ONEDNN_INCLUDE_DIR})
+      target_link_libraries(ftlib_torch_imported INTERFACE ${FTLIB_ONEDNN_LIBRARY})
+      target_compile_definitions(ftlib_torch_imported INTERFACE FTLIB_HAS_ONEDNN_SGEMM=1)
+    endif()
+  endif()
 endif()

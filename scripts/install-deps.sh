@@ -4,10 +4,11 @@
 set -euo pipefail
 
 # libopenblas-dev: without it Debian's LibTorch multiplies matrices with reference BLAS, ~45x slower.
+# libdnnl-dev: oneDNN's headers for the float32 CPU Linear layers (the library itself comes with libtorch-dev).
 # libsentencepiece-dev: only the oracle of tests/test_sentencepiece_vs_library.cpp (ftlib has its own).
 packages=(
   g++ cmake ninja-build pkg-config
-  libtorch-dev libopenblas-dev
+  libtorch-dev libopenblas-dev libdnnl-dev
   libeigen3-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev
   doctest-dev libsentencepiece-dev
 )

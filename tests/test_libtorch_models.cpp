@@ -652,6 +652,43 @@ TEST_CASE("libtorch: ParamOps<torch::Tensor> matches the formulas") {
   CHECK(leaf.sum().item<float>() == 4.0F);
 }
 
+TEST_CASE("libtorch: the oneDNN Linear matches at::linear in value and in every gradient") {
+  if (!lt::detail::has_onednn_sgemm) {
+    MESSAGE("SKIPPED: this build has no oneDNN (FTLIB_WITH_ONEDNN=OFF or libdnnl-dev missing); Linear is at::linear");
+    return;
+  }
+  torch::manual_seed(3);
+  const torch::Tensor weight = torch::randn({7, 5}).requires_grad_();
+  const torch::Tensor bias = torch::randn({7}).requires_grad_();
+  // A 3-D input that is not contiguous (a transpose), as attention's reshapes can produce.
+  const torch::Tensor x = torch::randn({4, 3, 5}).transpose(0, 1).requires_grad_();
+  CHECK(lt::detail::uses_onednn_linear(x, weight));
+  const torch::Tensor upstream = torch::randn({3, 4, 7});
+
+  const torch::Tensor y = lt::detail::linear(x, weight, bias);
+  const auto grads = torch::autograd::grad({y}, {x, weight, bias}, {upstream});
+  const torch::Tensor y_ref = at::linear(x, weight, bias);
+  const auto grads_ref = torch::autograd::grad({y_ref}, {x, weight, bias}, {upstream});
+  CHECK(y.sizes() == y_ref.sizes());
+  CHECK(max_abs_diff(y, y_ref) < 1e-5);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    CHECK(grads[i].sizes() == grads_ref[i].sizes());
+    CHECK(max_abs_diff(grads[i], grads_ref[i]) < 1e-5);
+  }
+  // Only the gradients that are asked for are computed; a frozen weight gets none.
+  const torch::Tensor frozen = weight.detach();
+  const torch::Tensor y2 = lt::detail::linear(x, frozen, bias);
+  const auto only_x = torch::autograd::grad({y2}, {x}, {upstream});
+  CHECK(max_abs_diff(only_x[0], grads_ref[0]) < 1e-5);
+  // Under CPU autocast the layer defers to at::linear, which computes in bf16.
+  {
+    const lt::AutocastGuard autocast(torch::Device(torch::kCPU), lt::Precision::bf16);
+    CHECK_FALSE(lt::detail::uses_onednn_linear(x, weight));
+    CHECK((lt::detail::linear(x, weight, bias).scalar_type() == torch::kBFloat16));
+  }
+}
+
 TEST_CASE("libtorch: bf16 autocast on CPU runs, stays close to fp32 and keeps fp32 gradients") {
   for (const std::string name : {"distilbert-tiny", "albert-groups"}) {
     const auto dir = ftlib::testing::shared_path("fixtures/models/" + name);

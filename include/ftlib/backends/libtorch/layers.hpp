@@ -14,6 +14,7 @@
 #include <torch/types.h>
 
 #include "ftlib/backends/libtorch/compat.hpp"
+#include "ftlib/backends/libtorch/onednn_linear.hpp"
 #include "ftlib/error.hpp"
 #include "ftlib/hf/config.hpp"
 
@@ -51,12 +52,12 @@ namespace detail {
   return (training && p > 0.0) ? at::dropout(x, p, true) : x;
 }
 
-/// @brief y = x W^T + b with W [out, in].
+/// @brief y = x W^T + b with W [out, in] (float32 on CPU through oneDNN where the build has it).
 struct LinearImpl : torch::nn::Module {
   LinearImpl(std::int64_t in_features, std::int64_t out_features)
       : weight(register_parameter("weight", torch::empty({out_features, in_features}))),
         bias(register_parameter("bias", torch::zeros({out_features}))) {}
-  torch::Tensor forward(const torch::Tensor& x) { return at::linear(x, weight, bias); }
+  torch::Tensor forward(const torch::Tensor& x) { return linear(x, weight, bias); }
   torch::Tensor weight;
   torch::Tensor bias;
 };
