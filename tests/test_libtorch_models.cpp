@@ -662,7 +662,7 @@ TEST_CASE("libtorch: the oneDNN Linear matches at::linear in value and in every 
   const torch::Tensor bias = torch::randn({7}).requires_grad_();
   // A 3-D input that is not contiguous (a transpose), as attention's reshapes can produce.
   const torch::Tensor x = torch::randn({4, 3, 5}).transpose(0, 1).requires_grad_();
-  CHECK(lt::detail::uses_onednn_linear(x, weight));
+  CHECK(lt::detail::uses_onednn(x, weight));
   const torch::Tensor upstream = torch::randn({3, 4, 7});
 
   const torch::Tensor y = lt::detail::linear(x, weight, bias);
@@ -684,8 +684,40 @@ TEST_CASE("libtorch: the oneDNN Linear matches at::linear in value and in every 
   // Under CPU autocast the layer defers to at::linear, which computes in bf16.
   {
     const lt::AutocastGuard autocast(torch::Device(torch::kCPU), lt::Precision::bf16);
-    CHECK_FALSE(lt::detail::uses_onednn_linear(x, weight));
+    CHECK_FALSE(lt::detail::uses_onednn(x, weight));
     CHECK((lt::detail::linear(x, weight, bias).scalar_type() == torch::kBFloat16));
+  }
+}
+
+TEST_CASE("libtorch: attention's oneDNN batched products match at::matmul in value and gradients") {
+  if (!lt::detail::has_onednn_sgemm) {
+    MESSAGE("SKIPPED: this build has no oneDNN; attention uses at::matmul");
+    return;
+  }
+  torch::manual_seed(4);
+  // Heads as attention makes them: [B, T, heads, d] viewed as [B, heads, T, d] (rows strided).
+  const auto heads = [](const torch::Tensor& t) { return t.view({2, 5, 3, 4}).transpose(1, 2); };
+  const torch::Tensor q_in = torch::randn({2, 5, 12}).requires_grad_();
+  const torch::Tensor k_in = torch::randn({2, 5, 12}).requires_grad_();
+  const torch::Tensor v_in = torch::randn({2, 5, 12}).requires_grad_();
+  const double scale = 0.5;
+  const auto attend = [&](bool onednn) {
+    const torch::Tensor q = heads(q_in), k = heads(k_in), v = heads(v_in);
+    const torch::Tensor scores = onednn ? lt::detail::batched_matmul(q, k, true, scale)
+                                        : at::matmul(q, k.transpose(-1, -2)) * scale;
+    const torch::Tensor probs = at::softmax(scores, -1);
+    return onednn ? lt::detail::batched_matmul(probs, v, false, 1.0) : at::matmul(probs, v);
+  };
+  const torch::Tensor upstream = torch::randn({2, 3, 5, 4});
+  const torch::Tensor out = attend(true);
+  const torch::Tensor ref = attend(false);
+  CHECK(out.sizes() == ref.sizes());
+  CHECK(max_abs_diff(out, ref) < 1e-5);
+  const auto grads = torch::autograd::grad({out}, {q_in, k_in, v_in}, {upstream});
+  const auto grads_ref = torch::autograd::grad({ref}, {q_in, k_in, v_in}, {upstream});
+  for (std::size_t i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    CHECK(max_abs_diff(grads[i], grads_ref[i]) < 1e-5);
   }
 }
 

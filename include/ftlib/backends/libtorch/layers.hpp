@@ -14,7 +14,7 @@
 #include <torch/types.h>
 
 #include "ftlib/backends/libtorch/compat.hpp"
-#include "ftlib/backends/libtorch/onednn_linear.hpp"
+#include "ftlib/backends/libtorch/onednn_matmul.hpp"
 #include "ftlib/error.hpp"
 #include "ftlib/hf/config.hpp"
 
@@ -139,9 +139,9 @@ struct AttentionContext {
   if (ctx.use_sdpa) {
     context = compat::scaled_dot_product_attention(q, k, v, ctx.keep, ctx.training ? probs_dropout : 0.0);
   } else {
-    const torch::Tensor scores = at::matmul(q, k.transpose(-1, -2)).mul_(std::pow(static_cast<double>(d), -0.5)) + ctx.bias;
+    const torch::Tensor scores = batched_matmul(q, k, /*transpose_b=*/true, std::pow(static_cast<double>(d), -0.5)) + ctx.bias;
     const torch::Tensor probs = maybe_dropout(at::softmax(scores, -1), probs_dropout, ctx.training);
-    context = at::matmul(probs, v);
+    context = batched_matmul(probs, v, /*transpose_b=*/false, 1.0);
   }
   return context.transpose(1, 2).reshape({b, t, h});
 }
