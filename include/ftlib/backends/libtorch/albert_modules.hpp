@@ -33,7 +33,7 @@ struct AlbertEmbeddingsImpl : torch::nn::Module {
                                                          : token_type_embeddings->weight.select(0, 0);
     const torch::Tensor x =
         word_embeddings->forward(input_ids) + types + position_embeddings->weight.slice(0, 0, t).unsqueeze(0);
-    return maybe_dropout(LayerNorm->forward(x), dropout, is_training());
+    return apply_dropout(LayerNorm->forward(x), dropout, is_training());
   }
   Embedding word_embeddings;
   Embedding position_embeddings;
@@ -55,7 +55,7 @@ struct AlbertAttentionImpl : torch::nn::Module {
         output_dropout(a.hidden_dropout_prob) {}
   torch::Tensor forward(const torch::Tensor& x, const AttentionContext& ctx) {
     const torch::Tensor context = self_attention(x, query, key, value, n_heads, probs_dropout, ctx);
-    return LayerNorm->forward(x + maybe_dropout(dense->forward(context), output_dropout, ctx.training));
+    return LayerNorm->forward(x + apply_dropout(dense->forward(context), output_dropout, ctx.training));
   }
   Linear query, key, value, dense;
   detail::LayerNorm LayerNorm;  // NOLINT: HF's name
@@ -164,7 +164,7 @@ struct AlbertClassifierImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids, const AttentionContext& ctx) {
     const torch::Tensor pooled = albert->forward(input_ids, token_type_ids, ctx).second;
     if (ctx.trace != nullptr) (*ctx.trace)["pooled"] = pooled;
-    return classifier->forward(maybe_dropout(pooled, head_dropout, is_training()));
+    return classifier->forward(apply_dropout(pooled, head_dropout, is_training()));
   }
   AlbertModel albert;
   Linear classifier;

@@ -32,7 +32,7 @@ struct DistilBertEmbeddingsImpl : torch::nn::Module {
     const std::int64_t t = input_ids.size(1);
     // Positions are 0..T-1 for every row: a slice of the table, broadcast over the batch.
     const torch::Tensor x = word_embeddings->forward(input_ids) + position_embeddings->weight.slice(0, 0, t).unsqueeze(0);
-    return maybe_dropout(LayerNorm->forward(x), dropout, is_training());
+    return apply_dropout(LayerNorm->forward(x), dropout, is_training());
   }
   Embedding word_embeddings;
   Embedding position_embeddings;
@@ -65,7 +65,7 @@ struct DistilBertFfnImpl : torch::nn::Module {
         activation(a.activation_kind()),
         dropout(a.dropout) {}
   torch::Tensor forward(const torch::Tensor& x) {
-    return maybe_dropout(lin2->forward(activate(activation, lin1->forward(x))), dropout, is_training());
+    return apply_dropout(lin2->forward(activate(activation, lin1->forward(x))), dropout, is_training());
   }
   Linear lin1, lin2;
   hf::Activation activation;
@@ -140,7 +140,7 @@ struct DistilBertClassifierImpl : torch::nn::Module {
     const torch::Tensor h = distilbert->forward(input_ids, ctx);
     const torch::Tensor pooled = at::relu(pre_classifier->forward(h.select(1, 0)));
     if (ctx.trace != nullptr) (*ctx.trace)["pooled"] = pooled;
-    return classifier->forward(maybe_dropout(pooled, head_dropout, is_training()));
+    return classifier->forward(apply_dropout(pooled, head_dropout, is_training()));
   }
   DistilBertModel distilbert;
   Linear pre_classifier;

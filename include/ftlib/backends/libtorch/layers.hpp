@@ -14,6 +14,7 @@
 #include <torch/types.h>
 
 #include "ftlib/backends/libtorch/compat.hpp"
+#include "ftlib/backends/libtorch/dropout.hpp"
 #include "ftlib/backends/libtorch/onednn_matmul.hpp"
 #include "ftlib/error.hpp"
 #include "ftlib/hf/config.hpp"
@@ -46,10 +47,6 @@ namespace detail {
     case hf::Activation::Linear: return x;
   }
   return x;
-}
-
-[[nodiscard]] inline torch::Tensor maybe_dropout(const torch::Tensor& x, double p, bool training) {
-  return (training && p > 0.0) ? at::dropout(x, p, true) : x;
 }
 
 /// @brief y = x W^T + b with W [out, in] (float32 on CPU through oneDNN where the build has it).
@@ -140,7 +137,7 @@ struct AttentionContext {
     context = compat::scaled_dot_product_attention(q, k, v, ctx.keep, ctx.training ? probs_dropout : 0.0);
   } else {
     const torch::Tensor scores = batched_matmul(q, k, /*transpose_b=*/true, std::pow(static_cast<double>(d), -0.5)) + ctx.bias;
-    const torch::Tensor probs = maybe_dropout(at::softmax(scores, -1), probs_dropout, ctx.training);
+    const torch::Tensor probs = apply_dropout(at::softmax(scores, -1), probs_dropout, ctx.training);
     context = batched_matmul(probs, v, /*transpose_b=*/false, 1.0);
   }
   return context.transpose(1, 2).reshape({b, t, h});
