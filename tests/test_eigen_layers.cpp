@@ -2,10 +2,12 @@
 // precision so the comparison is sharp (central differences, h = 1e-6: error ~1e-10 relative).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "ftlib/backends/eigen/layers.hpp"
@@ -96,6 +98,89 @@ TEST_CASE("ParamOps<eigen::Tensor> drives ftlib::AdamW to torch.optim.AdamW's va
   // state round trip keeps the shapes
   const auto state = adamw.state_dict();
   CHECK(state.at("w.exp_avg").shape == std::vector<std::int64_t>{4});
+}
+
+namespace {
+
+/// The scalars of torch.optim.AdamW's step t (1-based) for lr, betas (0.9, 0.999), eps 1e-8 and wd.
+ftlib::AdamWStepScalars adamw_scalars(double lr, double weight_decay, int t) {
+  ftlib::AdamWStepScalars s;
+  s.decay = 1.0 - lr * weight_decay;
+  s.beta1 = 0.9;
+  s.beta2 = 0.999;
+  s.step_size = lr / (1.0 - std::pow(0.9, t));
+  s.bias_correction2_sqrt = std::sqrt(1.0 - std::pow(0.999, t));
+  s.eps = 1e-8;
+  return s;
+}
+
+template <class S>
+fe::BasicTensor<S> random_tensor(std::int64_t n, double scale) {
+  std::normal_distribution<double> dist(0.0, scale);
+  fe::BasicTensor<S> t({n});
+  for (std::int64_t i = 0; i < n; ++i) t.data()[i] = static_cast<S>(dist(rng()));
+  return t;
+}
+
+/// max |a - b| relative to max |b| (the tensor's scale; m can cancel to near 0 element-wise).
+template <class S>
+double scaled_diff(const fe::BasicTensor<S>& a, const fe::BasicTensor<S>& b) {
+  double diff = 0.0, scale = 1e-300;
+  for (std::int64_t i = 0; i < a.numel(); ++i) {
+    diff = std::max(diff, std::abs(static_cast<double>(a.data()[i]) - static_cast<double>(b.data()[i])));
+    scale = std::max(scale, std::abs(static_cast<double>(b.data()[i])));
+  }
+  return diff / scale;
+}
+
+}  // namespace
+
+// Tolerance: the one-pass kernel keeps the per-element operations of scale, lerp, scale_add_square and
+// adam_update in their order, but the compiler may contract a multiply and an add into one FMA (one
+// rounding instead of two), about 1 ulp per step; over 3 steps 1e-6 of the tensor's scale in float
+// (ulp 6e-8), 1e-14 in double (ulp 1.1e-16).
+TEST_CASE_TEMPLATE("ParamOps<eigen::BasicTensor>::adamw_step in one pass matches the op-by-op AdamW", S, float, double) {
+  using T = fe::BasicTensor<S>;
+  using Ops = ftlib::ParamOps<T>;
+  static_assert(ftlib::AdamWFusedTensor<T>);
+  const double tol = std::is_same_v<S, float> ? 1e-6 : 1e-14;
+  double worst_p = 0.0, worst_m = 0.0, worst_v = 0.0;
+  // 1 and 7: below one SIMD width; 1000: blocks plus a tail; 400003: enough work for the loop to use threads
+  for (const std::int64_t n : {1, 7, 1000, 400003}) {
+    for (const double weight_decay : {0.0, 0.01}) {
+      CAPTURE(n);
+      CAPTURE(weight_decay);
+      const T p0 = random_tensor<S>(n, 1.0);
+      T p_fused = p0.clone(), p_ref = p0.clone();
+      T m_fused = Ops::zeros_like(p0), m_ref = Ops::zeros_like(p0);
+      T v_fused = Ops::zeros_like(p0), v_ref = Ops::zeros_like(p0);
+      for (int t = 1; t <= 3; ++t) {
+        const T g = random_tensor<S>(n, 1e-2);
+        const ftlib::AdamWStepScalars s = adamw_scalars(1e-2, weight_decay, t);
+        Ops::adamw_step(p_fused, g, m_fused, v_fused, s);
+        ftlib::adamw_step_op_by_op(p_ref, g, m_ref, v_ref, s);
+      }
+      CHECK(scaled_diff(p_fused, p0) > 1e-4);  // it did update
+      worst_p = std::max(worst_p, scaled_diff(p_fused, p_ref));
+      worst_m = std::max(worst_m, scaled_diff(m_fused, m_ref));
+      worst_v = std::max(worst_v, scaled_diff(v_fused, v_ref));
+    }
+  }
+  MESSAGE("one-pass vs op-by-op after 3 steps, max |diff| / max |value|: p " << worst_p << ", exp_avg " << worst_m
+                                                                             << ", exp_avg_sq " << worst_v);
+  CHECK(worst_p <= tol);
+  CHECK(worst_m <= tol);
+  CHECK(worst_v <= tol);
+}
+
+TEST_CASE("ParamOps<eigen::Tensor>::adamw_step refuses tensors of different sizes") {
+  using Ops = ftlib::ParamOps<fe::Tensor>;
+  fe::Tensor p({2, 3}), m({2, 3}), v({2, 3});
+  const fe::Tensor g({5});
+  CHECK_THROWS_WITH_AS(Ops::adamw_step(p, g, m, v, adamw_scalars(1e-2, 0.0, 1)),
+                       "eigen AdamW: parameter [2, 3], gradient [5] and moments [2, 3], [2, 3] must have the same "
+                       "number of elements",
+                       ftlib::tensor_error);
 }
 
 TEST_CASE("Linear backward matches finite differences") {

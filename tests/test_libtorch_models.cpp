@@ -652,6 +652,130 @@ TEST_CASE("libtorch: ParamOps<torch::Tensor> matches the formulas") {
   CHECK(leaf.sum().item<float>() == 4.0F);
 }
 
+namespace {
+
+/// The scalars of torch.optim.AdamW's step t (1-based) for lr, betas (0.9, 0.999), eps 1e-8 and wd.
+ftlib::AdamWStepScalars adamw_scalars(double lr, double weight_decay, int t) {
+  ftlib::AdamWStepScalars s;
+  s.decay = 1.0 - lr * weight_decay;
+  s.beta1 = 0.9;
+  s.beta2 = 0.999;
+  s.step_size = lr / (1.0 - std::pow(0.9, t));
+  s.bias_correction2_sqrt = std::sqrt(1.0 - std::pow(0.999, t));
+  s.eps = 1e-8;
+  return s;
+}
+
+/// max |a - b| relative to max |b| (the tensor's scale; m can cancel to near 0 element-wise).
+double scaled_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a - b).abs().max().item<double>() / std::max(b.abs().max().item<double>(), 1e-30);
+}
+
+}  // namespace
+
+// Tolerance: the one-pass kernel keeps torch's per-element operations and order, but the compiler may
+// contract a multiply and an add into one FMA (one rounding instead of two: m's lerp, v's
+// v*b2 + w2*g*g, p's decay + update), and ATen's own vectorised lerp_ uses an FMA. Each such
+// step differs by at most ~1 float32 ulp (6e-8 relative); over 3 steps, 1e-6 of the tensor's scale.
+TEST_CASE("libtorch: the one-pass adamw_step matches the op-by-op AdamW on contiguous float32 CPU tensors") {
+  using Ops = ftlib::ParamOps<torch::Tensor>;
+  static_assert(ftlib::AdamWFusedTensor<torch::Tensor>);
+  const torch::NoGradGuard no_grad;
+  torch::manual_seed(11);
+  double worst_p = 0.0, worst_m = 0.0, worst_v = 0.0;
+  // 1 and 7: below one SIMD width; 1000: blocks plus a tail; 100003: above ATen's grain (32768), threads
+  for (const std::int64_t n : {1, 7, 1000, 100003}) {
+    for (const double weight_decay : {0.0, 0.01}) {
+      CAPTURE(n);
+      CAPTURE(weight_decay);
+      const torch::Tensor p0 = torch::randn({n});
+      torch::Tensor p_fused = p0.clone(), p_ref = p0.clone();
+      torch::Tensor m_fused = Ops::zeros_like(p0), m_ref = Ops::zeros_like(p0);
+      torch::Tensor v_fused = Ops::zeros_like(p0), v_ref = Ops::zeros_like(p0);
+      for (int t = 1; t <= 3; ++t) {
+        const torch::Tensor g = torch::randn({n}) * 1e-2;
+        const ftlib::AdamWStepScalars s = adamw_scalars(1e-2, weight_decay, t);
+        REQUIRE(Ops::fuses_adamw_step(p_fused, g, m_fused, v_fused));
+        Ops::adamw_step(p_fused, g, m_fused, v_fused, s);
+        ftlib::adamw_step_op_by_op(p_ref, g, m_ref, v_ref, s);
+      }
+      CHECK_FALSE(p_fused.equal(p0));  // it did update
+      worst_p = std::max(worst_p, scaled_diff(p_fused, p_ref));
+      worst_m = std::max(worst_m, scaled_diff(m_fused, m_ref));
+      worst_v = std::max(worst_v, scaled_diff(v_fused, v_ref));
+      // Element-wise: relative to the element's start plus the most three steps can move it (Adam moves an
+      // element by at most lr (1 - beta1) / sqrt(1 - beta2) ~ 3.2e-2 per step at lr 1e-2), because an
+      // element that crosses zero keeps the rounding error of its larger intermediate values.
+      CHECK(((p_fused - p_ref).abs() - 1e-6 * (p0.abs() + 0.1)).max().item<double>() <= 0.0);
+    }
+  }
+  MESSAGE("one-pass vs op-by-op after 3 steps, max |diff| / max |value|: p " << worst_p << ", exp_avg " << worst_m
+                                                                             << ", exp_avg_sq " << worst_v);
+  CHECK(worst_p <= 1e-6);
+  CHECK(worst_m <= 1e-6);
+  CHECK(worst_v <= 1e-6);
+  // beta1 < 0.5: lerp's other form (weight >= 0.5)
+  const torch::Tensor p0 = torch::randn({1000});
+  torch::Tensor p_fused = p0.clone(), p_ref = p0.clone();
+  torch::Tensor m_fused = torch::randn({1000}), m_ref = m_fused.clone();
+  torch::Tensor v_fused = torch::rand({1000}), v_ref = v_fused.clone();
+  const torch::Tensor g = torch::randn({1000});
+  ftlib::AdamWStepScalars s = adamw_scalars(1e-2, 0.0, 2);
+  s.beta1 = 0.3;
+  Ops::adamw_step(p_fused, g, m_fused, v_fused, s);
+  ftlib::adamw_step_op_by_op(p_ref, g, m_ref, v_ref, s);
+  CHECK(scaled_diff(m_fused, m_ref) <= 1e-6);
+  CHECK(scaled_diff(p_fused, p_ref) <= 1e-6);
+}
+
+TEST_CASE("libtorch: adamw_step takes the op-by-op form for strided, float64 and non-CPU tensors") {
+  using Ops = ftlib::ParamOps<torch::Tensor>;
+  torch::manual_seed(12);
+  const auto run_both = [](torch::Tensor p, const torch::Tensor& g) {
+    torch::Tensor p_ref = p.clone();
+    torch::Tensor m = torch::zeros(p.sizes(), p.options()), m_ref = m.clone();
+    torch::Tensor v = torch::zeros(p.sizes(), p.options()), v_ref = v.clone();
+    CHECK_FALSE(Ops::fuses_adamw_step(p, g, m, v));
+    for (int t = 1; t <= 3; ++t) {
+      const ftlib::AdamWStepScalars s = adamw_scalars(1e-2, 0.01, t);
+      Ops::adamw_step(p, g, m, v, s);
+      ftlib::adamw_step_op_by_op(p_ref, g, m_ref, v_ref, s);
+    }
+    // The fallback IS the op-by-op form: bitwise equal.
+    CHECK(p.equal(p_ref));
+    CHECK(m.equal(m_ref));
+    CHECK(v.equal(v_ref));
+  };
+  // A transposed parameter beside contiguous gradient and moments: flat indexing would pair wrong elements.
+  const torch::Tensor transposed = torch::randn({5, 3}).t();
+  REQUIRE_FALSE(transposed.is_contiguous());
+  run_both(transposed, torch::randn({3, 5}) * 1e-2);
+  run_both(torch::randn({100}, torch::kDouble), torch::randn({100}, torch::kDouble) * 1e-2);
+  // A meta tensor (no storage) stands in for a CUDA one: the one-pass kernel would dereference its data.
+  torch::Tensor meta = torch::empty({64}, torch::TensorOptions().device(torch::kMeta));
+  torch::Tensor meta_m = torch::empty({64}, meta.options()), meta_v = torch::empty({64}, meta.options());
+  CHECK_FALSE(Ops::fuses_adamw_step(meta, meta, meta_m, meta_v));
+  Ops::adamw_step(meta, meta, meta_m, meta_v, adamw_scalars(1e-2, 0.01, 1));
+  if (torch::cuda::is_available()) {
+    run_both(torch::randn({1000}, torch::kCUDA), torch::randn({1000}, torch::kCUDA) * 1e-2);
+  } else {
+    MESSAGE("SKIPPED: CUDA half of this check (no CUDA device); the meta tensor above covers the dispatch");
+  }
+}
+
+TEST_CASE("libtorch: the one-pass adamw_step bumps the parameter's version like an in-place op") {
+  using Ops = ftlib::ParamOps<torch::Tensor>;
+  torch::Tensor w = torch::randn({8}, torch::requires_grad());
+  const torch::Tensor loss = (w * w).sum();  // saves w for backward
+  torch::Tensor m = Ops::zeros_like(w), v = Ops::zeros_like(w);
+  const torch::Tensor g = torch::ones({8});
+  REQUIRE(Ops::fuses_adamw_step(w, g, m, v));
+  const auto before = w._version();
+  Ops::adamw_step(w, g, m, v, adamw_scalars(1e-2, 0.0, 1));
+  CHECK(w._version() > before);
+  CHECK_THROWS_WITH(loss.backward(), doctest::Contains("modified by an inplace operation"));
+}
+
 TEST_CASE("libtorch: the oneDNN Linear matches at::linear in value and in every gradient") {
   if (!lt::detail::has_onednn_sgemm) {
     MESSAGE("SKIPPED: this build has no oneDNN (FTLIB_WITH_ONEDNN=OFF or libdnnl-dev missing); Linear is at::linear");
@@ -875,7 +999,42 @@ using DistilBert = lt::DistilBertForSequenceClassification;
 
 }  // namespace
 
-TEST_CASE("libtorch: dropout draws from the model's own stream, with torch's masks for the same seed") {
+TEST_CASE("libtorch: CPU dropout keeps 1 - p of the elements, scales them by 1 / (1 - p), whatever the thread count") {
+  const double p = 0.1;
+  const auto draw = [&](int threads, torch::ScalarType dtype) {
+    const int before = at::get_num_threads();
+    at::set_num_threads(threads);
+    torch::manual_seed(11);
+    const torch::Tensor x = torch::ones({1000, 1001}, dtype).requires_grad_();
+    const torch::Tensor y = lt::detail::apply_dropout(x, p, true);
+    const torch::Tensor grad = torch::autograd::grad({y}, {x}, {torch::ones_like(y)})[0];
+    at::set_num_threads(before);
+    return std::pair{y.detach(), grad};
+  };
+  const auto [y1, grad1] = draw(1, torch::kFloat);
+  const auto [y2, grad2] = draw(2, torch::kFloat);
+  CHECK(y1.equal(y2));  // counter-based: the mask does not depend on how the work is split
+  const auto kept = static_cast<double>(y1.ne(0).sum().item<std::int64_t>());
+  const double n = 1000.0 * 1001.0;
+  // Binomial(n, 0.9): standard deviation 300 elements; 6 sigma.
+  CHECK(std::abs(kept - 0.9 * n) < 6.0 * std::sqrt(n * 0.9 * 0.1));
+  CHECK(y1.masked_select(y1.ne(0)).eq(static_cast<float>(1.0 / 0.9)).all().item<bool>());
+  CHECK(grad1.equal(y1));  // d(x * mask)/dx = mask, and x is all ones
+  // Neighbouring elements are not correlated (each 64-bit draw feeds two of them).
+  const torch::Tensor keep = y1.ne(0).flatten().to(torch::kFloat);
+  const double both = (keep.slice(0, 0, -1) * keep.slice(0, 1)).mean().item<double>();
+  CHECK(std::abs(both - 0.81) < 0.005);
+  // bf16 under autocast: the same mask, the scale rounded to bf16.
+  const auto [y16, grad16] = draw(2, torch::kBFloat16);
+  CHECK((y16.scalar_type() == torch::kBFloat16));
+  CHECK(y16.ne(0).equal(y1.ne(0)));
+  // Evaluation, or p = 0: the input itself, no draw.
+  const torch::Tensor x = torch::randn({3, 4});
+  CHECK(lt::detail::apply_dropout(x, p, false).is_same(x));
+  CHECK(lt::detail::apply_dropout(x, 0.0, true).is_same(x));
+}
+
+TEST_CASE("libtorch: dropout draws from the model's own stream: the same masks as the modules on the global generator with that seed") {
   const auto dir = ftlib::testing::shared_path("fixtures/models/distilbert-tiny");
   if (!dir) return;
   const ftlib::Batch batch = read_inputs(*dir / "inputs.json");
@@ -888,8 +1047,8 @@ TEST_CASE("libtorch: dropout draws from the model's own stream, with torch's mas
   b.set_seed(123);
   const torch::NoGradGuard no_grad;
 
-  // Same seed: the masks LibTorch's own dropout draws after torch::manual_seed(123), computed
-  // here by running the module tree directly on the global generator.
+  // Same seed: the masks drawn after torch::manual_seed(123) from the global generator, computed
+  // here by running the module tree directly on it.
   torch::manual_seed(123);
   const lt::BatchTensors t = lt::to_tensors(batch, torch::kCPU, a.limits());
   const auto ctx = lt::detail::make_attention_context(t.attention_mask, a.attention_backend(), true, nullptr);

@@ -132,3 +132,80 @@ TEST_CASE("AdamW state round-trips through state_dict for an exact resume") {
   }
   check_close(*value.data, {0.80760926f, -1.80365193f, 0.576113462f, 2.7870059f});
 }
+
+namespace {
+
+// A VecTensor whose ParamOps also offer the fused step, and log the scalars AdamW hands it.
+struct HookedTensor {
+  std::shared_ptr<std::vector<float>> data = std::make_shared<std::vector<float>>();
+  std::shared_ptr<std::vector<ftlib::AdamWStepScalars>> calls = std::make_shared<std::vector<ftlib::AdamWStepScalars>>();
+};
+
+VecTensor as_vec(const HookedTensor& t) { return {t.data}; }
+
+}  // namespace
+
+template <>
+struct ftlib::ParamOps<HookedTensor> {
+  using Vec = ftlib::ParamOps<VecTensor>;
+  static HookedTensor zeros_like(const HookedTensor& t) { return {Vec::zeros_like(as_vec(t)).data}; }
+  static void scale(HookedTensor& t, double a) { VecTensor v = as_vec(t); Vec::scale(v, a); }
+  static void lerp(HookedTensor& t, const HookedTensor& c, double w) { VecTensor v = as_vec(t); Vec::lerp(v, as_vec(c), w); }
+  static void scale_add_square(HookedTensor& t, double a, const HookedTensor& c, double b) {
+    VecTensor v = as_vec(t);
+    Vec::scale_add_square(v, a, as_vec(c), b);
+  }
+  static void adam_update(HookedTensor& p, const HookedTensor& m, const HookedTensor& v, double step, double bc2,
+                          double eps) {
+    VecTensor pv = as_vec(p);
+    Vec::adam_update(pv, as_vec(m), as_vec(v), step, bc2, eps);
+  }
+  static void adamw_step(HookedTensor& p, const HookedTensor& g, HookedTensor& m, HookedTensor& v,
+                         const ftlib::AdamWStepScalars& s) {
+    p.calls->push_back(s);
+    VecTensor pv = as_vec(p), mv = as_vec(m), vv = as_vec(v);
+    ftlib::adamw_step_op_by_op(pv, as_vec(g), mv, vv, s);
+  }
+  static ftlib::HostTensor to_host(const HookedTensor& t) { return Vec::to_host(as_vec(t)); }
+  static HookedTensor from_host(const ftlib::HostTensor& h, const HookedTensor& like) {
+    return {Vec::from_host(h, as_vec(like)).data};
+  }
+};
+
+static_assert(ftlib::AdamWTensor<VecTensor> && !ftlib::AdamWFusedTensor<VecTensor>);
+static_assert(ftlib::AdamWFusedTensor<HookedTensor>);
+
+TEST_CASE("AdamW hands the whole update to ParamOps::adamw_step when the backend has one") {
+  for (const std::string name : {"classifier.weight", "classifier.bias"}) {
+    CAPTURE(name);
+    ftlib::AdamWOptions options;
+    options.lr = 0.1;
+    options.weight_decay = 0.01;
+    options.decay_bias_and_layer_norm = false;  // the bias is left out of decay
+    ftlib::AdamW<HookedTensor> adamw(options);
+    HookedTensor value;
+    *value.data = {1.0f, -2.0f, 0.5f, 3.0f};
+    HookedTensor grad;
+    std::vector<ftlib::ParameterRef<HookedTensor>> params{{name, value, grad, true}};
+    for (const auto& g : kGrads) {
+      *grad.data = g;
+      adamw.step(params);
+    }
+    // The scalars of torch.optim.AdamW's step t (1-based), written out here.
+    REQUIRE(value.calls->size() == 3);
+    const bool decayed = name == "classifier.weight";
+    for (std::size_t k = 0; k < 3; ++k) {
+      const double t = static_cast<double>(k + 1);
+      const ftlib::AdamWStepScalars& s = (*value.calls)[k];
+      CHECK(s.decay == (decayed ? 1.0 - 0.1 * 0.01 : 1.0));
+      CHECK(s.beta1 == 0.9);
+      CHECK(s.beta2 == 0.999);
+      CHECK(s.step_size == doctest::Approx(0.1 / (1.0 - std::pow(0.9, t))).epsilon(1e-15));
+      CHECK(s.bias_correction2_sqrt == doctest::Approx(std::sqrt(1.0 - std::pow(0.999, t))).epsilon(1e-15));
+      CHECK(s.eps == 1e-8);
+    }
+    // ... and the hook's update lands on torch's values (same golden values as above).
+    check_close(*value.data, decayed ? std::vector<float>{0.80760926f, -1.80365193f, 0.576113462f, 2.7870059f}
+                                     : std::vector<float>{0.81032604f, -1.80939484f, 0.57768631f, 2.79570389f});
+  }
+}

@@ -1,14 +1,21 @@
 #pragma once
 // AdamW with torch.optim.AdamW's exact semantics, written once for every backend over a small
 // "parameter ops" trait (ParamOps<Tensor>) that each backend specialises for its tensor type.
+// A backend may also give the trait a one-pass `adamw_step` (AdamWFusedTensor); the op-by-op
+// sequence (adamw_step_op_by_op) stays the definition that such a fused step must reproduce.
 
 #include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
 
 #include "ftlib/batch.hpp"
 #include "ftlib/error.hpp"
@@ -31,6 +38,75 @@ concept AdamWTensor = requires(Tensor& t, const Tensor& c, double a, const HostT
   { ParamOps<Tensor>::to_host(c) } -> std::same_as<HostTensor>;
   { ParamOps<Tensor>::from_host(host, c) } -> std::same_as<Tensor>;  // shaped/placed like c
 };
+
+/// @brief The scalars of one AdamW update of one parameter, in double precision as the optimizer
+///        computes them (a backend rounds them to its element type, as torch does for a Scalar).
+struct AdamWStepScalars {
+  /// @brief p *= decay first: 1 - lr * weight_decay, exactly 1 for a parameter that is not decayed.
+  double decay = 1.0;
+  /// @brief m += (1 - beta1) * (g - m).
+  double beta1 = 0.9;
+  /// @brief v = beta2 * v + (1 - beta2) * g^2.
+  double beta2 = 0.999;
+  /// @brief lr / (1 - beta1^step).
+  double step_size = 0.0;
+  /// @brief sqrt(1 - beta2^step).
+  double bias_correction2_sqrt = 1.0;
+  /// @brief Added to sqrt(v) / bias_correction2_sqrt.
+  double eps = 1e-8;
+};
+
+/// @brief A tensor type whose ParamOps also offer the whole update in one call (one pass over the
+///        elements instead of one per operation, and no temporaries). Optional: AdamW uses it when present.
+template <class Tensor>
+concept AdamWFusedTensor =
+    AdamWTensor<Tensor> && requires(Tensor& t, const Tensor& c, const AdamWStepScalars& s) {
+      { ParamOps<Tensor>::adamw_step(t, c, t, t, s) };  // (p, g, m, v, scalars)
+    };
+
+/// @brief One AdamW update of p with gradient g and moments m, v, as ParamOps' element-wise operations in
+///        torch.optim.AdamW's order: p *= decay; m.lerp_(g, 1 - beta1); v = beta2 v + (1 - beta2) g^2;
+///        p -= step_size * m / (sqrt(v) / bias_correction2_sqrt + eps). This is the definition; a fused
+///        ParamOps<Tensor>::adamw_step computes the same per element and falls back to this where it cannot.
+template <AdamWTensor Tensor>
+void adamw_step_op_by_op(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamWStepScalars& s) {
+  using Ops = ParamOps<Tensor>;
+  if (s.decay != 1.0) Ops::scale(p, s.decay);  // multiplying by exactly 1 changes nothing
+  Ops::lerp(m, g, 1.0 - s.beta1);
+  Ops::scale_add_square(v, s.beta2, g, 1.0 - s.beta2);
+  Ops::adam_update(p, m, v, s.step_size, s.bias_correction2_sqrt, s.eps);
+}
+
+namespace detail {
+
+/// @brief Elements a fused AdamW kernel handles per block: its intermediates stay in L1 between the
+///        block's loops, which the compiler can vectorise one by one.
+inline constexpr std::int64_t kAdamWBlock = 512;
+
+/// @brief x[i] = sqrt(x[i]) for i < n, vectorised. std::sqrt in a loop is not: the compiler keeps its
+///        errno path unless -fno-math-errno, so it stays one scalar sqrt (plus a branch) per element.
+///        Hardware sqrt is correctly rounded, so the values are std::sqrt's.
+template <class S>
+void sqrt_in_place(S* x, std::int64_t n) {
+  std::int64_t i = 0;
+#if defined(__AVX__)
+  if constexpr (std::is_same_v<S, float>) {
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_sqrt_ps(_mm256_loadu_ps(x + i)));
+  } else if constexpr (std::is_same_v<S, double>) {
+    for (; i + 4 <= n; i += 4) _mm256_storeu_pd(x + i, _mm256_sqrt_pd(_mm256_loadu_pd(x + i)));
+  }
+#endif
+#if defined(__SSE2__) || defined(_M_X64)
+  if constexpr (std::is_same_v<S, float>) {
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(x + i, _mm_sqrt_ps(_mm_loadu_ps(x + i)));
+  } else if constexpr (std::is_same_v<S, double>) {
+    for (; i + 2 <= n; i += 2) _mm_storeu_pd(x + i, _mm_sqrt_pd(_mm_loadu_pd(x + i)));
+  }
+#endif
+  for (; i < n; ++i) x[i] = std::sqrt(x[i]);
+}
+
+}  // namespace detail
 
 /// @brief AdamW hyper-parameters (torch defaults, except the lr which the scheduler drives).
 struct AdamWOptions {
@@ -89,16 +165,21 @@ class AdamW {
         s.exp_avg_sq = Ops::zeros_like(p.value);
       }
       s.step += 1;
-      const double decay = options_.decay_bias_and_layer_norm || !is_bias_or_layer_norm(p.name)
-                               ? options_.weight_decay : 0.0;
-      if (decay != 0.0) Ops::scale(p.value, 1.0 - options_.lr * decay);
-      Ops::lerp(s.exp_avg, p.grad, 1.0 - options_.beta1);
-      Ops::scale_add_square(s.exp_avg_sq, options_.beta2, p.grad, 1.0 - options_.beta2);
+      const double weight_decay = options_.decay_bias_and_layer_norm || !is_bias_or_layer_norm(p.name)
+                                      ? options_.weight_decay : 0.0;
       const double t = static_cast<double>(s.step);
-      const double bias_correction1 = 1.0 - std::pow(options_.beta1, t);
-      const double bias_correction2_sqrt = std::sqrt(1.0 - std::pow(options_.beta2, t));
-      Ops::adam_update(p.value, s.exp_avg, s.exp_avg_sq, options_.lr / bias_correction1,
-                       bias_correction2_sqrt, options_.eps);
+      AdamWStepScalars scalars;
+      scalars.decay = weight_decay != 0.0 ? 1.0 - options_.lr * weight_decay : 1.0;
+      scalars.beta1 = options_.beta1;
+      scalars.beta2 = options_.beta2;
+      scalars.step_size = options_.lr / (1.0 - std::pow(options_.beta1, t));
+      scalars.bias_correction2_sqrt = std::sqrt(1.0 - std::pow(options_.beta2, t));
+      scalars.eps = options_.eps;
+      if constexpr (AdamWFusedTensor<Tensor>) {
+        Ops::adamw_step(p.value, p.grad, s.exp_avg, s.exp_avg_sq, scalars);
+      } else {
+        adamw_step_op_by_op(p.value, p.grad, s.exp_avg, s.exp_avg_sq, scalars);
+      }
     }
   }
 

@@ -270,6 +270,33 @@ struct ParamOps<eigen::BasicTensor<S>> {
       for (std::int64_t i = lo; i < hi; ++i) pp[i] += neg_step * (mp[i] / (std::sqrt(vp[i]) / bc + e));
     });
   }
+  /// @brief One AdamW update (see adamw_step_op_by_op) in one pass over the elements: per element the
+  ///        operations of scale, lerp, scale_add_square and adam_update above, in that order. The compiler
+  ///        may contract a multiply and an add into one FMA, so results can differ from the op-by-op form
+  ///        in the last bit.
+  static void adamw_step(T& p, const T& g, T& m, T& v, const AdamWStepScalars& s) {
+    if (g.numel() != p.numel() || m.numel() != p.numel() || v.numel() != p.numel())
+      throw tensor_error("eigen AdamW: parameter " + eigen::detail::shape_string(p.shape()) + ", gradient " +
+                         eigen::detail::shape_string(g.shape()) + " and moments " +
+                         eigen::detail::shape_string(m.shape()) + ", " + eigen::detail::shape_string(v.shape()) +
+                         " must have the same number of elements");
+    const Step f{static_cast<S>(s.decay),
+                 static_cast<S>(1.0 - s.beta1),
+                 static_cast<S>(s.beta2),
+                 static_cast<S>(1.0 - s.beta2),
+                 static_cast<S>(-s.step_size),
+                 static_cast<S>(s.bias_correction2_sqrt),
+                 static_cast<S>(s.eps)};
+    S* const pp = p.data();
+    const S* const gp = g.data();
+    S* const mp = m.data();
+    S* const vp = v.data();
+    // work per element: the sum of the four separate loops' estimates
+    eigen::detail::parallel_ranges(p.numel(), 7.0, [=](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t lo = begin; lo < end; lo += ftlib::detail::kAdamWBlock)
+        adamw_block(pp + lo, gp + lo, mp + lo, vp + lo, std::min(ftlib::detail::kAdamWBlock, end - lo), f);
+    });
+  }
   /// @brief A float host copy.
   static HostTensor to_host(const T& t) { return t.to_host(); }
   /// @brief A tensor shaped like `like` holding the host values.
@@ -281,6 +308,25 @@ struct ParamOps<eigen::BasicTensor<S>> {
     T out(like.shape());
     out.copy_from(t);
     return out;
+  }
+
+ private:
+  struct Step {
+    S decay, w1, beta2, w2, neg_step, bias_correction2_sqrt, eps;
+  };
+
+  /// n <= kAdamWBlock elements; the denominators stay in L1 between the loops.
+  static void adamw_block(S* __restrict p, const S* __restrict g, S* __restrict m, S* __restrict v,
+                          std::int64_t n, const Step& f) {
+    alignas(64) S denom[ftlib::detail::kAdamWBlock];
+    for (std::int64_t i = 0; i < n; ++i) {
+      p[i] *= f.decay;  // in this loop, not the last: there the compiler could contract it with the update
+      m[i] += f.w1 * (g[i] - m[i]);
+      v[i] = f.beta2 * v[i] + f.w2 * (g[i] * g[i]);
+      denom[i] = v[i];
+    }
+    ftlib::detail::sqrt_in_place(denom, n);
+    for (std::int64_t i = 0; i < n; ++i) p[i] += f.neg_step * (m[i] / (denom[i] / f.bias_correction2_sqrt + f.eps));
   }
 };
 

@@ -1,10 +1,16 @@
 #pragma once
 // ParamOps<torch::Tensor>: the element-wise operations the shared AdamW needs, as in-place torch
-// ops (the same ops, in the same order, as torch.optim.AdamW's single-tensor path).
+// ops (the same ops, in the same order, as torch.optim.AdamW's single-tensor path), plus a fused
+// one-pass adamw_step for contiguous float32 CPU tensors.
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/variable.h>
 #include <torch/types.h>
 
 #include "ftlib/batch.hpp"
@@ -42,6 +48,45 @@ struct ParamOps<torch::Tensor> {
     const torch::Tensor denom = (v.sqrt() / bias_correction2_sqrt).add_(eps);
     p.addcdiv_(m, denom, -step);
   }
+  /// @brief True when adamw_step(p, g, m, v, ...) takes the one-pass kernel: all four are dense,
+  ///        contiguous float32 CPU tensors with p's shape. Anything else (CUDA, other dtypes, views
+  ///        with strides) takes adamw_step_op_by_op.
+  static bool fuses_adamw_step(const torch::Tensor& p, const torch::Tensor& g, const torch::Tensor& m,
+                               const torch::Tensor& v) {
+    const auto fusable = [&](const torch::Tensor& t) {
+      return t.defined() && t.layout() == torch::kStrided && t.is_cpu() && t.scalar_type() == torch::kFloat &&
+             t.is_contiguous() && t.sizes() == p.sizes();
+    };
+    return fusable(p) && fusable(g) && fusable(m) && fusable(v);
+  }
+  /// @brief One AdamW update (see adamw_step_op_by_op) in one pass over the elements, on ATen's
+  ///        threads; elsewhere adamw_step_op_by_op. Per element it keeps torch's operations and their
+  ///        order; the compiler may contract a multiply and an add into one FMA (one rounding instead
+  ///        of two), so results can differ from the op-by-op form in the last bit.
+  static void adamw_step(torch::Tensor& p, const torch::Tensor& g, torch::Tensor& m, torch::Tensor& v,
+                         const AdamWStepScalars& s) {
+    const torch::NoGradGuard no_grad;
+    if (!fuses_adamw_step(p, g, m, v)) {
+      adamw_step_op_by_op(p, g, m, v, s);
+      return;
+    }
+    // Scalars rounded to float as torch rounds a Scalar argument of a float32 op.
+    const Float32Step f{static_cast<float>(s.decay),       static_cast<float>(1.0 - s.beta1),
+                        static_cast<float>(s.beta2),       static_cast<float>(1.0 - s.beta2),
+                        static_cast<float>(-s.step_size),  static_cast<float>(s.bias_correction2_sqrt),
+                        static_cast<float>(s.eps)};
+    float* const pp = p.data_ptr<float>();
+    const float* const gp = g.data_ptr<float>();
+    float* const mp = m.data_ptr<float>();
+    float* const vp = v.data_ptr<float>();
+    at::parallel_for(0, p.numel(), kAdamWGrain, [=](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t lo = begin; lo < end; lo += detail::kAdamWBlock)
+        adamw_block(pp + lo, gp + lo, mp + lo, vp + lo, std::min(detail::kAdamWBlock, end - lo), f);
+    });
+    // Writes through data pointers bypass the version counter the in-place ops bump; bump it so that
+    // autograd still refuses a graph that saved p before this step.
+    torch::autograd::impl::bump_version(p);
+  }
   /// @brief A float32 host copy.
   static HostTensor to_host(const torch::Tensor& t) {
     const torch::Tensor cpu = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
@@ -62,6 +107,39 @@ struct ParamOps<torch::Tensor> {
   }
 
  private:
+  /// ATen's own element-wise grain (at::internal::GRAIN_SIZE): smaller tensors stay on the calling thread.
+  static constexpr std::int64_t kAdamWGrain = 32768;
+
+  struct Float32Step {
+    float decay, w1, beta2, w2, neg_step, bias_correction2_sqrt, eps;
+  };
+
+  /// n <= kAdamWBlock elements; the per-element formulas of mul_, lerp_, mul_ + addcmul_, sqrt, div,
+  /// add_ and addcdiv_ (ATen's CPU kernels), in that order.
+  static void adamw_block(float* __restrict p, const float* __restrict g, float* __restrict m,
+                          float* __restrict v, std::int64_t n, const Float32Step& f) {
+    alignas(64) float denom[detail::kAdamWBlock];
+    // p's decay here, not in the last loop: there the compiler could contract it with the update.
+    if (std::abs(f.w1) < 0.5F) {  // lerp's two forms, chosen by the weight as in ATen
+      for (std::int64_t i = 0; i < n; ++i) {
+        p[i] = p[i] * f.decay;
+        m[i] = m[i] + f.w1 * (g[i] - m[i]);
+      }
+    } else {
+      const float one_minus_w1 = 1.0F - f.w1;
+      for (std::int64_t i = 0; i < n; ++i) {
+        p[i] = p[i] * f.decay;
+        m[i] = g[i] - (g[i] - m[i]) * one_minus_w1;
+      }
+    }
+    for (std::int64_t i = 0; i < n; ++i) {
+      v[i] = v[i] * f.beta2 + f.w2 * g[i] * g[i];
+      denom[i] = v[i];
+    }
+    detail::sqrt_in_place(denom, n);
+    for (std::int64_t i = 0; i < n; ++i) p[i] = p[i] + f.neg_step * m[i] / (denom[i] / f.bias_correction2_sqrt + f.eps);
+  }
+
   static std::string shape_string(const torch::Tensor& t) {
     std::string out = "[";
     for (std::int64_t i = 0; i < t.dim(); ++i) out += (i ? ", " : "") + std::to_string(t.size(i));
