@@ -135,10 +135,10 @@ double scaled_diff(const fe::BasicTensor<S>& a, const fe::BasicTensor<S>& b) {
 
 }  // namespace
 
-// Tolerance: the one-pass kernel keeps the per-element operations of scale, lerp, scale_add_square and
-// adam_update in their order, but the compiler may contract a multiply and an add into one FMA (one
-// rounding instead of two), about 1 ulp per step; over 3 steps 1e-6 of the tensor's scale in float
-// (ulp 6e-8), 1e-14 in double (ulp 1.1e-16).
+// Tolerance: the one-pass kernel keeps the per-element expressions of scale, lerp, scale_add_square and
+// adam_update in their order, but the compiler may contract a multiply and an add into one FMA in one form
+// and not the other (one rounding instead of two), about 1 ulp per step; over 3 steps 1e-6 of the
+// tensor's scale in float (ulp 6e-8), 1e-14 in double (ulp 1.1e-16). (So far they agree bitwise.)
 TEST_CASE_TEMPLATE("ParamOps<eigen::BasicTensor>::adamw_step in one pass matches the op-by-op AdamW", S, float, double) {
   using T = fe::BasicTensor<S>;
   using Ops = ftlib::ParamOps<T>;

@@ -271,9 +271,9 @@ struct ParamOps<eigen::BasicTensor<S>> {
     });
   }
   /// @brief One AdamW update (see adamw_step_op_by_op) in one pass over the elements: per element the
-  ///        operations of scale, lerp, scale_add_square and adam_update above, in that order. The compiler
-  ///        may contract a multiply and an add into one FMA, so results can differ from the op-by-op form
-  ///        in the last bit.
+  ///        operations of scale, lerp, scale_add_square and adam_update above, in that order, with the
+  ///        same expressions (so the same FMA contractions by the compiler): equal to the op-by-op form
+  ///        unless the compiler contracts the two differently.
   static void adamw_step(T& p, const T& g, T& m, T& v, const AdamWStepScalars& s) {
     if (g.numel() != p.numel() || m.numel() != p.numel() || v.numel() != p.numel())
       throw tensor_error("eigen AdamW: parameter " + eigen::detail::shape_string(p.shape()) + ", gradient " +

@@ -60,9 +60,11 @@ struct ParamOps<torch::Tensor> {
     return fusable(p) && fusable(g) && fusable(m) && fusable(v);
   }
   /// @brief One AdamW update (see adamw_step_op_by_op) in one pass over the elements, on ATen's
-  ///        threads; elsewhere adamw_step_op_by_op. Per element it keeps torch's operations and their
-  ///        order; the compiler may contract a multiply and an add into one FMA (one rounding instead
-  ///        of two), so results can differ from the op-by-op form in the last bit.
+  ///        threads; elsewhere adamw_step_op_by_op. Per element it keeps torch's operations, their order
+  ///        and their roundings. Where ATen's kernels and this code disagree on fusing a multiply-add
+  ///        into an FMA (ATen's AVX2 lerp_ uses one; a build without -mfma cannot), a value can differ
+  ///        from the op-by-op form in the last bit; built with FMA (-march=native on x86-64) it matched
+  ///        bit for bit in our tests.
   static void adamw_step(torch::Tensor& p, const torch::Tensor& g, torch::Tensor& m, torch::Tensor& v,
                          const AdamWStepScalars& s) {
     const torch::NoGradGuard no_grad;
@@ -119,21 +121,24 @@ struct ParamOps<torch::Tensor> {
   static void adamw_block(float* __restrict p, const float* __restrict g, float* __restrict m,
                           float* __restrict v, std::int64_t n, const Float32Step& f) {
     alignas(64) float denom[detail::kAdamWBlock];
-    // p's decay here, not in the last loop: there the compiler could contract it with the update.
+    // The products torch rounds before its next op (p * decay, v * beta2) are stored in this loop, not
+    // in the one that adds to them, where the compiler could contract them into an FMA.
     if (std::abs(f.w1) < 0.5F) {  // lerp's two forms, chosen by the weight as in ATen
       for (std::int64_t i = 0; i < n; ++i) {
         p[i] = p[i] * f.decay;
         m[i] = m[i] + f.w1 * (g[i] - m[i]);
+        v[i] = v[i] * f.beta2;
       }
     } else {
       const float one_minus_w1 = 1.0F - f.w1;
       for (std::int64_t i = 0; i < n; ++i) {
         p[i] = p[i] * f.decay;
         m[i] = g[i] - (g[i] - m[i]) * one_minus_w1;
+        v[i] = v[i] * f.beta2;
       }
     }
     for (std::int64_t i = 0; i < n; ++i) {
-      v[i] = v[i] * f.beta2 + f.w2 * g[i] * g[i];
+      v[i] = v[i] + f.w2 * g[i] * g[i];
       denom[i] = v[i];
     }
     detail::sqrt_in_place(denom, n);
