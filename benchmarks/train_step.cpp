@@ -5,7 +5,7 @@
 //
 //   train_step step  --backend libtorch|eigen --model distilbert|albert --batch B --seq T
 //                    [--bf16] [--threads 2] [--warmup 2] [--iters 5]
-//                    [--malloc default|retain] [--optimizer ftlib|fused] [--clock wall|cpu]
+//                    [--malloc default|retain] [--clock wall|cpu] [--profile TRACE.json]
 //   train_step gemm  [--n 2048] [--threads 2] [--iters 10] [--clock wall|cpu]
 //   train_step epoch --backend libtorch|eigen [--padding dynamic|fixed] [--max-length 512] [--batch 8]
 //                    [--sample-batches K] [--bf16] [--threads 2] [--shared DIR] [--malloc default|retain]
@@ -17,7 +17,6 @@
 // weight decay 0.01 on every parameter, row 0 of a batch full length and the other rows of random
 // length in [T/4, T], tokens/s = batch x padded length / median seconds per step.
 
-#include <dlfcn.h>
 #include <malloc.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -53,6 +52,7 @@
 #if defined(FTLIB_HAS_LIBTORCH)
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "ftlib/backends/libtorch/libtorch.hpp"
 #endif
@@ -288,79 +288,6 @@ void apply_malloc_policy(const std::string& policy) {
   mallopt(M_TOP_PAD, 64 << 20);
 }
 
-#if defined(FTLIB_HAS_LIBTORCH)
-/// --optimizer fused: torch.optim.AdamW's update in one pass over p, g, m, v per element, for
-/// contiguous float32 CPU tensors, without the four temporaries of the op-by-op form. Same formula
-/// and operation order per element; results may differ in the last bit where the compiler contracts
-/// to FMA (the benchmark reports the largest difference against ftlib::AdamW).
-class FusedAdamW {
- public:
-  explicit FusedAdamW(ftlib::AdamWOptions options) : options_(options) {}
-  void set_lr(double lr) { options_.lr = lr; }
-  void step(std::vector<ftlib::ParameterRef<torch::Tensor>>& parameters) {
-    ++step_;
-    const double t = static_cast<double>(step_);
-    const auto bc1 = 1.0 - std::pow(options_.beta1, t);
-    const auto bc2_sqrt = std::sqrt(1.0 - std::pow(options_.beta2, t));
-    const float decay = static_cast<float>(1.0 - options_.lr * options_.weight_decay);
-    const float w1 = static_cast<float>(1.0 - options_.beta1);
-    const float b2 = static_cast<float>(options_.beta2);
-    const float w2 = static_cast<float>(1.0 - options_.beta2);
-    const float step_size = static_cast<float>(options_.lr / bc1);
-    const float bc2 = static_cast<float>(bc2_sqrt);
-    const float eps = static_cast<float>(options_.eps);
-    for (auto& p : parameters) {
-      if (!p.has_grad) continue;
-      auto [it, inserted] = state_.try_emplace(p.name);
-      if (inserted) it->second = {torch::zeros_like(p.value), torch::zeros_like(p.value)};
-      if (!p.value.is_cpu() || p.value.scalar_type() != torch::kFloat || !p.value.is_contiguous() || !p.grad.is_contiguous())
-        throw ftlib::tensor_error("FusedAdamW prototype: '" + p.name + "' is not a contiguous float32 CPU tensor");
-      float* pv = p.value.data_ptr<float>();
-      const float* g = p.grad.data_ptr<float>();
-      float* m = it->second.first.data_ptr<float>();
-      float* v = it->second.second.data_ptr<float>();
-      at::parallel_for(0, p.value.numel(), 1 << 14, [=](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t i = begin; i < end; ++i) {
-          const float pi = pv[i] * decay;
-          const float mi = m[i] + w1 * (g[i] - m[i]);
-          const float vi = v[i] * b2 + w2 * g[i] * g[i];
-          const float denom = std::sqrt(vi) / bc2 + eps;
-          m[i] = mi;
-          v[i] = vi;
-          pv[i] = pi + (-step_size) * mi / denom;
-        }
-      });
-    }
-  }
-
- private:
-  ftlib::AdamWOptions options_;
-  std::int64_t step_ = 0;
-  std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> state_;
-};
-
-/// Largest |difference| between FusedAdamW and ftlib::AdamW after 3 steps on random tensors.
-double fused_adamw_max_difference() {
-  const torch::NoGradGuard no_grad;
-  torch::manual_seed(0);
-  std::vector<ftlib::ParameterRef<torch::Tensor>> a, b;
-  for (const std::int64_t n : {7, 1000, 100003}) {
-    const torch::Tensor value = torch::randn({n});
-    const torch::Tensor grad = torch::randn({n}) * 1e-3;
-    a.push_back({"w" + std::to_string(n), value.clone(), grad, true});
-    b.push_back({"w" + std::to_string(n), value.clone(), grad, true});
-  }
-  ftlib::AdamW<torch::Tensor> reference(adamw_options().with_lr(1e-3));
-  FusedAdamW fused(adamw_options().with_lr(1e-3));
-  for (int s = 0; s < 3; ++s) {
-    reference.step(a);
-    fused.step(b);
-  }
-  double worst = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i].value - b[i].value).abs().max().item<double>());
-  return worst;
-}
-#endif
 
 // ---------------------------------------------------------------------------------------------
 // the step, for any SequenceClassifier + AdamW
@@ -370,10 +297,10 @@ struct StepTimes {
   std::vector<double> losses;
 };
 
-template <class Model, class Optimizer = ftlib::AdamW<typename Model::Tensor>>
+template <class Model>
 StepTimes time_steps(Model& model, const std::function<ftlib::Batch(std::int64_t)>& batch_for_step,
-                     std::int64_t warmup, std::int64_t iters, StepClock clock,
-                     Optimizer optimizer = Optimizer(adamw_options())) {
+                     std::int64_t warmup, std::int64_t iters, StepClock clock) {
+  ftlib::AdamW<typename Model::Tensor> optimizer(adamw_options());
   const auto schedule = ftlib::LearningRateSchedule::linear(base_lr, 0, schedule_steps);
   model.set_training(true);
   StepTimes out;
@@ -470,12 +397,10 @@ int run_step(const Args& args) {
   const std::int64_t warmup = args.integer("warmup", 2);
   const std::int64_t iters = args.integer("iters", 5);
   const std::string malloc_policy = args.str("malloc", "default");
-  const std::string optimizer = args.str("optimizer", "ftlib");
   const StepClock clock = StepClock::parse(args.str("clock", "wall"));
+  const std::string profile_path = args.str("profile", "");
   args.check_all_used();
   apply_malloc_policy(malloc_policy);
-  if (optimizer != "ftlib" && !(optimizer == "fused" && backend == "libtorch"))
-    throw ftlib::option_error(ftlib::SourceLocation{"--optimizer", {}, {}}, "expected ftlib (or fused with --backend libtorch), got '" + optimizer + "'");
   if (batch < 1 || seq < 2 || seq > 512) throw ftlib::option_error("need --batch >= 1 and 2 <= --seq <= 512");
   if (iters < 1 || warmup < 0) throw ftlib::option_error("need --iters >= 1 and --warmup >= 0");
   set_threads(backend, threads);
@@ -487,17 +412,14 @@ int run_step(const Args& args) {
   with_model(backend, model_name, bf16, [&](auto& model) {
     const double rss_model = current_rss_mib();
     const auto same_batch = [&](std::int64_t) { return b; };
-    StepTimes times;
-    double fused_difference = 0;
 #if defined(FTLIB_HAS_LIBTORCH)
-    if constexpr (std::is_same_v<typename std::decay_t<decltype(model)>::Tensor, torch::Tensor>) {
-      if (optimizer == "fused") {
-        fused_difference = fused_adamw_max_difference();
-        times = time_steps(model, same_batch, warmup, iters, clock, FusedAdamW(adamw_options()));
-      }
-    }
+    // --profile FILE: LibTorch's op-level trace (chrome://tracing JSON) of all steps, for finding where time goes.
+    std::optional<torch::autograd::profiler::RecordProfile> profile;
+    if (!profile_path.empty()) profile.emplace(profile_path);
+#else
+    if (!profile_path.empty()) throw ftlib::option_error(ftlib::SourceLocation{"--profile", {}, {}}, "needs the LibTorch backend");
 #endif
-    if (optimizer == "ftlib") times = time_steps(model, same_batch, warmup, iters, clock);
+    const StepTimes times = time_steps(model, same_batch, warmup, iters, clock);
     const double med = median(times.step);
     const double flops = step_flops(model_name, batch, seq);
     out = {{"impl", "ftlib " + backend},
@@ -507,7 +429,6 @@ int run_step(const Args& args) {
            {"bf16", bf16},
            {"threads", threads},
            {"malloc", malloc_policy},
-           {"optimizer", optimizer},
            {"clock", clock.cpu ? "cpu" : "wall"},
            {"sec_per_step_median", med},
            {"sec_per_step_all", times.step},
@@ -521,7 +442,6 @@ int run_step(const Args& args) {
            {"rss_after_model_mib", rss_model},
            {"peak_rss_mib", peak_rss_mib()},
            {"first_losses", std::vector<double>(times.losses.begin(), times.losses.begin() + std::min<std::size_t>(3, times.losses.size()))}};
-    if (optimizer == "fused") out["fused_vs_ftlib_adamw_max_abs_diff"] = fused_difference;
   });
   std::cout << one_line(out) << std::endl;
   return 0;
@@ -563,9 +483,9 @@ int run_gemm(const Args& args) {
     out["torch_sgemm_gflops_median"] = fp32_med;
     out["torch_bf16_gemm_gflops_best"] = bf16_best;
     out["torch_bf16_gemm_gflops_median"] = bf16_med;
-    // The shapes of a DistilBERT step at 8 x 128 tokens (FFN lin1 forward: [1024, 768] x [768, 3072]),
-    // through LibTorch (BLAS) and, where LibTorch's oneDNN exports it, oneDNN's own fp32 GEMM: the
-    // rate a Linear routed to oneDNN would get.
+    // The shapes of a DistilBERT step at 8 x 128 tokens (FFN lin1 forward: [1024, 768] x [768, 3072])
+    // through LibTorch's BLAS and through oneDNN's sgemm, which the backend's float32 CPU Linear
+    // layers use when the build has oneDNN.
     {
       const std::int64_t m = 1024, k = 768, nn = 3072;
       const torch::Tensor x = torch::randn({m, k});
@@ -583,17 +503,10 @@ int run_gemm(const Args& args) {
         return step_flop / *std::min_element(t.begin(), t.end()) * 1e-9;
       };
       out["torch_linear_1024x768x3072_gflops"] = rate([&] { at::mm_out(y, x, w.t()); });
-      // dnnl_sgemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc): row-major C = A B.
-      using DnnlSgemm = int (*)(char, char, std::int64_t, std::int64_t, std::int64_t, float, const float*, std::int64_t,
-                                const float*, std::int64_t, float, float*, std::int64_t);
-      if (auto* sgemm = reinterpret_cast<DnnlSgemm>(dlsym(RTLD_DEFAULT, "dnnl_sgemm"))) {
-        const float* a = x.data_ptr<float>();
-        const float* bw = w.data_ptr<float>();
-        float* c = y.data_ptr<float>();
-        out["onednn_sgemm_1024x768x3072_gflops"] = rate([&] { sgemm('N', 'T', m, nn, k, 1.0F, a, k, bw, k, 0.0F, c, nn); });
-        const float* a2 = a2048.data_ptr<float>();
-        const float* b2 = b2048.data_ptr<float>();
-        const auto [dbest, dmed] = best_rate([&] { sgemm('N', 'N', n, n, n, 1.0F, a2, n, b2, n, 0.0F, c2048.data_ptr<float>(), n); });
+      if constexpr (ftlib::libtorch::detail::has_onednn_sgemm) {
+        using ftlib::libtorch::detail::onednn_sgemm;
+        out["onednn_sgemm_1024x768x3072_gflops"] = rate([&] { onednn_sgemm(false, true, x, w, 0.0F, y); });
+        const auto [dbest, dmed] = best_rate([&] { onednn_sgemm(false, false, a2048, b2048, 0.0F, c2048); });
         out["onednn_sgemm_gflops_best"] = dbest;
         out["onednn_sgemm_gflops_median"] = dmed;
       }
@@ -641,6 +554,7 @@ int run_epoch(const Args& args) {
   const std::filesystem::path shared = shared_dir(args);
   const std::string malloc_policy = args.str("malloc", "default");
   const StepClock clock = StepClock::parse(args.str("clock", "wall"));
+  const std::string profile_path = args.str("profile", "");
   args.check_all_used();
   apply_malloc_policy(malloc_policy);
   if (padding != "dynamic" && padding != "fixed")

@@ -8,7 +8,8 @@
 #
 #   --quick    distilbert 8x128 (fp32, bf16) and albert 8x128 only, eigen 8x128, epoch sampled
 #   --only X   run only that part (repeatable): gemm, step (libtorch vs Python), eigen, epoch,
-#              fixes (distilbert 8x128 and 8x512 fp32 with the proposed speed fixes, not in the default run)
+#              variants (distilbert 8x128 fp32 and bf16 with each side's allocator and BLAS settings
+#              switched, to see what each contributes; not in the default run)
 #   --threads  threads of every process (default 2, the machine's cores here)
 #   --warmup N, --iters N  untimed and timed steps of every step process (default 2 and 5, as bench_reference.py)
 #   --out      raw results (JSONL; default build-bench/bench-results.jsonl)
@@ -123,7 +124,8 @@ if wants step; then
       if [[ $have_python -eq 1 ]]; then
         run "python $model $b x $t $prec" python_ref --model "$model" --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters" "${flag[@]}"
       fi
-      run "ftlib libtorch $model $b x $t $prec" "$bin" step --backend libtorch --model "$model" --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters" --clock "$clock" "${flag[@]}"
+      # --malloc retain: what the ftlib tool's main() sets (freed memory stays in the process).
+      run "ftlib libtorch $model $b x $t $prec" "$bin" step --backend libtorch --model "$model" --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters" --clock "$clock" --malloc retain "${flag[@]}"
     done
   done
 fi
@@ -136,23 +138,22 @@ if wants eigen; then
     run "ftlib eigen distilbert $b x $t fp32" "$bin" step --backend eigen --model distilbert --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters" --clock "$clock"
   done
 fi
-if [[ ${#only[@]} -gt 0 ]] && wants fixes; then
-  # Prototypes of proposed fixes: keep freed memory in the process (glibc tunables / mallopt), and a
-  # one-pass AdamW. The Python baseline gets the same allocator setting through GLIBC_TUNABLES.
+if [[ ${#only[@]} -gt 0 ]] && wants variants; then
+  # What each setting contributes: glibc keeping freed memory (the ftlib tool's mallopt; Python gets
+  # the same through GLIBC_TUNABLES) and OpenBLAS's kernels (this machine's environment pins them to
+  # AVX2 with OPENBLAS_CORETYPE=Haswell; ftlib's float32 products use oneDNN, not OpenBLAS).
   tunables="glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864"
-  fix_configs=("distilbert 8 128" "distilbert 8 512")
-  [[ $quick -eq 1 ]] && fix_configs=("distilbert 8 128")
-  for c in "${fix_configs[@]}"; do
-    read -r model b t <<<"$c"
-    common=(--model "$model" --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters")
+  for prec in fp32 bf16; do
+    flag=(); [[ $prec == bf16 ]] && flag=(--bf16)
+    common=(--model distilbert --batch 8 --seq 128 --threads "$threads" --warmup "$warmup" --iters "$iters" "${flag[@]}")
     if [[ $have_python -eq 1 ]]; then
-      run "fix: python $model $b x $t fp32" python_ref "${common[@]}"
-      GLIBC_TUNABLES="$tunables" run "fix: python $model $b x $t fp32 malloc=retain" python_ref "${common[@]}"
+      run "variant: python $prec" python_ref "${common[@]}"
+      GLIBC_TUNABLES="$tunables" run "variant: python $prec, malloc retain" python_ref "${common[@]}"
+      (unset OPENBLAS_CORETYPE; run "variant: python $prec, OpenBLAS autodetected" python_ref "${common[@]}")
+      (unset OPENBLAS_CORETYPE; GLIBC_TUNABLES="$tunables" run "variant: python $prec, OpenBLAS autodetected, malloc retain" python_ref "${common[@]}")
     fi
-    run "fix: ftlib $model $b x $t fp32" "$bin" step --backend libtorch "${common[@]}" --clock "$clock"
-    run "fix: ftlib $model $b x $t fp32 malloc=retain" "$bin" step --backend libtorch "${common[@]}" --clock "$clock" --malloc retain
-    run "fix: ftlib $model $b x $t fp32 fused AdamW" "$bin" step --backend libtorch "${common[@]}" --clock "$clock" --optimizer fused
-    run "fix: ftlib $model $b x $t fp32 malloc=retain + fused AdamW" "$bin" step --backend libtorch "${common[@]}" --clock "$clock" --malloc retain --optimizer fused
+    run "variant: ftlib $prec, malloc default" "$bin" step --backend libtorch "${common[@]}" --clock "$clock"
+    run "variant: ftlib $prec" "$bin" step --backend libtorch "${common[@]}" --clock "$clock" --malloc retain
   done
 fi
 if wants epoch; then
@@ -171,8 +172,8 @@ for r in rows:
     if "failed" in r:
         print(f"FAILED: {r['failed']}: {r['error']}")
 gemm = next((r for r in rows if r.get("impl") == "gemm"), None)
-steps = [r for r in rows if r.get("sec_per_step_median") is not None and not r.get("label", "").startswith("fix:")]
-fixes = [r for r in rows if r.get("sec_per_step_median") is not None and r.get("label", "").startswith("fix:")]
+steps = [r for r in rows if r.get("sec_per_step_median") is not None and not r.get("label", "").startswith("variant:")]
+variants = [r for r in rows if r.get("sec_per_step_median") is not None and r.get("label", "").startswith("variant:")]
 def find(impl, model, b, t, bf16, skip=0):
     m = [r for r in steps if r["impl"] == impl and r["model"] == model and r["batch"] == b and r["seq"] == t and r["bf16"] == bf16]
     return m[skip] if len(m) > skip else None
@@ -219,18 +220,16 @@ if eig:
         if lt:
             print(f"| {e['batch']}x{e['seq']} | {lt['sec_per_step_median']:.3f} | {e['sec_per_step_median']:.3f} | "
                   f"{lt['sec_per_step_median'] / e['sec_per_step_median']:.2f}x | {lt['peak_rss_mib']:.0f} / {e['peak_rss_mib']:.0f} |")
-if fixes:
+if variants:
     print()
-    print("| proposed fix (prototype) | s/step | fwd+bwd / AdamW s | vs same side, default | peak RSS MiB |")
-    print("|---|---|---|---|---|")
-    for r in fixes:
-        label = r["label"][len("fix: "):]
-        side = "python" if label.startswith("python") else "ftlib"
-        base = next((x for x in fixes if x["label"].startswith(f"fix: {side} {r['model']} {r['batch']} x {r['seq']} fp32")
-                     and x["label"].endswith("fp32")), None)
-        parts = f"{r['forward_backward_median']:.3f} / {r['optimizer_median']:.3f}" if "optimizer_median" in r else "-"
+    print("| distilbert 8x128 (variants) | s/step | vs PyTorch as configured | peak RSS MiB |")
+    print("|---|---|---|---|")
+    for r in variants:
+        label = r["label"][len("variant: "):]
+        prec = "bf16" if r["bf16"] else "fp32"
+        base = next((x for x in variants if x["label"] == f"variant: python {prec}"), None)
         gain = f"{base['sec_per_step_median'] / r['sec_per_step_median']:.2f}x" if base else "-"
-        print(f"| {label} | {r['sec_per_step_median']:.3f} | {parts} | {gain} | {r['peak_rss_mib']:.0f} |")
+        print(f"| {label} | {r['sec_per_step_median']:.3f} | {gain} | {r['peak_rss_mib']:.0f} |")
 ep = [r for r in rows if r.get("mode") == "epoch"]
 if ep:
     print()
