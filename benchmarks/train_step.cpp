@@ -5,10 +5,12 @@
 //
 //   train_step step  --backend libtorch|eigen --model distilbert|albert --batch B --seq T
 //                    [--bf16] [--threads 2] [--warmup 2] [--iters 5]
-//                    [--malloc default|retain] [--clock wall|cpu] [--profile TRACE.json]
+//                    [--malloc default|retain] [--cpu-allocator default|caching] [--clock wall|cpu]
+//                    [--profile TRACE.json]
 //   train_step gemm  [--n 2048] [--threads 2] [--iters 10] [--clock wall|cpu]
 //   train_step epoch --backend libtorch|eigen [--padding dynamic|fixed] [--max-length 512] [--batch 8]
 //                    [--sample-batches K] [--bf16] [--threads 2] [--shared DIR] [--malloc default|retain]
+//                    [--cpu-allocator default|caching]
 //                    [--clock wall|cpu]
 //
 // scripts/bench.sh runs these next to ../shared/reference/bench_reference.py (the PyTorch-from-Python
@@ -289,6 +291,20 @@ void apply_malloc_policy(const std::string& policy) {
 }
 
 
+/// --cpu-allocator caching: LibTorch's large CPU blocks through ftlib::libtorch::CachingCpuAllocator,
+/// as the `ftlib` tool runs (default: LibTorch's own allocator).
+void apply_cpu_allocator(const std::string& which) {
+  if (which == "default") return;
+  if (which != "caching")
+    throw ftlib::option_error(ftlib::SourceLocation{"--cpu-allocator", {}, {}}, "expected default or caching, got '" + which + "'");
+#if defined(FTLIB_HAS_LIBTORCH)
+  static ftlib::libtorch::CachingCpuAllocator allocator;  // outlives every tensor of the process
+  allocator.install();
+#else
+  throw ftlib::option_error(ftlib::SourceLocation{"--cpu-allocator", {}, {}}, "caching needs the LibTorch backend");
+#endif
+}
+
 // ---------------------------------------------------------------------------------------------
 // the step, for any SequenceClassifier + AdamW
 
@@ -399,8 +415,10 @@ int run_step(const Args& args) {
   const std::string malloc_policy = args.str("malloc", "default");
   const StepClock clock = StepClock::parse(args.str("clock", "wall"));
   const std::string profile_path = args.str("profile", "");
+  const std::string cpu_allocator = args.str("cpu-allocator", "default");
   args.check_all_used();
   apply_malloc_policy(malloc_policy);
+  apply_cpu_allocator(cpu_allocator);
   if (batch < 1 || seq < 2 || seq > 512) throw ftlib::option_error("need --batch >= 1 and 2 <= --seq <= 512");
   if (iters < 1 || warmup < 0) throw ftlib::option_error("need --iters >= 1 and --warmup >= 0");
   set_threads(backend, threads);
@@ -429,6 +447,7 @@ int run_step(const Args& args) {
            {"bf16", bf16},
            {"threads", threads},
            {"malloc", malloc_policy},
+           {"cpu_allocator", cpu_allocator},
            {"clock", clock.cpu ? "cpu" : "wall"},
            {"sec_per_step_median", med},
            {"sec_per_step_all", times.step},
@@ -554,9 +573,10 @@ int run_epoch(const Args& args) {
   const std::filesystem::path shared = shared_dir(args);
   const std::string malloc_policy = args.str("malloc", "default");
   const StepClock clock = StepClock::parse(args.str("clock", "wall"));
-  const std::string profile_path = args.str("profile", "");
+  const std::string cpu_allocator = args.str("cpu-allocator", "default");
   args.check_all_used();
   apply_malloc_policy(malloc_policy);
+  apply_cpu_allocator(cpu_allocator);
   if (padding != "dynamic" && padding != "fixed")
     throw ftlib::option_error(ftlib::SourceLocation{"--padding", {}, {}}, "expected dynamic or fixed, got '" + padding + "'");
   set_threads(backend, threads);
@@ -604,6 +624,7 @@ int run_epoch(const Args& args) {
     out = {{"impl", "ftlib " + backend},
            {"mode", "epoch"},
            {"malloc", malloc_policy},
+           {"cpu_allocator", cpu_allocator},
            {"model", "distilbert"},
            {"padding", padding == "fixed" ? "max_length " + std::to_string(max_length) : std::string("dynamic")},
            {"bf16", bf16},

@@ -8,8 +8,8 @@
 #
 #   --quick    distilbert 8x128 (fp32, bf16) and albert 8x128 only, eigen 8x128, epoch sampled
 #   --only X   run only that part (repeatable): gemm, step (libtorch vs Python), eigen, epoch,
-#              variants (distilbert 8x128 fp32 and bf16 with each side's allocator and BLAS settings
-#              switched, to see what each contributes; not in the default run)
+#              variants (distilbert 8x512 fp32 and bf16, 8x128 with --quick, with each side's allocator
+#              and BLAS settings switched, to see what each contributes; not in the default run)
 #   --threads  threads of every process (default 2, the machine's cores here)
 #   --warmup N, --iters N  untimed and timed steps of every step process (default 2 and 5, as bench_reference.py)
 #   --out      raw results (JSONL; default build-bench/bench-results.jsonl)
@@ -124,8 +124,9 @@ if wants step; then
       if [[ $have_python -eq 1 ]]; then
         run "python $model $b x $t $prec" python_ref --model "$model" --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters" "${flag[@]}"
       fi
-      # --malloc retain: what the ftlib tool's main() sets (freed memory stays in the process).
-      run "ftlib libtorch $model $b x $t $prec" "$bin" step --backend libtorch --model "$model" --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters" --clock "$clock" --malloc retain "${flag[@]}"
+      # As the ftlib tool runs: --malloc retain (its main() keeps freed memory in the process) and
+      # --cpu-allocator caching (its LibTorch sessions install ftlib's caching CPU allocator).
+      run "ftlib libtorch $model $b x $t $prec" "$bin" step --backend libtorch --model "$model" --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters" --clock "$clock" --malloc retain --cpu-allocator caching "${flag[@]}"
     done
   done
 fi
@@ -143,24 +144,29 @@ if [[ ${#only[@]} -gt 0 ]] && wants variants; then
   # the same through GLIBC_TUNABLES) and OpenBLAS's kernels (this machine's environment pins them to
   # AVX2 with OPENBLAS_CORETYPE=Haswell; ftlib's float32 products use oneDNN, not OpenBLAS).
   tunables="glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864"
+  # 8 x 512: the largest activations, where allocator policies differ most in speed and peak memory.
+  variant_seq=512
+  [[ $quick -eq 1 ]] && variant_seq=128
   for prec in fp32 bf16; do
     flag=(); [[ $prec == bf16 ]] && flag=(--bf16)
-    common=(--model distilbert --batch 8 --seq 128 --threads "$threads" --warmup "$warmup" --iters "$iters" "${flag[@]}")
+    common=(--model distilbert --batch 8 --seq "$variant_seq" --threads "$threads" --warmup "$warmup" --iters "$iters" "${flag[@]}")
     if [[ $have_python -eq 1 ]]; then
       run "variant: python $prec" python_ref "${common[@]}"
       GLIBC_TUNABLES="$tunables" run "variant: python $prec, malloc retain" python_ref "${common[@]}"
       (unset OPENBLAS_CORETYPE; run "variant: python $prec, OpenBLAS autodetected" python_ref "${common[@]}")
       (unset OPENBLAS_CORETYPE; GLIBC_TUNABLES="$tunables" run "variant: python $prec, OpenBLAS autodetected, malloc retain" python_ref "${common[@]}")
     fi
-    run "variant: ftlib $prec, malloc default" "$bin" step --backend libtorch "${common[@]}" --clock "$clock"
-    run "variant: ftlib $prec" "$bin" step --backend libtorch "${common[@]}" --clock "$clock" --malloc retain
+    run "variant: ftlib $prec, malloc default, LibTorch's allocator" "$bin" step --backend libtorch "${common[@]}" --clock "$clock"
+    run "variant: ftlib $prec, malloc retain, LibTorch's allocator" "$bin" step --backend libtorch "${common[@]}" --clock "$clock" --malloc retain
+    run "variant: ftlib $prec, malloc default, caching allocator" "$bin" step --backend libtorch "${common[@]}" --clock "$clock" --cpu-allocator caching
+    run "variant: ftlib $prec (as the tool: malloc retain, caching allocator)" "$bin" step --backend libtorch "${common[@]}" --clock "$clock" --malloc retain --cpu-allocator caching
   done
 fi
 if wants epoch; then
   dyn_sample=0; fixed_sample=6
   [[ $quick -eq 1 ]] && { dyn_sample=12; fixed_sample=3; }
-  run "epoch dynamic" "$bin" epoch --backend libtorch --padding dynamic --sample-batches "$dyn_sample" --threads "$threads" --clock "$clock" --shared "$shared"
-  run "epoch fixed 512" "$bin" epoch --backend libtorch --padding fixed --max-length 512 --sample-batches "$fixed_sample" --threads "$threads" --clock "$clock" --shared "$shared"
+  run "epoch dynamic" "$bin" epoch --backend libtorch --padding dynamic --sample-batches "$dyn_sample" --threads "$threads" --clock "$clock" --shared "$shared" --malloc retain --cpu-allocator caching
+  run "epoch fixed 512" "$bin" epoch --backend libtorch --padding fixed --max-length 512 --sample-batches "$fixed_sample" --threads "$threads" --clock "$clock" --shared "$shared" --malloc retain --cpu-allocator caching
 fi
 echo "# done $(date -u +%FT%TZ); $(uptime)"
 
@@ -177,11 +183,15 @@ variants = [r for r in rows if r.get("sec_per_step_median") is not None and r.ge
 def find(impl, model, b, t, bf16, skip=0):
     m = [r for r in steps if r["impl"] == impl and r["model"] == model and r["batch"] == b and r["seq"] == t and r["bf16"] == bf16]
     return m[skip] if len(m) > skip else None
-sgemm = gemm.get("torch_sgemm_gflops_best") if gemm else None
+# The machine's SGEMM rate: the faster of LibTorch's BLAS and oneDNN's sgemm (both in this process).
+sgemm = max(gemm.get("torch_sgemm_gflops_best", 0), gemm.get("onednn_sgemm_gflops_best", 0)) if gemm else None
 bgemm = gemm.get("torch_bf16_gemm_gflops_best") if gemm else None
 if gemm:
-    print(f"GEMM 2048^3, {gemm['threads']} threads: torch fp32 {sgemm:.0f} GFLOP/s, torch bf16 {bgemm:.0f} GFLOP/s"
-          + (f", Eigen fp32 {gemm['eigen_sgemm_gflops_best']:.0f} GFLOP/s" if 'eigen_sgemm_gflops_best' in gemm else ""))
+    print(f"GEMM 2048^3, {gemm['threads']} threads: torch fp32 {gemm['torch_sgemm_gflops_best']:.0f} GFLOP/s"
+          + (f", oneDNN fp32 {gemm['onednn_sgemm_gflops_best']:.0f} GFLOP/s" if 'onednn_sgemm_gflops_best' in gemm else "")
+          + f", torch bf16 {bgemm:.0f} GFLOP/s"
+          + (f", Eigen fp32 {gemm['eigen_sgemm_gflops_best']:.0f} GFLOP/s" if 'eigen_sgemm_gflops_best' in gemm else "")
+          + f"; 'of GEMM peak' below divides by {sgemm:.0f} (fp32) and {bgemm:.0f} (bf16)")
 print()
 print("| model | B x T | prec | PyTorch s/step | ftlib s/step | speed-up | ftlib tok/s | ftlib GFLOP/s | of GEMM peak | fwd+bwd / AdamW s | peak RSS py / ftlib MiB |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -222,7 +232,7 @@ if eig:
                   f"{lt['sec_per_step_median'] / e['sec_per_step_median']:.2f}x | {lt['peak_rss_mib']:.0f} / {e['peak_rss_mib']:.0f} |")
 if variants:
     print()
-    print("| distilbert 8x128 (variants) | s/step | vs PyTorch as configured | peak RSS MiB |")
+    print(f"| distilbert {variants[0]['batch']}x{variants[0]['seq']} (variants) | s/step | vs PyTorch as configured | peak RSS MiB |")
     print("|---|---|---|---|")
     for r in variants:
         label = r["label"][len("variant: "):]

@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -843,6 +844,76 @@ TEST_CASE("libtorch: attention's oneDNN batched products match at::matmul in val
     CAPTURE(i);
     CHECK(max_abs_diff(grads[i], grads_ref[i]) < 1e-5);
   }
+}
+
+TEST_CASE("libtorch: the caching CPU allocator reuses freed large blocks, bounded by the peak in use") {
+  lt::CachingCpuAllocator cache(/*min_block_bytes=*/1 << 20);
+  {
+    const c10::DataPtr small = cache.allocate(1000);  // below the threshold: the C heap
+    CHECK(small.get() != nullptr);
+    CHECK(cache.stats().mapped == 0);
+  }
+  void* first = nullptr;
+  {
+    const c10::DataPtr a = cache.allocate(3'000'000);
+    first = a.get();
+    CHECK(reinterpret_cast<std::uintptr_t>(first) % 64 == 0);
+    std::memset(a.get(), 1, 3'000'000);  // the whole request is writable
+    CHECK(cache.stats().in_use == (std::size_t{4} << 20));  // 3 MB + header rounded to 2 MiB granules
+    CHECK(cache.stats().misses == 1);
+  }
+  CHECK(cache.stats().in_use == 0);
+  CHECK(cache.stats().cached == (std::size_t{4} << 20));
+  {
+    const c10::DataPtr again = cache.allocate(3'500'000);  // fits the cached 4 MiB block
+    CHECK(again.get() == first);
+    CHECK(cache.stats().hits == 1);
+    // A much smaller request does not take a much larger block (at most 1.25x its rounded size).
+    const c10::DataPtr other = cache.allocate(1'200'000);
+    CHECK(other.get() != first);
+    CHECK(cache.stats().misses == 2);
+  }
+  // Both are cached now (6 MiB <= the peak of 6 MiB in use); raw_deleter frees by data pointer alone.
+  CHECK(cache.stats().cached == (std::size_t{6} << 20));
+  void* raw = cache.raw_allocate(5'000'000);
+  CHECK(cache.stats().in_use == (std::size_t{6} << 20));
+  cache.raw_deleter()(raw);
+  // Caching it would exceed the peak in use (6 MiB cached + 6 MiB > 6 MiB): unmapped instead.
+  CHECK(cache.stats().cached == (std::size_t{6} << 20));
+  CHECK(cache.stats().mapped == (std::size_t{6} << 20));
+  cache.release_cached();
+  CHECK(cache.stats().mapped == 0);
+  CHECK(cache.stats().cached == 0);
+}
+
+TEST_CASE("libtorch: training through the caching CPU allocator gives the same numbers") {
+  const auto dir = ftlib::testing::shared_path("fixtures/models/distilbert-tiny");
+  if (!dir) return;
+  const ftlib::Batch batch = read_inputs(*dir / "inputs.json");
+  const auto step_grads = [&] {
+    auto model = lt::DistilBertForSequenceClassification::from_pretrained(*dir);
+    model.set_training(true);
+    (void)model.forward_backward(batch, 1.0);
+    std::vector<torch::Tensor> grads;
+    for (const auto& p : model.parameters()) grads.push_back(p.grad.clone());
+    return grads;
+  };
+  const std::vector<torch::Tensor> plain = step_grads();
+  // The allocator must outlive every tensor it hands out, so it lives as long as the test process;
+  // a 4 KiB threshold sends this tiny model's activations through it.
+  static lt::CachingCpuAllocator cache(/*min_block_bytes=*/4096);
+  c10::Allocator* const previous = c10::GetCPUAllocator();
+  cache.install();
+  CHECK(c10::GetCPUAllocator() == &cache);
+  const std::vector<torch::Tensor> first = step_grads();
+  const std::vector<torch::Tensor> second = step_grads();
+  c10::SetCPUAllocator(previous, /*priority=*/1);
+  REQUIRE(first.size() == plain.size());
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    CHECK(first[i].equal(plain[i]));
+    CHECK(second[i].equal(plain[i]));
+  }
+  CHECK(cache.stats().hits > 0);  // the second step reused the first one's blocks
 }
 
 TEST_CASE("libtorch: bf16 autocast on CPU runs, stays close to fp32 and keeps fp32 gradients") {

@@ -65,9 +65,19 @@ std::unique_ptr<Session> make(const ModelSpec& spec, AutoTokenizer tokenizer, Tr
   return std::make_unique<TrainerSession<Model>>(std::move(model), std::move(tokenizer), std::move(args), std::move(names), report);
 }
 
+// LibTorch's large CPU blocks through ftlib's caching allocator: no page faults on every step and no
+// heap fragmentation (docs/backends.md). Installed once, before the first tensor of the session;
+// it lives until the process ends, as every tensor it allocated must not outlive it.
+void use_caching_cpu_allocator() {
+  static libtorch::CachingCpuAllocator allocator;
+  static const bool installed = (allocator.install(), true);
+  (void)installed;
+}
+
 }  // namespace
 
 std::unique_ptr<Session> make_libtorch_session(const ModelSpec& spec, AutoTokenizer tokenizer, TrainingArguments args) {
+  use_caching_cpu_allocator();
   if (spec.model_type == "distilbert") return make<libtorch::DistilBertForSequenceClassification>(spec, std::move(tokenizer), std::move(args));
   if (spec.model_type == "albert") return make<libtorch::AlbertForSequenceClassification>(spec, std::move(tokenizer), std::move(args));
   throw option_error("model_type '" + spec.model_type + "' is not supported (expected distilbert or albert)");

@@ -19,6 +19,8 @@ namespace {
 // temporaries). glibc hands blocks over its mmap threshold back to the OS on free, so every step
 // page-faults them in again (~19% of a DistilBERT step's cycles, see docs/benchmarks.md). Keeping
 // freed memory in the process removes that; it is a process-wide choice, so the tool makes it.
+// (The LibTorch backend's large blocks bypass malloc: backend_libtorch.cpp installs ftlib's caching
+// allocator for them, which also avoids the fragmentation this heap-only policy can cause.)
 void keep_freed_memory_in_process() {
 #if defined(__GLIBC__)
   mallopt(M_MMAP_MAX, 0);

@@ -4,8 +4,11 @@
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
+#include <c10/core/Allocator.h>
 #include <torch/version.h>
 
+#include <cstddef>
+#include <cstring>
 #include <string>
 
 #include "ftlib/error.hpp"
@@ -83,5 +86,23 @@ inline void set_autocast_dtype(c10::DeviceType device_type, at::ScalarType dtype
   }
 #endif
 }
+
+/// @brief c10::Allocator with the virtual functions of the LibTorch in use implemented over two that
+///        do not change: allocate_bytes(n) and raw_deleter_fn(). 2.3 made allocate() non-const and
+///        added copy_data() (unverified here: this machine has 1.13 only).
+class CpuAllocatorBase : public c10::Allocator {
+ public:
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+  c10::DataPtr allocate(size_t n) override { return allocate_bytes(n); }
+  void copy_data(void* dest, const void* src, std::size_t count) const override { std::memcpy(dest, src, count); }
+#else
+  c10::DataPtr allocate(size_t n) const override { return allocate_bytes(n); }
+#endif
+  c10::DeleterFnPtr raw_deleter() const override { return raw_deleter_fn(); }
+
+ protected:
+  virtual c10::DataPtr allocate_bytes(std::size_t n) const = 0;
+  virtual c10::DeleterFnPtr raw_deleter_fn() const = 0;
+};
 
 }  // namespace ftlib::libtorch::compat
