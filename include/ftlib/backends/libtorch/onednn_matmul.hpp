@@ -11,7 +11,6 @@
 // at::linear by float32 rounding (the model fixtures hold either way).
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include <ATen/Parallel.h>
@@ -19,39 +18,14 @@
 #include <torch/autograd.h>
 #include <torch/types.h>
 
-#if defined(FTLIB_HAS_ONEDNN_SGEMM)
-#include <oneapi/dnnl/dnnl.h>
-#endif
-
 #include "ftlib/backends/libtorch/compat.hpp"
+#include "ftlib/backends/onednn_sgemm.hpp"
 #include "ftlib/error.hpp"
 
 namespace ftlib::libtorch::detail {
 
-/// @brief True when this build routes float32 CPU Linear layers through oneDNN.
-#if defined(FTLIB_HAS_ONEDNN_SGEMM)
-inline constexpr bool has_onednn_sgemm = true;
-#else
-inline constexpr bool has_onednn_sgemm = false;
-#endif
-
-/// @brief Row-major C[m, n] = alpha op(A) op(B) + beta C on raw float32 memory, op = transpose when
-///        asked; lda/ldb/ldc are the row strides of A, B and C as stored.
-inline void onednn_sgemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
-                         const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
-                         std::int64_t ldc) {
-#if defined(FTLIB_HAS_ONEDNN_SGEMM)
-  const dnnl_status_t status = dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, alpha, a, lda, b,
-                                          ldb, beta, c, ldc);
-  if (status != dnnl_success)
-    throw tensor_error("oneDNN sgemm failed (status " + std::to_string(static_cast<int>(status)) + ") on a " +
-                       std::to_string(m) + " x " + std::to_string(k) + " x " + std::to_string(n) + " product");
-#else
-  (void)transpose_a, (void)transpose_b, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b,
-      (void)ldb, (void)beta, (void)c, (void)ldc;
-  throw ftlib::error("onednn_sgemm: this build has no oneDNN");
-#endif
-}
+using ftlib::detail::has_onednn_sgemm;
+using ftlib::detail::onednn_sgemm;
 
 /// @brief C = op(A) op(B) + beta C for contiguous 2-D float32 CPU tensors.
 inline void onednn_sgemm(bool transpose_a, bool transpose_b, const torch::Tensor& a, const torch::Tensor& b, float beta,
