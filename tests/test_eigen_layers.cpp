@@ -104,14 +104,7 @@ namespace {
 
 /// The scalars of torch.optim.AdamW's step t (1-based) for lr, betas (0.9, 0.999), eps 1e-8 and wd.
 ftlib::AdamWStepScalars adamw_scalars(double lr, double weight_decay, int t) {
-  ftlib::AdamWStepScalars s;
-  s.decay = 1.0 - lr * weight_decay;
-  s.beta1 = 0.9;
-  s.beta2 = 0.999;
-  s.step_size = lr / (1.0 - std::pow(0.9, t));
-  s.bias_correction2_sqrt = std::sqrt(1.0 - std::pow(0.999, t));
-  s.eps = 1e-8;
-  return s;
+  return ftlib::adamw_step_scalars(ftlib::AdamWOptions{}.with_lr(lr), t, weight_decay);
 }
 
 template <class S>

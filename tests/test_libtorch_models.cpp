@@ -657,14 +657,7 @@ namespace {
 
 /// The scalars of torch.optim.AdamW's step t (1-based) for lr, betas (0.9, 0.999), eps 1e-8 and wd.
 ftlib::AdamWStepScalars adamw_scalars(double lr, double weight_decay, int t) {
-  ftlib::AdamWStepScalars s;
-  s.decay = 1.0 - lr * weight_decay;
-  s.beta1 = 0.9;
-  s.beta2 = 0.999;
-  s.step_size = lr / (1.0 - std::pow(0.9, t));
-  s.bias_correction2_sqrt = std::sqrt(1.0 - std::pow(0.999, t));
-  s.eps = 1e-8;
-  return s;
+  return ftlib::adamw_step_scalars(ftlib::AdamWOptions{}.with_lr(lr), t, weight_decay);
 }
 
 /// max |a - b| relative to max |b| (the tensor's scale; m can cancel to near 0 element-wise).
@@ -847,7 +840,8 @@ TEST_CASE("libtorch: attention's oneDNN batched products match at::matmul in val
 }
 
 TEST_CASE("libtorch: the caching CPU allocator reuses freed large blocks, bounded by the peak in use") {
-  lt::CachingCpuAllocator cache(/*min_block_bytes=*/1 << 20);
+  constexpr std::size_t mib = std::size_t{1} << 20;
+  lt::CachingCpuAllocator cache(/*min_block_bytes=*/mib);
   {
     const c10::DataPtr small = cache.allocate(1000);  // below the threshold: the C heap
     CHECK(small.get() != nullptr);
@@ -859,11 +853,11 @@ TEST_CASE("libtorch: the caching CPU allocator reuses freed large blocks, bounde
     first = a.get();
     CHECK(reinterpret_cast<std::uintptr_t>(first) % 64 == 0);
     std::memset(a.get(), 1, 3'000'000);  // the whole request is writable
-    CHECK(cache.stats().in_use == (std::size_t{4} << 20));  // 3 MB + header rounded to 2 MiB granules
+    CHECK(cache.stats().in_use == 4 * mib);  // 3 MB + header rounded to 2 MiB granules
     CHECK(cache.stats().misses == 1);
   }
   CHECK(cache.stats().in_use == 0);
-  CHECK(cache.stats().cached == (std::size_t{4} << 20));
+  CHECK(cache.stats().cached == 4 * mib);
   {
     const c10::DataPtr again = cache.allocate(3'500'000);  // fits the cached 4 MiB block
     CHECK(again.get() == first);
@@ -872,15 +866,18 @@ TEST_CASE("libtorch: the caching CPU allocator reuses freed large blocks, bounde
     const c10::DataPtr other = cache.allocate(1'200'000);
     CHECK(other.get() != first);
     CHECK(cache.stats().misses == 2);
+    CHECK(cache.stats().peak_in_use == 6 * mib);
   }
-  // Both are cached now (6 MiB <= the peak of 6 MiB in use); raw_deleter frees by data pointer alone.
-  CHECK(cache.stats().cached == (std::size_t{6} << 20));
+  CHECK(cache.stats().cached == 6 * mib);
+  // A 6 MiB request fits no cached block; mapping it next to them would exceed 1.25 x the 6 MiB peak,
+  // so both cached blocks go first (largest first: without the 4 MiB one it would still be 8 MiB).
+  // raw_deleter frees by the data pointer alone.
   void* raw = cache.raw_allocate(5'000'000);
-  CHECK(cache.stats().in_use == (std::size_t{6} << 20));
+  CHECK(cache.stats().in_use == 6 * mib);
+  CHECK(cache.stats().cached == 0);
+  CHECK(cache.stats().mapped == 6 * mib);
   cache.raw_deleter()(raw);
-  // Caching it would exceed the peak in use (6 MiB cached + 6 MiB > 6 MiB): unmapped instead.
-  CHECK(cache.stats().cached == (std::size_t{6} << 20));
-  CHECK(cache.stats().mapped == (std::size_t{6} << 20));
+  CHECK(cache.stats().cached == 6 * mib);
   cache.release_cached();
   CHECK(cache.stats().mapped == 0);
   CHECK(cache.stats().cached == 0);

@@ -133,6 +133,21 @@ struct AdamWOptions {
   }
 };
 
+/// @brief The scalars of torch.optim.AdamW's update number `step` (1-based) at options.lr, for a
+///        parameter decayed with `weight_decay` (0: not decayed, decay factor exactly 1).
+[[nodiscard]] inline AdamWStepScalars adamw_step_scalars(const AdamWOptions& options, std::int64_t step,
+                                                         double weight_decay) {
+  const auto t = static_cast<double>(step);
+  AdamWStepScalars scalars;
+  scalars.decay = weight_decay != 0.0 ? 1.0 - options.lr * weight_decay : 1.0;
+  scalars.beta1 = options.beta1;
+  scalars.beta2 = options.beta2;
+  scalars.step_size = options.lr / (1.0 - std::pow(options.beta1, t));
+  scalars.bias_correction2_sqrt = std::sqrt(1.0 - std::pow(options.beta2, t));
+  scalars.eps = options.eps;
+  return scalars;
+}
+
 /// @brief True for the names transformers' Trainer leaves out of weight decay: biases and
 ///        LayerNorm weights (HF names contain "LayerNorm" or "layer_norm").
 [[nodiscard]] inline bool is_bias_or_layer_norm(const std::string& name) {
@@ -167,14 +182,7 @@ class AdamW {
       s.step += 1;
       const double weight_decay = options_.decay_bias_and_layer_norm || !is_bias_or_layer_norm(p.name)
                                       ? options_.weight_decay : 0.0;
-      const double t = static_cast<double>(s.step);
-      AdamWStepScalars scalars;
-      scalars.decay = weight_decay != 0.0 ? 1.0 - options_.lr * weight_decay : 1.0;
-      scalars.beta1 = options_.beta1;
-      scalars.beta2 = options_.beta2;
-      scalars.step_size = options_.lr / (1.0 - std::pow(options_.beta1, t));
-      scalars.bias_correction2_sqrt = std::sqrt(1.0 - std::pow(options_.beta2, t));
-      scalars.eps = options_.eps;
+      const AdamWStepScalars scalars = adamw_step_scalars(options_, s.step, weight_decay);
       if constexpr (AdamWFusedTensor<Tensor>) {
         Ops::adamw_step(p.value, p.grad, s.exp_avg, s.exp_avg_sq, scalars);
       } else {
