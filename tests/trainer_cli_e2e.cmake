@@ -48,7 +48,7 @@ if(NOT same)
 endif()
 
 run_tool(predict --backend ${BACKEND} --model ${WORK}/model --input ${DATA}/reviews.csv --max-length 24
-         --output ${WORK}/predictions.jsonl)
+         --threads 1 --output ${WORK}/predictions.jsonl)
 file(STRINGS ${WORK}/predictions.jsonl lines)
 list(LENGTH lines n)
 if(NOT n EQUAL 40)

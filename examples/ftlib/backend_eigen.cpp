@@ -41,6 +41,7 @@ void albert_dropout(hf::AlbertConfig& a, double p) {
 }  // namespace
 
 std::unique_ptr<Session> make_eigen_session(const ModelSpec& spec, AutoTokenizer tokenizer, TrainingArguments args) {
+  if (spec.threads > 0) eigen::set_num_threads(spec.threads);
   if (spec.model_type == "distilbert")
     return make<eigen::DistilBertForSequenceClassification>(spec, std::move(tokenizer), std::move(args), &distilbert_dropout);
   if (spec.model_type == "albert")

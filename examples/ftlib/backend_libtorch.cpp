@@ -78,6 +78,7 @@ void use_caching_cpu_allocator() {
 
 std::unique_ptr<Session> make_libtorch_session(const ModelSpec& spec, AutoTokenizer tokenizer, TrainingArguments args) {
   use_caching_cpu_allocator();
+  if (spec.threads > 0) at::set_num_threads(spec.threads);
   if (spec.model_type == "distilbert") return make<libtorch::DistilBertForSequenceClassification>(spec, std::move(tokenizer), std::move(args));
   if (spec.model_type == "albert") return make<libtorch::AlbertForSequenceClassification>(spec, std::move(tokenizer), std::move(args));
   throw option_error("model_type '" + spec.model_type + "' is not supported (expected distilbert or albert)");

@@ -22,6 +22,11 @@ std::string BackendFlags::default_backend() {
 void add_backend_flags(CLI::App& cmd, BackendFlags& flags) {
   cmd.add_option("--backend", flags.backend, "libtorch or eigen")->check(CLI::IsMember({"libtorch", "eigen"}))->capture_default_str();
   cmd.add_option("--device", flags.device, "cpu, cuda or cuda:N (libtorch)")->capture_default_str();
+  // Fewer threads than cores on a shared machine: OpenMP threads wait for each other at every
+  // operation, so one descheduled thread stalls them all.
+  cmd.add_option("--threads", flags.threads, "CPU compute threads (0: OMP_NUM_THREADS, else all cores)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
 }
 
 std::filesystem::path resolve_model_dir(const std::string& name_or_path) {

@@ -16,15 +16,16 @@
 
 namespace ftlib::cli {
 
-/// @brief --backend and --device.
+/// @brief --backend, --device and --threads.
 struct BackendFlags {
   std::string backend = default_backend();  ///< libtorch (when built) or eigen
   std::string device = "cpu";               ///< cpu, cuda, cuda:N
+  int threads = 0;                          ///< compute threads; 0: OMP_NUM_THREADS or all cores
   /// @brief libtorch when the tool was built with it, else eigen.
   static std::string default_backend();
 };
 
-/// @brief Adds --backend and --device to a subcommand.
+/// @brief Adds --backend, --device and --threads to a subcommand.
 void add_backend_flags(CLI::App& cmd, BackendFlags& flags);
 
 /// @brief A local directory as it is, else a HuggingFace hub name resolved through the cache/download.

@@ -36,6 +36,7 @@ void run_evaluate(const EvaluateFlags& f) {
   spec.dir = dir;
   spec.model_type = model_type_of(dir);
   spec.device = f.backend.device;
+  spec.threads = f.backend.threads;
   const auto names = model_labels(dir, spec.model_type);
   const auto data = load_labelled(f.data, f.text_column, f.label_column, f.label_offset, names);
   TrainingArguments args;

@@ -29,6 +29,7 @@ void run_predict(const PredictFlags& f) {
   spec.dir = dir;
   spec.model_type = model_type_of(dir);
   spec.device = f.backend.device;
+  spec.threads = f.backend.threads;
   DatasetOptions options;
   options.text_column = f.text_column;
   options.label_column = "\x1f" "ftlib-no-label";  // never a real column: read texts only

@@ -29,6 +29,7 @@ struct ModelSpec {
   std::optional<std::vector<std::string>> id2label;  ///< label names to give the head (training)
   std::optional<double> dropout;             ///< override every dropout probability
   std::string device = "cpu";                ///< cpu, cuda, cuda:N
+  int threads = 0;                           ///< CPU compute threads (0: the libraries' default)
   bool bf16 = false;                         ///< bfloat16 autocast (libtorch)
   bool fp16 = false;                         ///< float16 autocast (libtorch, CUDA)
   std::uint64_t seed = 42;                   ///< init of new weights, dropout

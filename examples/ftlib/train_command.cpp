@@ -67,6 +67,7 @@ void run_train(TrainFlags& f) {
   spec.from_scratch = !std::filesystem::exists(dir / "model.safetensors");
   spec.dropout = f.dropout;
   spec.device = f.backend.device;
+  spec.threads = f.backend.threads;
   spec.bf16 = args.bf16;
   spec.fp16 = args.fp16;
   spec.seed = static_cast<std::uint64_t>(args.seed);
