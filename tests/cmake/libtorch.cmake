@@ -14,12 +14,3 @@ if(FTLIB_WITH_LIBTORCH AND TARGET ftlib_tool)
                        PASS_REGULAR_EXPRESSION "--fp16.*needs a CUDA device, but --device is cpu; use --bf16"
                        LABELS "libtorch;cli")
 endif()
-
-# --threads takes a count of CPU threads; a negative one is refused naming the flag.
-if(TARGET ftlib_tool)
-  add_test(NAME ftlib_cli_threads_refused_when_negative
-           COMMAND ftlib_tool evaluate --threads -1 --model ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/tiny-distilbert
-                   --data ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/reviews.csv)
-  set_tests_properties(ftlib_cli_threads_refused_when_negative PROPERTIES
-                       PASS_REGULAR_EXPRESSION "--threads: Value -1 not in range 0 to 4096" LABELS "cli")
-endif()

@@ -24,3 +24,12 @@ if(TARGET ftlib_tool)
     set_tests_properties(ftlib_cli_train_evaluate_predict_${backend} PROPERTIES LABELS "trainer;cli" TIMEOUT 300)
   endforeach()
 endif()
+
+# --threads takes a count of CPU threads; a negative one is refused naming the flag.
+if(TARGET ftlib_tool)
+  add_test(NAME ftlib_cli_threads_refused_when_negative
+           COMMAND ftlib_tool evaluate --threads -1 --model ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/tiny-distilbert
+                   --data ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/reviews.csv)
+  set_tests_properties(ftlib_cli_threads_refused_when_negative PROPERTIES
+                       PASS_REGULAR_EXPRESSION "--threads: Value -1 not in range 0 to 4096" LABELS "cli")
+endif()
