@@ -54,15 +54,6 @@ ftlib::TrainingArguments resume_args(const fs::path& out) {
   return args;
 }
 
-bool same_parameters(const std::map<std::string, ftlib::HostTensor>& a, const std::map<std::string, ftlib::HostTensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (const auto& [name, t] : a) {
-    const auto it = b.find(name);
-    if (it == b.end() || it->second.data != t.data) return false;  // bitwise
-  }
-  return true;
-}
-
 std::vector<double> step_losses(const ftlib::TrainResult& r) {
   std::vector<double> out;
   for (const auto& rec : r.state.log_history)
@@ -132,7 +123,7 @@ void check_exact_resume(const fs::path& dir, const std::string& label) {
     ftlib::Trainer tb(b, tok, rb_args);
     const auto rb = tb.fit(train);
     CHECK(rb.state.global_step == 12);
-    CHECK(same_parameters(pa, ftlib::training::snapshot_parameters(b)));
+    CHECK(ftlib::testing::same_parameters(pa, ftlib::training::snapshot_parameters(b)));
     CHECK(rb.training_loss == ra.training_loss);
     const auto lb = step_losses(rb);
     REQUIRE(lb.size() == 12);
@@ -153,7 +144,7 @@ void check_exact_resume(const fs::path& dir, const std::string& label) {
       copy_without_rng_state(out_a.path() / ftlib::training::checkpoint_name(4), out_b.path() / "checkpoint-4-no-rng");
   ftlib::Trainer tc(c, tok, rc_args);
   const auto rc = tc.fit(train);
-  CHECK_FALSE(same_parameters(pa, ftlib::training::snapshot_parameters(c)));
+  CHECK_FALSE(ftlib::testing::same_parameters(pa, ftlib::training::snapshot_parameters(c)));
   const auto lc = step_losses(rc);
   REQUIRE(lc.size() == 12);
   CHECK(lc[4] != la[4]);  // the first step after checkpoint-4 already differs: other masks

@@ -1054,15 +1054,6 @@ ftlib::TrainingArguments dropout_run_args(const fs::path& out) {
   return args;
 }
 
-bool same_parameters(const std::map<std::string, ftlib::HostTensor>& a, const std::map<std::string, ftlib::HostTensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (const auto& [name, t] : a) {
-    const auto it = b.find(name);
-    if (it == b.end() || it->second.data != t.data) return false;
-  }
-  return true;
-}
-
 using DistilBert = lt::DistilBertForSequenceClassification;
 
 }  // namespace
@@ -1181,7 +1172,7 @@ TEST_CASE("libtorch: Trainer with dropout 0.1 on distilbert-tiny, interrupted an
     ftlib::Trainer tb(b, tok, args);
     const auto rb = tb.fit(train);
     CHECK(rb.training_loss == ra.training_loss);
-    CHECK(same_parameters(ftlib::training::snapshot_parameters(b), pa));
+    CHECK(ftlib::testing::same_parameters(ftlib::training::snapshot_parameters(b), pa));
   }
 
   // The test has teeth: the same resume without the saved dropout stream ends elsewhere.
@@ -1197,7 +1188,7 @@ TEST_CASE("libtorch: Trainer with dropout 0.1 on distilbert-tiny, interrupted an
     args.resume_from_checkpoint = copy;
     ftlib::Trainer tc(c, tok, args);
     (void)tc.fit(train);
-    CHECK_FALSE(same_parameters(ftlib::training::snapshot_parameters(c), pa));
+    CHECK_FALSE(ftlib::testing::same_parameters(ftlib::training::snapshot_parameters(c), pa));
   }
 }
 
@@ -1272,7 +1263,7 @@ TEST_CASE("libtorch: loss scaling on the CPU (fp32, forced scale): exact unscale
   const auto rb = tb.fit(train);
   CHECK(rb.training_loss == ra.training_loss);
   CHECK(b.loss_scaler_state() == a.loss_scaler_state());
-  CHECK(same_parameters(ftlib::training::snapshot_parameters(b), ftlib::training::snapshot_parameters(a)));
+  CHECK(ftlib::testing::same_parameters(ftlib::training::snapshot_parameters(b), ftlib::training::snapshot_parameters(a)));
 
   // fp16 stays refused on the CPU, naming the device.
   CHECK_THROWS_WITH_AS(DistilBert::from_pretrained(*dir, lt::LoadOptions{}.with_precision(lt::Precision::fp16)),

@@ -1,12 +1,16 @@
 #pragma once
-// Helpers shared by the tests: where ../shared is, and a visible skip when it is absent.
+// Helpers shared by the tests: where ../shared is, a visible skip when it is absent, and bitwise
+// parameter comparison for the exact-resume tests.
 
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
+
+#include "ftlib/batch.hpp"
 
 namespace ftlib::testing {
 
@@ -69,5 +73,15 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+/// True when both hold the same parameter names with bitwise-equal values (exact-resume checks).
+inline bool same_parameters(const std::map<std::string, HostTensor>& a, const std::map<std::string, HostTensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [name, t] : a) {
+    const auto it = b.find(name);
+    if (it == b.end() || it->second.data != t.data) return false;
+  }
+  return true;
+}
 
 }  // namespace ftlib::testing
