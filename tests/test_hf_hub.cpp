@@ -293,7 +293,7 @@ TEST_CASE("download into the cache from an HTTP endpoint, then offline from the 
   CHECK_FALSE(std::filesystem::exists(snapshot / "vocab.txt"));  // 404 on an optional file is fine
   CHECK(hf::SafetensorsFile::open(snapshot / "model.safetensors").tensors().size() == 40);
   for (const auto& entry : std::filesystem::recursive_directory_iterator(repo)) {
-    CHECK_MESSAGE(entry.path().extension() != ".incomplete", entry.path().string());
+    CHECK_MESSAGE(entry.path().extension() != ".tmp", entry.path().string());  // no temporary left behind
   }
   const auto requests = server.requests();
   CHECK(std::count(requests.begin(), requests.end(), "/cdn/blob/model.safetensors") == 1);

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "ftlib/batch.hpp"
+#include "ftlib/core/batch.hpp"
 
 namespace ftlib::testing {
 

@@ -15,8 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ftlib/batch.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/batch.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/hf/safetensors.hpp"
 #include "ftlib/models/model_concept.hpp"
 #include "ftlib/optim/adamw.hpp"

@@ -129,15 +129,4 @@ nlohmann::json metrics_json(const EvalResult& r) {
   return j;
 }
 
-void write_json_file(const std::filesystem::path& path, const nlohmann::json& j) {
-  const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw io_error(tmp, "cannot open for writing");
-    out << j.dump(2) << '\n';
-    if (!out.flush()) throw io_error(tmp, "write failed");
-  }
-  std::filesystem::rename(tmp, path);
-}
-
 }  // namespace ftlib::cli

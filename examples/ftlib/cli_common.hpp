@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "ftlib/io/json_file.hpp"
 #include "session.hpp"
 
 namespace ftlib::cli {
@@ -52,8 +53,5 @@ void print_report(std::ostream& out, const std::string& title, const EvalResult&
 
 /// @brief {"loss", "accuracy", "f1_macro", ..., "confusion_matrix", "num_examples"} of an evaluation.
 [[nodiscard]] nlohmann::json metrics_json(const EvalResult& result);
-
-/// @brief Writes JSON atomically (temporary file, then rename).
-void write_json_file(const std::filesystem::path& path, const nlohmann::json& j);
 
 }  // namespace ftlib::cli

@@ -46,7 +46,7 @@ void run_evaluate(const EvaluateFlags& f) {
   auto session = make_session(f.backend, spec, load_tokenizer(dir, f.tokenizer), args);
   const auto result = session->evaluate(data);
   print_report(std::cout, "evaluation of " + dir.string() + " on " + f.data, result);
-  if (!f.output.empty()) write_json_file(f.output, metrics_json(result));
+  if (!f.output.empty()) io::write_json_file(f.output, metrics_json(result));
 }
 
 }  // namespace

@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/hf/checkpoint.hpp"
 #include "ftlib/hf/config.hpp"
 #include "ftlib/hf/hub.hpp"
@@ -224,7 +224,7 @@ void run_inspect(const InspectArgs& args) {
   const auto config_path = dir / "config.json";
   if (!std::filesystem::exists(config_path)) throw io_error(config_path, "not found (is this a model directory?)");
   const auto type = hf::read_model_type(config_path);
-  const auto raw = hf::read_json_file(config_path);
+  const auto raw = io::read_json_file(config_path);
   if (type == hf::DistilBertConfig::model_type) {
     describe(dir, hf::DistilBertModelConfig::from_json(raw, config_path), raw, args);
   } else {

@@ -11,7 +11,7 @@
 #endif
 
 #include "commands.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace {
 

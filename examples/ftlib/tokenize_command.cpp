@@ -16,7 +16,7 @@
 
 #include "commands.hpp"
 #include "ftlib/data/jsonl.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/tokenizers/auto_tokenizer.hpp"
 #include "ftlib/tokenizers/post_processing.hpp"
 

@@ -132,7 +132,7 @@ void run_train(TrainFlags& f) {
     print_report(std::cout, "test", r);
     metrics["test"] = metrics_json(r);
   }
-  write_json_file(args.output_dir / "metrics.json", metrics);
+  io::write_json_file(args.output_dir / "metrics.json", metrics);
   std::cout << "\nmodel, tokenizer and metrics.json written to " << args.output_dir.string() << '\n';
 }
 

@@ -9,13 +9,13 @@
 //   ftlib::ProgressBar bar;  ftlib::JsonlLogger log(args.output_dir / "log.jsonl");
 //   trainer.fit(train, validation, bar, log);
 
-#include "ftlib/batch.hpp"
+#include "ftlib/core/batch.hpp"
 #include "ftlib/callbacks/early_stopping.hpp"
 #include "ftlib/callbacks/jsonl_logger.hpp"
 #include "ftlib/callbacks/progress_bar.hpp"
 #include "ftlib/callbacks/traits.hpp"
 #include "ftlib/data/dataset.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/metrics/classification.hpp"
 #include "ftlib/models/model_concept.hpp"
 #include "ftlib/optim/adamw.hpp"
@@ -28,5 +28,5 @@
 #include "ftlib/training/data_loader.hpp"
 #include "ftlib/training/evaluation.hpp"
 #include "ftlib/training/trainer.hpp"
-#include "ftlib/training/trainer_state.hpp"
+#include "ftlib/core/trainer_state.hpp"
 #include "ftlib/training/training_arguments.hpp"

@@ -1,7 +1,7 @@
 // Compiles against the installed headers and prints one line, so the test sees it ran.
 #include <iostream>
 
-#include <ftlib/error.hpp>
+#include <ftlib/core/error.hpp>
 #include <ftlib/optim/adamw.hpp>
 
 int main() {

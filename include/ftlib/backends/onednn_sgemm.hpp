@@ -11,7 +11,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #endif
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace ftlib::detail {
 

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <utility>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace ftlib {
 

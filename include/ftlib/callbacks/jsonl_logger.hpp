@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace ftlib {
 

@@ -23,7 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ftlib/training/trainer_state.hpp"
+#include "ftlib/core/trainer_state.hpp"
 
 namespace ftlib::callbacks {
 

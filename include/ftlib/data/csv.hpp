@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "ftlib/data/utf8.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace ftlib {
 

@@ -22,7 +22,7 @@
 
 #include "ftlib/data/csv.hpp"
 #include "ftlib/data/jsonl.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace ftlib {
 

@@ -17,8 +17,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ftlib/io/json_file.hpp"
+
 #include "ftlib/data/utf8.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace ftlib {
 
@@ -62,14 +64,7 @@ class JsonlReader {
       if (auto problem = data::detail::find_invalid_utf8(text)) {
         throw parse_error(SourceLocation{name_, line_, problem->column}, problem->describe());
       }
-      try {
-        record.value = nlohmann::json::parse(text);
-      } catch (const nlohmann::json::parse_error& e) {
-        // nlohmann counts bytes from 1 (e.byte is the byte it stopped at); give the character column.
-        const std::size_t byte = e.byte == 0 ? 0 : std::min<std::size_t>(e.byte - 1, text.size());
-        throw parse_error(SourceLocation{name_, line_, character_column(text, byte)},
-                          "invalid JSON: " + parser_reason(e.what()));
-      }
+      record.value = io::parse_json(text, name_, line_);
       if (!record.value.is_object()) {
         throw parse_error(SourceLocation{name_, line_, std::nullopt},
                           std::string("expected a JSON object on each line, got ") + record.value.type_name());
@@ -88,23 +83,6 @@ class JsonlReader {
   }
 
  private:
-  // nlohmann's message counts lines within the one line it was given ("parse error at line 1,
-  // column 24: syntax error ..."); keep only the reason, the location is ours.
-  static std::string parser_reason(std::string_view what) {
-    const auto at = what.find("parse error at line ");
-    if (at == std::string_view::npos) return std::string(what);
-    const auto colon = what.find(": ", at);
-    return std::string(colon == std::string_view::npos ? what : what.substr(colon + 2));
-  }
-
-  static std::size_t character_column(std::string_view text, std::size_t byte) {
-    std::size_t column = 1;
-    for (std::size_t i = 0; i < byte && i < text.size(); ++i) {
-      if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++column;
-    }
-    return column;
-  }
-
   std::string name_;
   std::unique_ptr<std::istream> owned_;
   std::istream* in_ = nullptr;

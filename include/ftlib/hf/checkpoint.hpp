@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/hf/config.hpp"
 #include "ftlib/hf/safetensors.hpp"
 

@@ -24,7 +24,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
+#include "ftlib/io/json_file.hpp"
 
 namespace ftlib::hf {
 
@@ -69,49 +70,6 @@ inline std::string known_activation_list() {
     out += a.name;
   }
   return out;
-}
-
-/// @brief Line and column (1-based) of a byte offset in `text`.
-inline std::pair<std::size_t, std::size_t> line_column(std::string_view text, std::size_t offset) {
-  std::size_t line = 1, column = 1;
-  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  return {line, column};
-}
-
-/// @brief Reads and parses a JSON file; parse_error with file:line:col on malformed JSON.
-inline nlohmann::json read_json_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error(path, "cannot open for reading");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    const auto [line, column] = line_column(text, e.byte == 0 ? 0 : e.byte - 1);
-    throw parse_error(SourceLocation{path.string(), line, column}, std::string("invalid JSON: ") + e.what());
-  }
-}
-
-/// @brief Writes JSON as transformers does: indent 2, sorted keys, ASCII escapes, final newline.
-inline void write_json_file(const std::filesystem::path& path, const nlohmann::json& value) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw io_error(tmp, "cannot open for writing");
-    out << value.dump(2, ' ', true) << '\n';
-    out.flush();
-    if (!out) throw io_error(tmp, "write failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw io_error(path, "cannot rename " + tmp.string() + " into place: " + ec.message());
 }
 
 /// @brief Reads typed fields from a config object, remembering which keys it interpreted.
@@ -214,12 +172,6 @@ class ConfigChecker {
 };
 
 }  // namespace detail
-
-/// @brief Parses a JSON file (config.json, tokenizer_config.json, ...); parse_error with
-///        file:line:column when it is malformed, io_error when it cannot be read.
-[[nodiscard]] inline nlohmann::json read_json_file(const std::filesystem::path& path) {
-  return detail::read_json_file(path);
-}
 
 /// @brief The Activation of a transformers activation name; parse_error at `where` for an unknown one.
 [[nodiscard]] inline Activation parse_activation(std::string_view name, const SourceLocation& where) {
@@ -583,7 +535,7 @@ struct ModelConfig {
 
   /// @brief Reads and validates a config.json file.
   [[nodiscard]] static ModelConfig load(const std::filesystem::path& config_json) {
-    return from_json(detail::read_json_file(config_json), config_json);
+    return from_json(io::read_json_file(config_json), config_json);
   }
 
   /// @brief Throws parse_error naming `source` and the field when a value is out of range.
@@ -616,7 +568,7 @@ struct ModelConfig {
   /// @brief Validates, then writes config.json (indent 2, sorted keys) atomically.
   void save(const std::filesystem::path& config_json) const {
     validate(config_json);
-    detail::write_json_file(config_json, to_json());
+    io::write_json_file(config_json, to_json(), io::JsonStyle::transformers);
   }
 
   /// @brief labels.id2label.size().
@@ -631,7 +583,7 @@ using AlbertModelConfig = ModelConfig<AlbertConfig>;
 /// @brief "distilbert" or "albert" from a config.json's model_type (or, when absent, its architectures);
 ///        parse_error naming the file otherwise.
 [[nodiscard]] inline std::string read_model_type(const std::filesystem::path& config_json) {
-  const nlohmann::json j = detail::read_json_file(config_json);
+  const nlohmann::json j = io::read_json_file(config_json);
   const SourceLocation where{config_json.string(), {}, {}};
   if (!j.is_object()) throw parse_error(where, std::string("expected a JSON object, got ") + j.type_name());
   if (const auto it = j.find("model_type"); it != j.end()) {

@@ -21,7 +21,8 @@
 #include <curl/curl.h>
 #include <unistd.h>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
+#include "ftlib/io/atomic_file.hpp"
 
 namespace ftlib::hf {
 
@@ -168,7 +169,8 @@ class CurlHeaders {
 /// @brief State of one transfer, shared with libcurl's callbacks.
 struct Transfer {
   CURL* curl = nullptr;
-  std::FILE* out = nullptr;
+  io::AtomicFile* out = nullptr;
+  std::string write_error;  ///< why writing the body failed (disk full, ...), empty when it did not
   std::string file_name;
   std::string repo_commit;  ///< X-Repo-Commit header of the hub's answer
   long status = 0;
@@ -181,7 +183,13 @@ struct Transfer {
 
 inline std::size_t write_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
-  return std::fwrite(data, size, count, t->out) * size;
+  try {  // no exception may cross libcurl: returning less than given aborts the transfer
+    t->out->write(std::string_view(data, size * count));
+    return size * count;
+  } catch (const std::exception& e) {
+    t->write_error = e.what();
+    return 0;
+  }
 }
 
 inline std::size_t read_header(char* data, std::size_t size, std::size_t count, void* user) {
@@ -242,16 +250,14 @@ inline int draw_progress(void* user, curl_off_t total, curl_off_t now, curl_off_
   return 0;
 }
 
-/// @brief GETs `url` into `dest` (via dest.incomplete, renamed on success). Returns the HTTP status
+/// @brief GETs `url` into `dest` (via a temporary sibling, renamed on success). Returns the HTTP status
 ///        (200 written; 404 nothing written); throws io_error for transport failures.
 inline long download_file(const std::string& url, const std::filesystem::path& dest, const std::string& label,
                           const std::optional<std::string>& token, bool progress, std::string& repo_commit) {
-  std::filesystem::path tmp = dest;
-  tmp += ".incomplete";
   std::filesystem::create_directories(dest.parent_path());
+  io::AtomicFile file(dest);  // removed unless the whole body arrived and was written
   Transfer t;
-  t.out = std::fopen(tmp.c_str(), "wb");
-  if (t.out == nullptr) throw io_error(tmp, "cannot open for writing");
+  t.out = &file;
   t.file_name = label;
   t.show_progress = progress;
   t.tty = ::isatty(::fileno(stderr)) != 0;
@@ -279,27 +285,15 @@ inline long download_file(const std::string& url, const std::filesystem::path& d
   curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_TIME, 60L);   // ... for a minute
   curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
   const CURLcode rc = curl_easy_perform(curl.get());
-  const bool write_ok = std::fflush(t.out) == 0;
-  std::fclose(t.out);
   if (t.drew) std::fputc('\n', stderr);
   long status = 0;
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
-  std::error_code ignored;
+  if (!t.write_error.empty()) throw io_error(t.write_error);
   if (rc != CURLE_OK) {
-    std::filesystem::remove(tmp, ignored);
     throw io_error("downloading " + url + " failed: " + (curl_error[0] != '\0' ? std::string(curl_error) : curl_easy_strerror(rc)));
   }
-  if (status != 200) {
-    std::filesystem::remove(tmp, ignored);
-    return status;
-  }
-  if (!write_ok) {
-    std::filesystem::remove(tmp, ignored);
-    throw io_error(tmp, "write failed (disk full?)");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, dest, ec);
-  if (ec) throw io_error(dest, "cannot rename " + tmp.string() + " into place: " + ec.message());
+  if (status != 200) return status;
+  file.commit();
   if (progress && !t.tty) {
     std::error_code size_ec;
     const auto size = std::filesystem::file_size(dest, size_ec);
@@ -307,20 +301,6 @@ inline long download_file(const std::string& url, const std::filesystem::path& d
   }
   if (!t.repo_commit.empty()) repo_commit = t.repo_commit;
   return status;
-}
-
-inline void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
-  std::filesystem::create_directories(path.parent_path());
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush()) throw io_error(tmp, "write failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw io_error(path, "cannot rename " + tmp.string() + " into place: " + ec.message());
 }
 
 }  // namespace detail
@@ -392,7 +372,10 @@ inline void write_text_atomically(const std::filesystem::path& path, const std::
     std::filesystem::rename(src, snapshot / f, ec);
     if (ec) throw io_error(snapshot / f, "cannot move the download into the cache: " + ec.message());
   }
-  if (!detail::is_commit_hash(options.revision)) detail::write_text_atomically(repo / "refs" / options.revision, commit);
+  if (!detail::is_commit_hash(options.revision)) {
+    std::filesystem::create_directories(repo / "refs");
+    io::write_file_atomically(repo / "refs" / options.revision, commit);
+  }
   return snapshot;
 }
 

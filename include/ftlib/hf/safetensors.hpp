@@ -35,8 +35,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ftlib/batch.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
+#include "ftlib/io/atomic_file.hpp"
+#include "ftlib/io/json_file.hpp"
+#include "ftlib/core/host_tensor.hpp"
 
 namespace ftlib::hf {
 
@@ -359,6 +361,7 @@ class SafetensorsFile {
       }
       return true;
     };
+    io::check_json_depth(text, path_.string());
     nlohmann::ordered_json header;
     try {
       header = nlohmann::ordered_json::parse(text.begin(), text.end(), on_event);
@@ -531,34 +534,14 @@ inline void write_safetensors(const std::filesystem::path& path, std::span<const
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
 
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw io_error(tmp, "cannot open for writing");
-    std::array<char, 8> len{};
-    const auto n = static_cast<std::uint64_t>(text.size());
-    std::memcpy(len.data(), &n, 8);
-    out.write(len.data(), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto* t : order) {
-      out.write(reinterpret_cast<const char*>(t->bytes.data()), static_cast<std::streamsize>(t->bytes.size()));
-    }
-    out.flush();
-    if (!out) {
-      out.close();
-      std::error_code ignored;
-      std::filesystem::remove(tmp, ignored);
-      throw io_error(tmp, "write failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw io_error(path, "cannot rename " + tmp.string() + " into place: " + ec.message());
-  }
+  io::AtomicFile out(path);
+  std::array<char, 8> len{};
+  const auto n = static_cast<std::uint64_t>(text.size());
+  std::memcpy(len.data(), &n, 8);
+  out.write(std::string_view(len.data(), len.size()));
+  out.write(text);
+  for (const auto* t : order) out.write(t->bytes);
+  out.commit();
 }
 
 /// @brief The __metadata__ transformers' save_pretrained writes ({"format": "pt"}); from_pretrained

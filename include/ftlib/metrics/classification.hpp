@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace ftlib {
 

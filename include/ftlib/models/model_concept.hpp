@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "ftlib/batch.hpp"
+#include "ftlib/core/batch.hpp"
+#include "ftlib/core/host_tensor.hpp"
+#include "ftlib/core/parameter.hpp"
 
 namespace ftlib {
 
@@ -17,16 +19,6 @@ struct ForwardOutput {
   HostTensor logits;         ///< [batch_size, num_labels]
   double loss = 0.0;         ///< mean cross-entropy; meaningful only when has_loss
   bool has_loss = false;
-};
-
-/// @brief A named trainable parameter as the optimizer sees it: value and gradient handles
-///        of the backend's tensor type (torch::Tensor, or an Eigen map).
-template <class Tensor>
-struct ParameterRef {
-  std::string name;   ///< HuggingFace state_dict name
-  Tensor value;
-  Tensor grad;
-  bool has_grad = true;  ///< false when backward never reached it (AdamW then skips it, as torch does)
 };
 
 /// @brief The model side of the training loop.

@@ -17,9 +17,9 @@
 #include <immintrin.h>
 #endif
 
-#include "ftlib/batch.hpp"
-#include "ftlib/error.hpp"
-#include "ftlib/models/model_concept.hpp"
+#include "ftlib/core/error.hpp"
+#include "ftlib/core/host_tensor.hpp"
+#include "ftlib/core/parameter.hpp"
 
 namespace ftlib {
 

@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/tokenizers/encoding.hpp"
 #include "ftlib/tokenizers/post_processing.hpp"
 #include "ftlib/tokenizers/tokenizer_concept.hpp"
@@ -55,7 +55,7 @@ inline Kind kind_of_model_type(std::string_view type) {
 inline std::optional<std::string> json_string(const std::filesystem::path& path, const char* key) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;
-  const nlohmann::json j = wordpiece::detail::read_json(path);
+  const nlohmann::json j = io::read_json_file(path);
   if (!j.is_object()) return std::nullopt;
   const auto it = j.find(key);
   if (it == j.end() || !it->is_string()) return std::nullopt;

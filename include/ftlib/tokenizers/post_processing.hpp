@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/tokenizers/encoding.hpp"
 
 namespace ftlib {

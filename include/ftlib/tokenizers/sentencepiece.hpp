@@ -31,7 +31,9 @@
 #include <utility>
 #include <vector>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
+#include "ftlib/io/atomic_file.hpp"
+#include "ftlib/io/json_file.hpp"
 #include "ftlib/tokenizers/encoding.hpp"
 #include "ftlib/tokenizers/post_processing.hpp"
 #include "ftlib/tokenizers/sentencepiece_model.hpp"
@@ -272,59 +274,6 @@ inline void clean_up_tokenization(std::string& s) {
   for (const auto& [from, to] : rules) replace_all(s, from, to);
 }
 
-/// @brief Reads a whole file, or throws io_error naming it.
-[[nodiscard]] inline std::string read_file(const std::filesystem::path& path, std::string_view what) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    throw io_error(path, "cannot open " + std::string(what) + ": no such file");
-  }
-  if (std::filesystem::is_directory(path, ec)) {
-    throw io_error(path, "cannot open " + std::string(what) + ": it is a directory");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error(path, "cannot open " + std::string(what) + ": " + std::strerror(errno));
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw io_error(path, "cannot read " + std::string(what));
-  return data;
-}
-
-/// @brief Writes a whole file, or throws io_error naming it.
-inline void write_file(const std::filesystem::path& path, std::string_view data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw io_error(path, std::string("cannot create file: ") + std::strerror(errno));
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-  out.flush();
-  if (!out) throw io_error(path, "cannot write file");
-}
-
-/// @brief 1-based line and column of byte `offset` in `text`.
-[[nodiscard]] inline SourceLocation location_of(const std::filesystem::path& file, std::string_view text,
-                                                std::size_t offset) {
-  offset = std::min(offset, text.size());
-  std::size_t line = 1;
-  std::size_t column = 1;
-  for (std::size_t i = 0; i < offset; ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
-      ++column;
-    }
-  }
-  return SourceLocation{file.string(), line, column};
-}
-
-/// @brief Parses a JSON file, throwing parse_error with file:line:col on malformed JSON.
-[[nodiscard]] inline nlohmann::json read_json_file(const std::filesystem::path& path) {
-  const std::string text = read_file(path, "JSON file");
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    const std::size_t offset = e.byte > 0 ? e.byte - 1 : 0;
-    throw parse_error(location_of(path, text, offset), std::string("malformed JSON: ") + e.what());
-  }
-}
-
 }  // namespace detail::spm
 
 /// @brief ALBERT's SentencePiece tokenizer with the exact behaviour of HF transformers' slow
@@ -335,7 +284,7 @@ class SentencePieceTokenizer {
   /// read, parse_error when it is not a SentencePiece model or lacks a special token.
   [[nodiscard]] static SentencePieceTokenizer from_model_file(const std::filesystem::path& path,
                                                               SentencePieceOptions options = {}) {
-    std::string bytes = detail::spm::read_file(path, "SentencePiece model file");
+    std::string bytes = io::read_text_file(path, "SentencePiece model file");
     return SentencePieceTokenizer(path, std::move(bytes), std::move(options));
   }
 
@@ -499,7 +448,7 @@ class SentencePieceTokenizer {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) throw io_error(dir, "cannot create directory: " + ec.message());
-    detail::spm::write_file(dir / "spiece.model", *model_bytes_);
+    io::write_file_atomically(dir / "spiece.model", *model_bytes_);
     const nlohmann::json mask = {{"__type", "AddedToken"}, {"content", options_.mask_token},
                                  {"lstrip", true},         {"normalized", false},
                                  {"rstrip", false},        {"single_word", false}};
@@ -515,8 +464,8 @@ class SentencePieceTokenizer {
     config["model_max_length"] = options_.model_max_length;
     config["clean_up_tokenization_spaces"] = options_.clean_up_tokenization_spaces;
     map["mask_token"].erase("__type");
-    detail::spm::write_file(dir / "tokenizer_config.json", config.dump(2) + "\n");
-    detail::spm::write_file(dir / "special_tokens_map.json", map.dump(2) + "\n");
+    io::write_json_file(dir / "tokenizer_config.json", config);
+    io::write_json_file(dir / "special_tokens_map.json", map);
   }
 
  private:
@@ -570,7 +519,7 @@ class SentencePieceTokenizer {
   }
 
   static void apply_config(const std::filesystem::path& path, SentencePieceOptions& options, bool is_config) {
-    const nlohmann::json j = detail::spm::read_json_file(path);
+    const nlohmann::json j = io::read_json_file(path);
     if (!j.is_object()) {
       throw parse_error(SourceLocation{path.string(), 1, 1}, "expected a JSON object");
     }

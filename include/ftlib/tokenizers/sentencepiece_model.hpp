@@ -28,7 +28,7 @@
 #include <utility>
 #include <vector>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace ftlib {
 

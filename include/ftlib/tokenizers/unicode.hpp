@@ -12,7 +12,7 @@
 
 #include <utf8proc.h>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace ftlib::unicode {
 

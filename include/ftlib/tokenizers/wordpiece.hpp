@@ -21,7 +21,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
+#include "ftlib/io/atomic_file.hpp"
+#include "ftlib/io/json_file.hpp"
 #include "ftlib/tokenizers/encoding.hpp"
 #include "ftlib/tokenizers/post_processing.hpp"
 #include "ftlib/tokenizers/unicode.hpp"
@@ -133,29 +135,6 @@ class VocabIndex {
   std::size_t max_length_ = 0;
 };
 
-/// @brief The whole file as bytes; io_error naming the file (and what it should be) when unreadable.
-inline std::string read_file(const std::filesystem::path& path, std::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw io_error(path, "cannot open " + std::string(what) +
-                             (std::filesystem::exists(path) ? " (permission denied?)" : " (file not found)"));
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return std::move(buffer).str();
-}
-
-/// @brief Parses a JSON file, turning a syntax error into parse_error with the file and byte offset.
-inline nlohmann::json read_json(const std::filesystem::path& path) {
-  const std::string text = read_file(path, "JSON file");
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw parse_error(SourceLocation{path.string(), {}, {}},
-                      "invalid JSON at byte " + std::to_string(e.byte) + ": " + e.what());
-  }
-}
-
 /// @brief A special token given as "[CLS]" or as an AddedToken object {"content": "[CLS]", ...}.
 inline std::optional<std::string> token_string(const nlohmann::json& config, const char* key) {
   const auto it = config.find(key);
@@ -250,7 +229,7 @@ class WordPieceTokenizer {
   /// @brief Reads a vocab.txt (one token per line, id = line number) with the given options.
   [[nodiscard]] static WordPieceTokenizer from_vocab_file(const std::filesystem::path& path,
                                                           WordPieceOptions options = {}) {
-    const std::string text = wordpiece::detail::read_file(path, "WordPiece vocabulary (vocab.txt)");
+    const std::string text = io::read_text_file(path, "WordPiece vocabulary (vocab.txt)");
     std::vector<std::string> vocab;
     std::size_t start = 0;
     while (start < text.size()) {
@@ -276,7 +255,7 @@ class WordPieceTokenizer {
     for (const char* name : {"special_tokens_map.json", "tokenizer_config.json"}) {
       const auto path = dir / name;
       if (!std::filesystem::exists(path)) continue;
-      const nlohmann::json config = wordpiece::detail::read_json(path);
+      const nlohmann::json config = io::read_json_file(path);
       if (!config.is_object()) throw parse_error(SourceLocation{path.string(), {}, {}}, "expected a JSON object");
       const auto flag = [&](const char* key, bool& target) {
         if (const auto it = config.find(key); it != config.end() && !it->is_null()) {
@@ -402,11 +381,11 @@ class WordPieceTokenizer {
       vocab_text += token;
       vocab_text += '\n';
     }
-    write_file(dir / "vocab.txt", vocab_text);
+    io::write_file_atomically(dir / "vocab.txt", vocab_text);
     nlohmann::json special = {{"unk_token", options_.unk_token}, {"sep_token", options_.sep_token},
                               {"pad_token", options_.pad_token}, {"cls_token", options_.cls_token},
                               {"mask_token", options_.mask_token}};
-    write_file(dir / "special_tokens_map.json", special.dump(2) + "\n");
+    io::write_json_file(dir / "special_tokens_map.json", special);
     nlohmann::json config = special;
     config["tokenizer_class"] = "BertTokenizer";
     config["do_lower_case"] = options_.lowercase;
@@ -415,7 +394,7 @@ class WordPieceTokenizer {
     config["strip_accents"] = options_.strip_accents ? nlohmann::json(*options_.strip_accents) : nlohmann::json(nullptr);
     config["clean_up_tokenization_spaces"] = true;
     if (options_.model_max_length) config["model_max_length"] = *options_.model_max_length;
-    write_file(dir / "tokenizer_config.json", config.dump(2) + "\n");
+    io::write_json_file(dir / "tokenizer_config.json", config);
   }
 
  private:
@@ -451,13 +430,6 @@ class WordPieceTokenizer {
     replace_all(s, " 's", "'s");
     replace_all(s, " 've", "'ve");
     replace_all(s, " 're", "'re");
-  }
-
-  static void write_file(const std::filesystem::path& path, const std::string& content) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out) throw io_error(path, "cannot open for writing");
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    if (!out) throw io_error(path, "write failed");
   }
 
   void push(Segment& out, std::int32_t id) const {

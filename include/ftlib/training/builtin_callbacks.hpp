@@ -16,7 +16,7 @@
 #include "ftlib/callbacks/jsonl_logger.hpp"
 #include "ftlib/callbacks/progress_bar.hpp"
 #include "ftlib/callbacks/traits.hpp"
-#include "ftlib/training/trainer_state.hpp"
+#include "ftlib/core/trainer_state.hpp"
 
 namespace ftlib::callbacks {
 

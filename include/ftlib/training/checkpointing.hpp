@@ -21,8 +21,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ftlib/batch.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/batch.hpp"
+#include "ftlib/core/host_tensor.hpp"
+#include "ftlib/core/error.hpp"
+#include "ftlib/io/atomic_file.hpp"
+#include "ftlib/io/json_file.hpp"
 #include "ftlib/hf/safetensors.hpp"
 #include "ftlib/models/model_concept.hpp"
 #include "ftlib/optim/adamw.hpp"
@@ -69,68 +72,6 @@ namespace ftlib::training {
 }
 
 namespace detail {
-
-inline constexpr std::string_view temp_prefix = ".tmp-checkpoint-";
-
-// Removes temporary directories a crashed save left behind.
-inline void remove_stale_temporaries(const std::filesystem::path& output_dir) {
-  std::error_code ec;
-  if (!std::filesystem::is_directory(output_dir, ec)) return;
-  std::vector<std::filesystem::path> stale;
-  for (const auto& entry : std::filesystem::directory_iterator(output_dir, ec)) {
-    if (entry.path().filename().string().rfind(temp_prefix, 0) == 0) stale.push_back(entry.path());
-  }
-  for (const auto& p : stale) std::filesystem::remove_all(p, ec);
-}
-
-inline void write_json(const std::filesystem::path& path, const nlohmann::json& j) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw io_error(path, "cannot open for writing");
-  out << j.dump(2) << '\n';
-  out.flush();
-  if (!out) throw io_error(path, "write failed (disk full?)");
-}
-
-inline nlohmann::json read_json(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error(path, "cannot open (is this a checkpoint-<step> directory written by ftlib?)");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw parse_error(SourceLocation{path.string(), {}, {}}, std::string("invalid JSON: ") + e.what());
-  }
-}
-
-// Fills a temporary sibling of `final_dir` with `fill(tmp)`, then renames it into place (replacing
-// an older directory of the same name). On any exception the temporary is removed and final_dir is
-// untouched.
-template <class Fill>
-void write_directory_atomically(const std::filesystem::path& final_dir, Fill&& fill) {
-  namespace fs = std::filesystem;
-  const fs::path parent = final_dir.parent_path();
-  std::error_code ec;
-  fs::create_directories(parent, ec);
-  if (ec) throw io_error(parent, "cannot create directory: " + ec.message());
-  const fs::path tmp = parent / (std::string(temp_prefix) + final_dir.filename().string());
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  if (ec) throw io_error(tmp, "cannot create directory: " + ec.message());
-  try {
-    fill(tmp);
-    if (fs::exists(final_dir)) {
-      const fs::path old = parent / (std::string(temp_prefix) + "old-" + final_dir.filename().string());
-      fs::remove_all(old, ec);
-      fs::rename(final_dir, old);
-      fs::rename(tmp, final_dir);
-      fs::remove_all(old, ec);
-    } else {
-      fs::rename(tmp, final_dir);
-    }
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
-  }
-}
 
 [[nodiscard]] inline bool all_finite(const HostTensor& t) {
   return std::all_of(t.data.begin(), t.data.end(), [](float v) { return std::isfinite(v); });

@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "ftlib/batch.hpp"
+#include "ftlib/core/batch.hpp"
 #include "ftlib/data/dataset.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/tokenizers/encoding.hpp"
 #include "ftlib/tokenizers/tokenizer_concept.hpp"
 

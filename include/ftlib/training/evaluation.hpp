@@ -11,7 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "ftlib/batch.hpp"
+#include "ftlib/core/batch.hpp"
+#include "ftlib/core/host_tensor.hpp"
 #include "ftlib/metrics/classification.hpp"
 
 namespace ftlib {

@@ -23,11 +23,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ftlib/batch.hpp"
+#include "ftlib/core/batch.hpp"
+#include "ftlib/core/host_tensor.hpp"
 #include "ftlib/callbacks/early_stopping.hpp"
 #include "ftlib/callbacks/traits.hpp"
 #include "ftlib/data/dataset.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/hf/safetensors.hpp"
 #include "ftlib/metrics/classification.hpp"
 #include "ftlib/models/model_concept.hpp"
@@ -38,7 +39,7 @@
 #include "ftlib/training/checkpointing.hpp"
 #include "ftlib/training/data_loader.hpp"
 #include "ftlib/training/evaluation.hpp"
-#include "ftlib/training/trainer_state.hpp"
+#include "ftlib/core/trainer_state.hpp"
 #include "ftlib/training/training_arguments.hpp"
 
 namespace ftlib {
@@ -293,7 +294,7 @@ class Trainer {
     last_checkpoint_.reset();
     const nlohmann::json fingerprint = data_fingerprint(train_data.size());
 
-    if (!args_.output_dir.empty()) training::detail::remove_stale_temporaries(args_.output_dir);
+    if (!args_.output_dir.empty()) io::remove_stale_temporaries(args_.output_dir);
     if (args_.resume_from_checkpoint) {
       resume(*args_.resume_from_checkpoint, optimizer, fingerprint);
       if (early) {
@@ -500,7 +501,7 @@ class Trainer {
                     "' is not finite; refusing to write a corrupt checkpoint");
     }
     const fs::path dir = args_.output_dir / training::checkpoint_name(state_.global_step);
-    training::detail::write_directory_atomically(dir, [&](const fs::path& tmp) {
+    io::replace_directory_atomically(dir, [&](const fs::path& tmp) {
       model_->save_pretrained(tmp);
       tokenizer_.save(tmp);
       hf::save_safetensors(tmp / "optimizer.safetensors", optimizer_state, {{"format", "ftlib-adamw"}});
@@ -510,7 +511,7 @@ class Trainer {
       if constexpr (requires { nlohmann::json(model_->rng_state()); }) j["model_rng_state"] = model_->rng_state();
       if constexpr (requires { nlohmann::json(model_->loss_scaler_state()); })
         j["model_loss_scaler_state"] = model_->loss_scaler_state();
-      training::detail::write_json(tmp / "trainer_state.json", j);
+      io::write_json_file(tmp / "trainer_state.json", j);
     });
     last_checkpoint_ = dir;
     rotate_checkpoints();
@@ -533,7 +534,7 @@ class Trainer {
 
   void resume(const std::filesystem::path& dir, Optimizer& optimizer, const nlohmann::json& fingerprint) {
     const auto state_path = dir / "trainer_state.json";
-    const nlohmann::json j = training::detail::read_json(state_path);
+    const nlohmann::json j = io::read_json_file(state_path);
     if (const auto it = j.find("data"); it == j.end() || *it != fingerprint) {
       throw option_error(SourceLocation{"--resume-from-checkpoint", {}, {}},
                          dir.string() + " was written for different data or batching (" +

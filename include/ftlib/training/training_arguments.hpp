@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace ftlib {
 

@@ -20,7 +20,7 @@
 
 #include "ftlib/backends/eigen/tensor.hpp"
 #include "ftlib/backends/onednn_sgemm.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace ftlib::eigen {
 

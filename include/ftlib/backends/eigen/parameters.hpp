@@ -16,8 +16,10 @@
 #include <vector>
 
 #include "ftlib/backends/eigen/tensor.hpp"
-#include "ftlib/batch.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/batch.hpp"
+#include "ftlib/core/host_tensor.hpp"
+#include "ftlib/core/error.hpp"
+#include "ftlib/io/atomic_file.hpp"
 #include "ftlib/hf/checkpoint.hpp"
 #include "ftlib/hf/safetensors.hpp"
 #include "ftlib/models/model_concept.hpp"
@@ -189,33 +191,15 @@ class ParameterStore {
 
 namespace detail {
 
-/// @brief Writes config.json and model.safetensors into `dir` (created if needed): both files are first
-///        written into a private temporary folder inside `dir`, then renamed into place, so a crash never
-///        leaves a half-written checkpoint and other files in `dir` (tokenizer files) are kept.
+/// @brief Writes config.json and model.safetensors into `dir`, each atomically, keeping other files there
+///        (tokenizer files); a new `dir` appears complete (io::write_into_directory).
 template <class Config>
 void save_checkpoint(const std::filesystem::path& dir, const Config& config,
                      const std::map<std::string, HostTensor>& tensors) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw io_error(dir, "cannot create directory: " + ec.message());
-  std::filesystem::path tmp;
-  for (unsigned i = 0;; ++i) {
-    tmp = dir / (".ftlib-save-" + std::to_string(i));
-    if (std::filesystem::create_directory(tmp, ec)) break;
-    if (ec || i > 1000) throw io_error(tmp, "cannot create a temporary directory" + (ec ? ": " + ec.message() : std::string()));
-  }
-  try {
-    config.save(tmp / "config.json");
-    hf::save_safetensors(tmp / "model.safetensors", tensors, {{"format", "pt"}});
-    for (const char* name : {"model.safetensors", "config.json"}) {
-      std::filesystem::rename(tmp / name, dir / name, ec);
-      if (ec) throw io_error(dir / name, "cannot move the saved file into place: " + ec.message());
-    }
-  } catch (...) {
-    std::filesystem::remove_all(tmp, ec);
-    throw;
-  }
-  std::filesystem::remove_all(tmp, ec);
+  io::write_into_directory(dir, [&](const std::filesystem::path& target) {
+    hf::save_safetensors(target / "model.safetensors", tensors, hf::transformers_metadata());
+    config.save(target / "config.json");
+  });
 }
 
 /// @brief Checks a batch against a model's limits; tensor_error naming the field and what was expected.

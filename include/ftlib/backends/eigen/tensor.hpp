@@ -16,8 +16,9 @@
 #include <utility>
 #include <vector>
 
-#include "ftlib/batch.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/batch.hpp"
+#include "ftlib/core/host_tensor.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/optim/adamw.hpp"
 
 #if defined(_OPENMP)

@@ -13,7 +13,7 @@
 #include <torch/types.h>
 
 #include "ftlib/backends/libtorch/compat.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/models/model_concept.hpp"
 
 namespace ftlib::libtorch {

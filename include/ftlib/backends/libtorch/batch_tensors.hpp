@@ -7,8 +7,8 @@
 
 #include <torch/types.h>
 
-#include "ftlib/batch.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/batch.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace ftlib::libtorch {
 

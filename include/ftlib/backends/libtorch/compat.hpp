@@ -11,7 +11,7 @@
 #include <cstring>
 #include <string>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace ftlib::libtorch::compat {
 

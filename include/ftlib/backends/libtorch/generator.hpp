@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace ftlib::libtorch {
 

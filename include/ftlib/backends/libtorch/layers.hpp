@@ -16,7 +16,7 @@
 #include "ftlib/backends/libtorch/compat.hpp"
 #include "ftlib/backends/libtorch/dropout.hpp"
 #include "ftlib/backends/libtorch/onednn_matmul.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/hf/config.hpp"
 
 namespace ftlib::libtorch {

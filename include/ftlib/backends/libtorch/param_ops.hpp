@@ -13,8 +13,9 @@
 #include <torch/csrc/autograd/variable.h>
 #include <torch/types.h>
 
-#include "ftlib/batch.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/batch.hpp"
+#include "ftlib/core/host_tensor.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/optim/adamw.hpp"
 
 namespace ftlib {

@@ -27,8 +27,10 @@
 #include "ftlib/backends/libtorch/generator.hpp"
 #include "ftlib/backends/libtorch/layers.hpp"
 #include "ftlib/backends/libtorch/param_ops.hpp"
-#include "ftlib/batch.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/batch.hpp"
+#include "ftlib/core/host_tensor.hpp"
+#include "ftlib/core/error.hpp"
+#include "ftlib/io/atomic_file.hpp"
 #include "ftlib/hf/checkpoint.hpp"
 #include "ftlib/hf/config.hpp"
 #include "ftlib/hf/safetensors.hpp"
@@ -124,44 +126,6 @@ inline void init_like_transformers(const std::string& name, torch::Tensor& value
     value.normal_(0.0, std, generator);
     if (ends_with(name, "word_embeddings.weight") && pad_token_id >= 0 && pad_token_id < value.size(0))
       value[pad_token_id].zero_();
-  }
-}
-
-/// Writes `files` into `dir` so that a reader never sees a half-written checkpoint: a new directory
-/// is filled under a temporary name and renamed; an existing one gets each file replaced atomically.
-template <class WriteFiles>
-void write_directory_atomically(const std::filesystem::path& dir, WriteFiles&& write_files) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    if (!fs::is_directory(dir, ec)) throw io_error(dir, "exists and is not a directory");
-    write_files(dir);  // each writer goes through <file>.tmp + rename
-    return;
-  }
-  const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
-  fs::create_directories(parent, ec);
-  if (ec) throw io_error(parent, "cannot create directory: " + ec.message());
-  fs::path tmp;
-  for (int i = 0;; ++i) {
-    std::string name(1, '.');
-    name += dir.filename().string();
-    name += ".tmp-";
-    name += std::to_string(i);
-    tmp = parent / name;
-    if (fs::create_directory(tmp, ec)) break;
-    if (ec || i > 1000) throw io_error(tmp, "cannot create a temporary directory: " + ec.message());
-  }
-  try {
-    write_files(tmp);
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
-  }
-  fs::rename(tmp, dir, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove_all(tmp, ignored);
-    throw io_error(dir, "cannot rename " + tmp.string() + " into place: " + ec.message());
   }
 }
 
@@ -392,8 +356,8 @@ class SequenceClassifierBase {
           item.key(), hf::DType::F32, shape_of(t),
           std::as_bytes(std::span<const float>(t.data_ptr<float>(), static_cast<std::size_t>(t.numel())))});
     }
-    write_directory_atomically(dir, [&](const std::filesystem::path& target) {
-      hf::write_safetensors(target / "model.safetensors", tensors, {{"format", "pt"}});
+    io::write_into_directory(dir, [&](const std::filesystem::path& target) {
+      hf::write_safetensors(target / "model.safetensors", tensors, hf::transformers_metadata());
       config.save(target / "config.json");
     });
   }

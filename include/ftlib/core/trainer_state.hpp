@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 
 namespace ftlib {
 
