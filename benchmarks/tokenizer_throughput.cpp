@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "ftlib/data/csv.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/tokenizers/sentencepiece.hpp"
 #include "ftlib/tokenizers/wordpiece.hpp"
 

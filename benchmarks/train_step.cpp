@@ -42,9 +42,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ftlib/batch.hpp"
+#include "ftlib/core/batch.hpp"
 #include "ftlib/data/dataset.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/hf/config.hpp"
 #include "ftlib/optim/adamw.hpp"
 #include "ftlib/optim/schedules.hpp"
@@ -177,8 +177,8 @@ std::string one_line(const json& j) { return j.dump(); }
 // ---------------------------------------------------------------------------------------------
 // model sizes and FLOPs
 
-ftlib::hf::DistilBertModelConfig distilbert_base() {
-  ftlib::hf::DistilBertModelConfig c;  // the defaults are distilbert-base-uncased's
+ftlib::arch::DistilBertModelConfig distilbert_base() {
+  ftlib::arch::DistilBertModelConfig c;  // the defaults are distilbert-base-uncased's
   c.arch.vocab_size = 30522;
   c.arch.dim = 768;
   c.arch.n_layers = 6;
@@ -188,8 +188,8 @@ ftlib::hf::DistilBertModelConfig distilbert_base() {
   return c;
 }
 
-ftlib::hf::AlbertModelConfig albert_base() {
-  ftlib::hf::AlbertModelConfig c;
+ftlib::arch::AlbertModelConfig albert_base() {
+  ftlib::arch::AlbertModelConfig c;
   c.arch.vocab_size = 30000;
   c.arch.embedding_size = 128;
   c.arch.hidden_size = 768;

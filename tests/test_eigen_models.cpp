@@ -35,6 +35,8 @@ namespace fs = std::filesystem;
 
 static_assert(ftlib::SequenceClassifier<fe::DistilBertForSequenceClassification>);
 static_assert(ftlib::SequenceClassifier<fe::AlbertForSequenceClassification>);
+// The abilities the Trainer uses for reproducible runs and exact resume.
+static_assert(ftlib::SeedableModel<fe::DistilBertForSequenceClassification> && ftlib::RngStateModel<fe::AlbertForSequenceClassification>);
 static_assert(ftlib::AdamWTensor<fe::Tensor>);
 
 namespace {
@@ -239,7 +241,7 @@ void check_checkpoint_case(const std::string& name) {
   const auto expected = ftlib::hf::SafetensorsFile::open(*dir / "expected.safetensors");
   const auto& meta = expected.metadata();
   const auto num_labels = std::stoll(meta.at("target_num_labels"));
-  M model = M::from_pretrained(*dir, fe::PretrainedOptions{}.with_num_labels(num_labels).with_seed(7));
+  M model = M::from_pretrained(*dir, fe::ModelOptions{}.with_num_labels(num_labels).with_seed(7));
   CHECK(model.num_labels() == num_labels);
   CHECK_FALSE(model.is_training());  // from_pretrained returns eval mode, as transformers does
   CHECK(model.load_report().missing_keys == split_commas(meta.at("missing_keys")));
@@ -291,8 +293,8 @@ TEST_CASE("eigen from_pretrained of MaskedLM / PreTraining checkpoints keeps the
 
 namespace {
 
-ftlib::hf::DistilBertModelConfig tiny_distilbert_config(double dropout, bool sinusoidal) {
-  ftlib::hf::DistilBertModelConfig c;
+ftlib::arch::DistilBertModelConfig tiny_distilbert_config(double dropout, bool sinusoidal) {
+  ftlib::arch::DistilBertModelConfig c;
   c.arch.vocab_size = 30;
   c.arch.dim = 8;
   c.arch.n_layers = 2;
@@ -306,8 +308,8 @@ ftlib::hf::DistilBertModelConfig tiny_distilbert_config(double dropout, bool sin
   return c;
 }
 
-ftlib::hf::AlbertModelConfig tiny_albert_config(double dropout) {
-  ftlib::hf::AlbertModelConfig c;
+ftlib::arch::AlbertModelConfig tiny_albert_config(double dropout) {
+  ftlib::arch::AlbertModelConfig c;
   c.arch.vocab_size = 30;
   c.arch.embedding_size = 6;
   c.arch.hidden_size = 8;
@@ -375,7 +377,7 @@ void check_model_gradients(M& model, double scale) {
 }  // namespace
 
 TEST_CASE("eigen DistilBERT in double: every gradient matches finite differences (dropout on)") {
-  fe::BasicDistilBertForSequenceClassification<double> model(tiny_distilbert_config(0.1, false), 3);
+  fe::BasicDistilBertForSequenceClassification<double> model(tiny_distilbert_config(0.1, false), fe::ModelOptions{}.with_seed(3));
   check_model_gradients(model, 0.5);
   // the padding row gets no gradient even though id 0 occurs in the batch
   const auto& word = model.parameter_store().at("distilbert.embeddings.word_embeddings.weight");
@@ -383,7 +385,7 @@ TEST_CASE("eigen DistilBERT in double: every gradient matches finite differences
 }
 
 TEST_CASE("eigen DistilBERT sinusoidal table: fixed values, no gradient, skipped by AdamW") {
-  fe::BasicDistilBertForSequenceClassification<double> model(tiny_distilbert_config(0.0, true), 3);
+  fe::BasicDistilBertForSequenceClassification<double> model(tiny_distilbert_config(0.0, true), fe::ModelOptions{}.with_seed(3));
   check_model_gradients(model, 1.0);
   const auto params = model.parameters();
   const auto pos = std::find_if(params.begin(), params.end(), [](const auto& p) {
@@ -396,7 +398,7 @@ TEST_CASE("eigen DistilBERT sinusoidal table: fixed values, no gradient, skipped
 }
 
 TEST_CASE("eigen ALBERT in double: every gradient (shared groups summed) matches finite differences (dropout on)") {
-  fe::BasicAlbertForSequenceClassification<double> model(tiny_albert_config(0.1), 3);
+  fe::BasicAlbertForSequenceClassification<double> model(tiny_albert_config(0.1), fe::ModelOptions{}.with_seed(3));
   check_model_gradients(model, 1.0);
 }
 
@@ -404,7 +406,7 @@ TEST_CASE("eigen models: save_pretrained -> from_pretrained round trip") {
   ftlib::testing::TempDir tmp("ftlib-eigen");
   const auto batch = tiny_batch();
   {
-    fe::DistilBertForSequenceClassification model(tiny_distilbert_config(0.0, false), 11);
+    fe::DistilBertForSequenceClassification model(tiny_distilbert_config(0.0, false), fe::ModelOptions{}.with_seed(11));
     model.set_training(false);
     const auto before = model.forward(batch);
     model.save_pretrained(tmp.path() / "distilbert");
@@ -426,7 +428,7 @@ TEST_CASE("eigen models: save_pretrained -> from_pretrained round trip") {
     CHECK(fs::exists(tmp.path() / "distilbert" / "vocab.txt"));
   }
   {
-    fe::AlbertForSequenceClassification model(tiny_albert_config(0.0), 11);
+    fe::AlbertForSequenceClassification model(tiny_albert_config(0.0), fe::ModelOptions{}.with_seed(11));
     model.set_training(false);
     const auto before = model.forward(batch);
     model.save_pretrained(tmp.path() / "albert");
@@ -436,10 +438,10 @@ TEST_CASE("eigen models: save_pretrained -> from_pretrained round trip") {
     CHECK(loaded.forward(batch).logits.data == before.logits.data);
     // new labels on a classifier checkpoint: the head is re-initialised only when asked (transformers' rule)
     CHECK_THROWS_AS(fe::AlbertForSequenceClassification::from_pretrained(
-                        tmp.path() / "albert", fe::PretrainedOptions{}.with_id2label({"x", "y"})),
+                        tmp.path() / "albert", fe::ModelOptions{}.with_id2label({"x", "y"})),
                     ftlib::tensor_error);
     auto relabelled = fe::AlbertForSequenceClassification::from_pretrained(
-        tmp.path() / "albert", fe::PretrainedOptions{}.with_id2label({"x", "y"}).with_ignore_mismatched_sizes());
+        tmp.path() / "albert", fe::ModelOptions{}.with_id2label({"x", "y"}).with_ignore_mismatched_sizes());
     CHECK(relabelled.num_labels() == 2);
     CHECK(relabelled.config().labels.id2label == std::vector<std::string>{"x", "y"});
     std::vector<std::string> mismatched;
@@ -451,7 +453,7 @@ TEST_CASE("eigen models: save_pretrained -> from_pretrained round trip") {
 }
 
 TEST_CASE("eigen models: training semantics (accumulation, clipping, dropout, eval)") {
-  fe::DistilBertForSequenceClassification model(tiny_distilbert_config(0.3, false), 5);
+  fe::DistilBertForSequenceClassification model(tiny_distilbert_config(0.3, false), fe::ModelOptions{}.with_seed(5));
   const auto batch = tiny_batch();
   auto params = model.parameters();
   const auto& w = params[0];  // word embeddings
@@ -490,7 +492,7 @@ TEST_CASE("eigen models: training semantics (accumulation, clipping, dropout, ev
 }
 
 TEST_CASE("eigen models: bad inputs are rejected with a message naming the problem") {
-  fe::DistilBertForSequenceClassification model(tiny_distilbert_config(0.0, false), 5);
+  fe::DistilBertForSequenceClassification model(tiny_distilbert_config(0.0, false), fe::ModelOptions{}.with_seed(5));
   auto batch = tiny_batch();
   batch.labels = {3, 0};
   CHECK_THROWS_WITH_AS(model.forward_backward(batch, 1.0),
@@ -524,14 +526,16 @@ TEST_CASE("eigen models: bad inputs are rejected with a message naming the probl
   // a checkpoint whose classifier has another number of labels cannot be loaded into this head
   model.save_pretrained(tmp.path() / "m");
   CHECK_THROWS_WITH_AS(
-      fe::DistilBertForSequenceClassification::from_pretrained(tmp.path() / "m", fe::PretrainedOptions{}.with_num_labels(4)),
+      fe::DistilBertForSequenceClassification::from_pretrained(tmp.path() / "m", fe::ModelOptions{}.with_num_labels(4)),
       doctest::Contains("tensor 'classifier.weight' has shape [3, 8], the model expects [4, 8] for 'classifier.weight'"),
       ftlib::tensor_error);
 }
 
-TEST_CASE("eigen models: parameter names, order and shapes are transformers' state_dict") {
+// The registry's names and shapes are checked against the HF-written fixtures in test_hf_checkpoint,
+// its order against LibTorch's module tree in test_eigen_libtorch_crosscheck.
+TEST_CASE("eigen models: parameters() hands out the registry (names, order, shapes, trainability)") {
   const auto check = [](const auto& model) {
-    const auto expected = ftlib::hf::sequence_classification_parameters(model.config());
+    const auto expected = std::remove_cvref_t<decltype(model)>::expected_parameters(model.config());
     const auto params = model.parameters();
     REQUIRE(params.size() == expected.size());
     for (std::size_t i = 0; i < params.size(); ++i) {
@@ -540,7 +544,7 @@ TEST_CASE("eigen models: parameter names, order and shapes are transformers' sta
       CHECK(params[i].has_grad == expected[i].trainable);
     }
   };
-  check(fe::DistilBertForSequenceClassification(tiny_distilbert_config(0.0, false), 1));
-  check(fe::DistilBertForSequenceClassification(tiny_distilbert_config(0.0, true), 1));
-  check(fe::AlbertForSequenceClassification(tiny_albert_config(0.0), 1));
+  check(fe::DistilBertForSequenceClassification(tiny_distilbert_config(0.0, false), fe::ModelOptions{}.with_seed(1)));
+  check(fe::DistilBertForSequenceClassification(tiny_distilbert_config(0.0, true), fe::ModelOptions{}.with_seed(1)));
+  check(fe::AlbertForSequenceClassification(tiny_albert_config(0.0), fe::ModelOptions{}.with_seed(1)));
 }

@@ -77,7 +77,7 @@ fs::path copy_without_rng_state(const fs::path& checkpoint, const fs::path& dest
 
 template <class Model>
 void check_rng_state_round_trip(const fs::path& dir) {
-  Model m = Model::from_pretrained(dir, ftlib::eigen::PretrainedOptions().with_dropout(0.1));
+  Model m = Model::from_pretrained(dir, ftlib::eigen::ModelOptions().with_dropout(0.1));
   m.set_training(true);
   const auto batch = toy_batch();
   m.set_seed(5);
@@ -98,7 +98,7 @@ void check_rng_state_round_trip(const fs::path& dir) {
 
 template <class Model>
 void check_exact_resume(const fs::path& dir, const std::string& label) {
-  const auto options = ftlib::eigen::PretrainedOptions().with_dropout(0.1);
+  const auto options = ftlib::eigen::ModelOptions().with_dropout(0.1);
   const auto tok = toy_tokenizer();
   const auto train = toy_reviews();
   ftlib::testing::TempDir out_a("ftlib-eigen-resume-a");
@@ -116,7 +116,7 @@ void check_exact_resume(const fs::path& dir, const std::string& label) {
   for (const std::int64_t from : {4, 8}) {
     CAPTURE(from);
     // A different seed: the dropout stream must come from the checkpoint, not from the model's construction.
-    Model b = Model::from_pretrained(dir, ftlib::eigen::PretrainedOptions(options).with_seed(1234));
+    Model b = Model::from_pretrained(dir, ftlib::eigen::ModelOptions(options).with_seed(1234));
     auto rb_args = args;
     rb_args.output_dir = out_b.path() / std::to_string(from);
     rb_args.resume_from_checkpoint = out_a.path() / ftlib::training::checkpoint_name(from);

@@ -1,5 +1,6 @@
-// Loading checkpoints into classifiers: the HF parameter lists match the HF-written fixtures, and
-// missing/unexpected names match what transformers reported for the pretraining checkpoints.
+// Loading checkpoints into classifiers: the parameters a backend registers (here the Eigen backend's
+// registry, read without allocating) match the HF-written fixtures, and missing/unexpected names
+// match what transformers reported for the pretraining checkpoints.
 
 #include <doctest/doctest.h>
 
@@ -9,14 +10,32 @@
 #include <string>
 #include <vector>
 
+#include "ftlib/arch/albert.hpp"
+#include "ftlib/arch/distilbert.hpp"
+#include "ftlib/backends/eigen/eigen.hpp"
 #include "ftlib/hf/checkpoint.hpp"
+#include "ftlib/models/pretrained.hpp"
 #include "test_support.hpp"
 
 namespace hf = ftlib::hf;
 using ftlib::testing::shared_path;
 using ftlib::testing::TempDir;
 
+namespace arch = ftlib::arch;
+
 namespace {
+
+// The parameters a classifier of `config` registers (the backend's registry; nothing allocated).
+template <class Config>
+std::vector<hf::ExpectedParameter> registered_parameters(const Config& config) {
+  return ftlib::eigen::SequenceClassifier<typename Config::Architecture>::expected_parameters(config);
+}
+
+// transformers' matching of `file` against what a classifier of `config` registers.
+template <class Config>
+hf::LoadReport plan_classifier_load(const Config& config, const hf::SafetensorsFile& file, bool ignore_mismatched_sizes = false) {
+  return ftlib::plan_pretrained_load<typename Config::Architecture>(registered_parameters(config), file, ignore_mismatched_sizes);
+}
 
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> out;
@@ -48,7 +67,7 @@ void check_fixture_names(const std::string& case_name) {
   if (!dir) return;
   const auto config = Config::load(*dir / "config.json");
   const auto file = hf::SafetensorsFile::open(*dir / "model.safetensors");
-  const auto expected = hf::sequence_classification_parameters(config);
+  const auto expected = registered_parameters(config);
   std::vector<std::pair<std::string, std::vector<std::int64_t>>> ours, theirs;
   for (const auto& p : expected) ours.emplace_back(p.name, p.shape);
   for (const auto& t : file.tensors()) theirs.emplace_back(t.name, t.shape);
@@ -56,7 +75,7 @@ void check_fixture_names(const std::string& case_name) {
   std::sort(theirs.begin(), theirs.end());
   CHECK_MESSAGE(ours == theirs, case_name);
 
-  const auto report = hf::plan_classifier_load(config, file);
+  const auto report = plan_classifier_load(config, file);
   CHECK(report.complete());
   CHECK(report.loaded.size() == expected.size());
   for (const auto& l : report.loaded) CHECK(l.name == l.checkpoint_name);
@@ -72,11 +91,11 @@ void check_pretraining_case(const std::string& case_name) {
   auto config = Config::load(*dir / "config.json");
   config.labels = hf::ClassificationLabels::defaults(std::stoll(meta.at("target_num_labels")));
   const auto file = hf::SafetensorsFile::open(*dir / "model.safetensors");
-  const auto report = hf::plan_classifier_load(config, file);
+  const auto report = plan_classifier_load(config, file);
   CHECK(report.missing_keys == split_commas(meta.at("missing_keys")));
   CHECK(report.unexpected_keys == split_commas(meta.at("unexpected_keys")));
   CHECK(report.mismatched.empty());
-  CHECK(report.loaded.size() + report.missing_keys.size() == hf::sequence_classification_parameters(config).size());
+  CHECK(report.loaded.size() + report.missing_keys.size() == registered_parameters(config).size());
   CHECK_FALSE(report.is_loaded("classifier.weight"));
 
   const auto text = hf::format_load_report(report, meta.at("target_model"), *dir);
@@ -91,34 +110,34 @@ void check_pretraining_case(const std::string& case_name) {
 }  // namespace
 
 TEST_CASE("parameter lists match every classifier fixture") {
-  check_fixture_names<hf::DistilBertModelConfig>("distilbert-tiny");
-  check_fixture_names<hf::DistilBertModelConfig>("distilbert-sinusoidal");
-  check_fixture_names<hf::DistilBertModelConfig>("distilbert-wide");
-  check_fixture_names<hf::AlbertModelConfig>("albert-tiny");
-  check_fixture_names<hf::AlbertModelConfig>("albert-groups");
+  check_fixture_names<arch::DistilBertModelConfig>("distilbert-tiny");
+  check_fixture_names<arch::DistilBertModelConfig>("distilbert-sinusoidal");
+  check_fixture_names<arch::DistilBertModelConfig>("distilbert-wide");
+  check_fixture_names<arch::AlbertModelConfig>("albert-tiny");
+  check_fixture_names<arch::AlbertModelConfig>("albert-groups");
 }
 
 TEST_CASE("frozen parameters: the sinusoidal table is not trainable") {
   const auto dir = shared_path("fixtures/models/distilbert-sinusoidal");
   if (!dir) return;
   const auto meta = hf::SafetensorsFile::open(*dir / "expected.safetensors").metadata();
-  const auto config = hf::DistilBertModelConfig::load(*dir / "config.json");
+  const auto config = arch::DistilBertModelConfig::load(*dir / "config.json");
   std::vector<std::string> frozen;
-  for (const auto& p : hf::sequence_classification_parameters(config)) {
+  for (const auto& p : registered_parameters(config)) {
     if (!p.trainable) frozen.push_back(p.name);
   }
   CHECK(frozen == split_commas(meta.at("frozen_parameters")));
 }
 
 TEST_CASE("pretraining checkpoints report transformers' missing and unused names") {
-  check_pretraining_case<hf::DistilBertModelConfig>("distilbert-mlm-checkpoint");
-  check_pretraining_case<hf::AlbertModelConfig>("albert-pretraining-checkpoint");
+  check_pretraining_case<arch::DistilBertModelConfig>("distilbert-mlm-checkpoint");
+  check_pretraining_case<arch::AlbertModelConfig>("albert-pretraining-checkpoint");
 }
 
 TEST_CASE("a base-model checkpoint without the prefix loads into a classifier, and back") {
   const auto dir = shared_path("fixtures/models/distilbert-tiny");
   if (!dir) return;
-  const auto config = hf::DistilBertModelConfig::load(*dir / "config.json");
+  const auto config = arch::DistilBertModelConfig::load(*dir / "config.json");
   const auto full = hf::SafetensorsFile::open(*dir / "model.safetensors");
   const TempDir tmp;
 
@@ -129,7 +148,7 @@ TEST_CASE("a base-model checkpoint without the prefix loads into a classifier, a
   }
   hf::write_safetensors(tmp.path() / "base.safetensors", base);
   const auto base_file = hf::SafetensorsFile::open(tmp.path() / "base.safetensors");
-  const auto report = hf::plan_classifier_load(config, base_file);
+  const auto report = plan_classifier_load(config, base_file);
   CHECK(report.loaded.size() == base.size());
   CHECK(report.unexpected_keys.empty());
   CHECK(report.missing_keys ==
@@ -141,7 +160,7 @@ TEST_CASE("a base-model checkpoint without the prefix loads into a classifier, a
 
   // A base model (names without prefix) loading a classifier checkpoint: the head is unused.
   std::vector<hf::ExpectedParameter> base_model;
-  for (const auto& p : hf::sequence_classification_parameters(config)) {
+  for (const auto& p : registered_parameters(config)) {
     if (p.name.starts_with("distilbert.")) base_model.push_back({p.name.substr(11), p.shape, p.trainable});
   }
   const auto back = hf::plan_checkpoint_load(base_model, full, hf::LoadOptions{"distilbert", false});
@@ -169,11 +188,11 @@ TEST_CASE("legacy position_ids buffers are not reported as unexpected") {
 TEST_CASE("shape mismatches are errors naming tensor, shapes and file; or reported when ignored") {
   const auto dir = shared_path("fixtures/models/distilbert-tiny");
   if (!dir) return;
-  auto config = hf::DistilBertModelConfig::load(*dir / "config.json");
+  auto config = arch::DistilBertModelConfig::load(*dir / "config.json");
   config.labels = hf::ClassificationLabels::defaults(3);  // the file has 5
   const auto file = hf::SafetensorsFile::open(*dir / "model.safetensors");
   try {
-    (void)hf::plan_classifier_load(config, file);
+    (void)plan_classifier_load(config, file);
     FAIL("no error");
   } catch (const ftlib::tensor_error& e) {
     const std::string msg = e.what();
@@ -181,7 +200,7 @@ TEST_CASE("shape mismatches are errors naming tensor, shapes and file; or report
     CHECK(msg.find((*dir / "model.safetensors").string()) != std::string::npos);
     CHECK(msg.find("tensor 'classifier.weight' has shape [5, 32], the model expects [3, 32]") != std::string::npos);
   }
-  const auto report = hf::plan_classifier_load(config, file, true);
+  const auto report = plan_classifier_load(config, file, true);
   REQUIRE(report.mismatched.size() == 2);
   CHECK(report.mismatched[0].name == "classifier.weight");
   CHECK(report.mismatched[0].file_shape == std::vector<std::int64_t>{5, 32});

@@ -10,12 +10,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ftlib/arch/registry.hpp"
 #include "ftlib/hf/config.hpp"
 #include "test_support.hpp"
 
+namespace arch = ftlib::arch;
 namespace hf = ftlib::hf;
 using ftlib::testing::shared_path;
 using ftlib::testing::TempDir;
+using ftlib::Activation;
+using ftlib::parse_activation;
 using nlohmann::json;
 
 namespace {
@@ -70,26 +74,26 @@ void check_round_trip(const std::filesystem::path& path) {
 TEST_CASE("every fixture config loads and is written back as transformers wrote it") {
   const auto configs = fixture_configs();
   for (const auto& path : configs) {
-    const auto type = hf::read_model_type(path);
+    const auto type = arch::read_model_type(path);
     if (type == "distilbert") {
-      check_round_trip<hf::DistilBertModelConfig>(path);
+      check_round_trip<arch::DistilBertModelConfig>(path);
     } else {
       CHECK(type == "albert");
-      check_round_trip<hf::AlbertModelConfig>(path);
+      check_round_trip<arch::AlbertModelConfig>(path);
     }
   }
 }
 
 TEST_CASE("fixture values are read") {
   if (const auto p = shared_path("fixtures/models/distilbert-tiny/config.json")) {
-    const auto c = hf::DistilBertModelConfig::load(*p);
+    const auto c = arch::DistilBertModelConfig::load(*p);
     CHECK(c.arch.dim == 32);
     CHECK(c.arch.n_heads == 4);
     CHECK(c.arch.n_layers == 2);
     CHECK(c.arch.hidden_dim == 64);
     CHECK(c.arch.vocab_size == 1000);
     CHECK(c.arch.max_position_embeddings == 64);
-    CHECK(c.arch.activation_kind() == hf::Activation::GeluErf);
+    CHECK(c.arch.activation_kind() == Activation::gelu_erf);
     CHECK(c.num_labels() == 5);
     CHECK(c.labels.id2label[0] == "1 star");
     CHECK(c.labels.id2label[4] == "5 stars");
@@ -99,18 +103,18 @@ TEST_CASE("fixture values are read") {
     CHECK(c.extra.at("transformers_version") == "4.57.1");
   }
   if (const auto p = shared_path("fixtures/models/distilbert-sinusoidal/config.json")) {
-    const auto c = hf::DistilBertModelConfig::load(*p);
+    const auto c = arch::DistilBertModelConfig::load(*p);
     CHECK(c.arch.sinusoidal_pos_embds);
-    CHECK(c.arch.activation_kind() == hf::Activation::Relu);
+    CHECK(c.arch.activation_kind() == Activation::relu);
   }
   if (const auto p = shared_path("fixtures/models/albert-groups/config.json")) {
-    const auto c = hf::AlbertModelConfig::load(*p);
+    const auto c = arch::AlbertModelConfig::load(*p);
     CHECK(c.arch.embedding_size == 16);
     CHECK(c.arch.hidden_size == 32);
     CHECK(c.arch.num_hidden_layers == 4);
     CHECK(c.arch.num_hidden_groups == 2);
     CHECK(c.arch.inner_group_num == 2);
-    CHECK(c.arch.activation_kind() == hf::Activation::GeluErf);
+    CHECK(c.arch.activation_kind() == Activation::gelu_erf);
     CHECK(c.arch.layer_norm_eps == 1e-12);
     CHECK(c.num_labels() == 4);
     CHECK(c.labels.id2label[3] == "very positive");
@@ -121,10 +125,10 @@ TEST_CASE("fixture values are read") {
     CHECK(c.arch.group_of_layer(3) == 1);
   }
   if (const auto p = shared_path("fixtures/models/albert-tiny/config.json")) {
-    CHECK(hf::AlbertModelConfig::load(*p).arch.activation_kind() == hf::Activation::GeluTanh);
+    CHECK(arch::AlbertModelConfig::load(*p).arch.activation_kind() == Activation::gelu_tanh);
   }
   if (const auto p = shared_path("fixtures/models/distilbert-mlm-checkpoint/config.json")) {
-    const auto c = hf::DistilBertModelConfig::load(*p);
+    const auto c = arch::DistilBertModelConfig::load(*p);
     CHECK(c.num_labels() == 2);  // no labels in the file: transformers' default LABEL_0, LABEL_1
     CHECK(c.labels.id2label == std::vector<std::string>{"LABEL_0", "LABEL_1"});
     CHECK(c.arch.dropout == 0.1);
@@ -134,7 +138,7 @@ TEST_CASE("fixture values are read") {
 }
 
 TEST_CASE("defaults are transformers' DistilBertConfig() and AlbertConfig() defaults") {
-  const auto d = hf::DistilBertModelConfig::from_json(json{{"model_type", "distilbert"}}, "c.json");
+  const auto d = arch::DistilBertModelConfig::from_json(json{{"model_type", "distilbert"}}, "c.json");
   CHECK(d.arch.vocab_size == 30522);
   CHECK(d.arch.max_position_embeddings == 512);
   CHECK_FALSE(d.arch.sinusoidal_pos_embds);
@@ -151,7 +155,7 @@ TEST_CASE("defaults are transformers' DistilBertConfig() and AlbertConfig() defa
   CHECK(d.arch.pad_token_id == 0);
   CHECK(d.num_labels() == 2);
 
-  const auto a = hf::AlbertModelConfig::from_json(json::object(), "c.json");
+  const auto a = arch::AlbertModelConfig::from_json(json::object(), "c.json");
   CHECK(a.arch.vocab_size == 30000);
   CHECK(a.arch.embedding_size == 128);
   CHECK(a.arch.hidden_size == 4096);
@@ -175,7 +179,7 @@ TEST_CASE("defaults are transformers' DistilBertConfig() and AlbertConfig() defa
 
 TEST_CASE("labels: id2label, label2id, num_labels") {
   SUBCASE("num_labels alone gives LABEL_i") {
-    const auto c = hf::DistilBertModelConfig::from_json(json{{"num_labels", 3}}, "c.json");
+    const auto c = arch::DistilBertModelConfig::from_json(json{{"num_labels", 3}}, "c.json");
     CHECK(c.labels.id2label == std::vector<std::string>{"LABEL_0", "LABEL_1", "LABEL_2"});
     const auto j = c.to_json();
     CHECK(j.at("id2label") == json{{"0", "LABEL_0"}, {"1", "LABEL_1"}, {"2", "LABEL_2"}});
@@ -183,21 +187,21 @@ TEST_CASE("labels: id2label, label2id, num_labels") {
     CHECK_FALSE(j.contains("num_labels"));
   }
   SUBCASE("label2id alone") {
-    const auto c = hf::DistilBertModelConfig::from_json(json{{"label2id", {{"pos", 1}, {"neg", 0}}}}, "c.json");
+    const auto c = arch::DistilBertModelConfig::from_json(json{{"label2id", {{"pos", 1}, {"neg", 0}}}}, "c.json");
     CHECK(c.labels.id2label == std::vector<std::string>{"neg", "pos"});
   }
   SUBCASE("ids above 9 sort as strings in the JSON but map correctly") {
     json id2label = json::object();
     for (int i = 0; i < 12; ++i) id2label[std::to_string(i)] = "c" + std::to_string(i);
-    const auto c = hf::DistilBertModelConfig::from_json(json{{"id2label", id2label}}, "c.json");
+    const auto c = arch::DistilBertModelConfig::from_json(json{{"id2label", id2label}}, "c.json");
     CHECK(c.num_labels() == 12);
     CHECK(c.labels.id2label[10] == "c10");
     CHECK(c.to_json().at("id2label") == id2label);
   }
   SUBCASE("new classifier config for a pretrained encoder") {
-    auto c = hf::DistilBertModelConfig::from_json(json{{"architectures", {"DistilBertForMaskedLM"}}}, "c.json");
+    auto c = arch::DistilBertModelConfig::from_json(json{{"architectures", {"DistilBertForMaskedLM"}}}, "c.json");
     c.labels = hf::ClassificationLabels::from_names({"neg", "neu", "pos"});
-    c.architectures = {std::string(hf::DistilBertConfig::classifier_architecture)};
+    c.architectures = {std::string(arch::DistilBertConfig::classifier_architecture)};
     const auto j = c.to_json();
     CHECK(j.at("architectures") == json{"DistilBertForSequenceClassification"});
     CHECK(j.at("label2id").at("pos") == 2);
@@ -207,8 +211,8 @@ TEST_CASE("labels: id2label, label2id, num_labels") {
 }
 
 TEST_CASE("bad configs name the file and the field") {
-  using D = hf::DistilBertModelConfig;
-  using A = hf::AlbertModelConfig;
+  using D = arch::DistilBertModelConfig;
+  using A = arch::AlbertModelConfig;
   const std::string file = "/models/x/config.json";
   auto has = [](const std::string& msg, const std::string& part) {
     INFO(msg);
@@ -243,7 +247,7 @@ TEST_CASE("invalid JSON reports file:line:column") {
   const auto path = tmp.path() / "config.json";
   write_all(path, "{\n  \"dim\": 32,\n  \"n_heads\": ,\n}\n");
   try {
-    (void)hf::DistilBertModelConfig::load(path);
+    (void)arch::DistilBertModelConfig::load(path);
     FAIL("no error");
   } catch (const ftlib::parse_error& e) {
     const std::string msg = e.what();
@@ -252,28 +256,28 @@ TEST_CASE("invalid JSON reports file:line:column") {
     REQUIRE(e.where().has_value());
     CHECK(e.where()->line == 3u);
   }
-  CHECK_THROWS_AS((void)hf::DistilBertModelConfig::load(tmp.path() / "missing.json"), ftlib::io_error);
+  CHECK_THROWS_AS((void)arch::DistilBertModelConfig::load(tmp.path() / "missing.json"), ftlib::io_error);
 }
 
 TEST_CASE("read_model_type") {
   const TempDir tmp;
   const auto path = tmp.path() / "config.json";
   write_all(path, R"({"model_type": "albert"})");
-  CHECK(hf::read_model_type(path) == "albert");
+  CHECK(arch::read_model_type(path) == "albert");
   write_all(path, R"({"architectures": ["DistilBertForMaskedLM"]})");
-  CHECK(hf::read_model_type(path) == "distilbert");
+  CHECK(arch::read_model_type(path) == "distilbert");
   write_all(path, R"({"model_type": "bert"})");
-  CHECK_THROWS_WITH_AS((void)hf::read_model_type(path), doctest::Contains("\"bert\" is not a supported model type"),
+  CHECK_THROWS_WITH_AS((void)arch::read_model_type(path), doctest::Contains("\"bert\" is not a supported model type"),
                        ftlib::parse_error);
   write_all(path, R"({"vocab_size": 3})");
-  CHECK_THROWS_WITH_AS((void)hf::read_model_type(path), doctest::Contains((path.string() + ": no 'model_type' field").c_str()),
+  CHECK_THROWS_WITH_AS((void)arch::read_model_type(path), doctest::Contains((path.string() + ": no 'model_type' field").c_str()),
                        ftlib::parse_error);
 }
 
 TEST_CASE("activation names") {
-  CHECK(hf::parse_activation("gelu_pytorch_tanh", {"x", {}, {}}) == hf::Activation::GeluTanh);
-  CHECK(hf::parse_activation("gelu_python", {"x", {}, {}}) == hf::Activation::GeluErf);
-  CHECK(hf::parse_activation("tanh", {"x", {}, {}}) == hf::Activation::Tanh);
-  CHECK_THROWS_WITH_AS((void)hf::parse_activation("elu", {"cfg.json", {}, {}}),
+  CHECK(parse_activation("gelu_pytorch_tanh", {"x", {}, {}}) == Activation::gelu_tanh);
+  CHECK(parse_activation("gelu_python", {"x", {}, {}}) == Activation::gelu_erf);
+  CHECK(parse_activation("tanh", {"x", {}, {}}) == Activation::tanh);
+  CHECK_THROWS_WITH_AS((void)parse_activation("elu", {"cfg.json", {}, {}}),
                        doctest::Contains("cfg.json: unknown activation \"elu\""), ftlib::parse_error);
 }

@@ -13,10 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "ftlib/arch/registry.hpp"
 #include "ftlib/hf/config.hpp"
 #include "ftlib/hf/safetensors.hpp"
 #include "test_support.hpp"
 
+namespace arch = ftlib::arch;
 namespace hf = ftlib::hf;
 using ftlib::testing::shared_path;
 using ftlib::testing::TempDir;
@@ -99,7 +101,7 @@ TEST_CASE("reads the BF16 fixture distilbert-wide") {
   const auto dir = shared_path("fixtures/models/distilbert-wide");
   if (!dir) return;
   const auto file = hf::SafetensorsFile::open(*dir / "model.safetensors");
-  const auto config = hf::DistilBertModelConfig::load(*dir / "config.json");
+  const auto config = arch::DistilBertModelConfig::load(*dir / "config.json");
   CHECK(file.tensors().size() == 24);
   CHECK(file.metadata().at("format") == "pt");
   std::int64_t total = 0;

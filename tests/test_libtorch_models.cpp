@@ -47,6 +47,9 @@ namespace fs = std::filesystem;
 
 static_assert(ftlib::SequenceClassifier<lt::DistilBertForSequenceClassification>);
 static_assert(ftlib::SequenceClassifier<lt::AlbertForSequenceClassification>);
+// The abilities the Trainer uses for reproducible runs, exact resume and fp16 loss scaling.
+static_assert(ftlib::SeedableModel<lt::DistilBertForSequenceClassification> && ftlib::RngStateModel<lt::AlbertForSequenceClassification> &&
+              ftlib::LossScalingModel<lt::DistilBertForSequenceClassification>);
 static_assert(ftlib::AdamWTensor<torch::Tensor>);
 
 namespace {
@@ -155,7 +158,7 @@ void check_classifier_case(const std::string& name) {
   for (const auto backend : attention_backends()) {
     CAPTURE(name);
     CAPTURE(backend_name(backend));
-    auto model = Model::from_pretrained(*dir, lt::LoadOptions{}.with_attention(backend));
+    auto model = Model::from_pretrained(*dir, lt::ModelOptions{}.with_attention(backend));
     CHECK(model.load_report().complete());
     model.set_training(true);  // the fixtures are computed in training mode with dropout 0
 
@@ -224,10 +227,10 @@ void check_classifier_case(const std::string& name) {
     if (!expected.has("step3.loss_history")) continue;  // distilbert-wide has no step3
 
     // Three AdamW steps on a fresh copy: lr 1e-3, wd 0.01 on everything, linear warmup 1 / total 10.
-    auto fresh = Model::from_pretrained(*dir, lt::LoadOptions{}.with_attention(backend));
+    auto fresh = Model::from_pretrained(*dir, lt::ModelOptions{}.with_attention(backend));
     fresh.set_training(true);
     ftlib::AdamW<torch::Tensor> optimizer(
-        ftlib::AdamWOptions{}.with_lr(1e-3).with_weight_decay(0.01).with_betas(0.9, 0.999).with_eps(1e-8));
+        ftlib::AdamWOptions{}.with_lr(1e-3).with_weight_decay(0.01).with_betas(0.9, 0.999).with_eps(1e-8).with_decay_of_bias_and_layer_norm(true));
     std::vector<double> losses;
     std::vector<double> lrs;
     for (int step = 0; step < 3; ++step) {
@@ -284,7 +287,7 @@ void check_checkpoint_case(const std::string& name) {
   for (const auto backend : attention_backends()) {
     CAPTURE(name);
     CAPTURE(backend_name(backend));
-    auto model = Model::from_pretrained(*dir, lt::LoadOptions{}.with_num_labels(num_labels).with_attention(backend));
+    auto model = Model::from_pretrained(*dir, lt::ModelOptions{}.with_num_labels(num_labels).with_attention(backend));
     CHECK(model.num_labels() == num_labels);
     CHECK(model.load_report().missing_keys == split_commas(meta.at("missing_keys")));
     CHECK(model.load_report().unexpected_keys == split_commas(meta.at("unexpected_keys")));
@@ -355,24 +358,28 @@ TEST_CASE("libtorch: AlbertForPreTraining checkpoint -> classifier") {
   check_checkpoint_case<lt::AlbertForSequenceClassification>("albert-pretraining-checkpoint");
 }
 
-TEST_CASE("libtorch: parameter names and shapes are transformers' (hf::sequence_classification_parameters)") {
+TEST_CASE("libtorch: parameter names and shapes are transformers' (the HF-written fixtures)") {
   for (const std::string name : {"distilbert-tiny", "distilbert-sinusoidal", "albert-tiny", "albert-groups"}) {
     const auto dir = ftlib::testing::shared_path("fixtures/models/" + name);
     if (!dir) return;
     CAPTURE(name);
+    const auto file = ftlib::hf::SafetensorsFile::open(*dir / "model.safetensors");
+    const auto meta = ftlib::hf::SafetensorsFile::open(*dir / "expected.safetensors").metadata();
+    std::set<std::string> frozen;
+    if (const auto it = meta.find("frozen_parameters"); it != meta.end()) {
+      std::stringstream in(it->second);
+      for (std::string item; std::getline(in, item, ',');) frozen.insert(item);
+    }
     const auto check = [&](auto model) {
-      std::vector<ftlib::hf::ExpectedParameter> ours;
+      std::vector<std::pair<std::string, std::vector<std::int64_t>>> ours, theirs;
       for (auto& item : model.module()->named_parameters(true)) {
-        ours.push_back({item.key(), {item.value().sizes().begin(), item.value().sizes().end()}, item.value().requires_grad()});
+        ours.emplace_back(item.key(), std::vector<std::int64_t>(item.value().sizes().begin(), item.value().sizes().end()));
+        CHECK_MESSAGE(item.value().requires_grad() == !frozen.contains(item.key()), item.key());
       }
-      const auto theirs = ftlib::hf::sequence_classification_parameters(model.config());
-      REQUIRE(ours.size() == theirs.size());
-      for (std::size_t i = 0; i < ours.size(); ++i) {
-        CAPTURE(theirs[i].name);
-        CHECK(ours[i].name == theirs[i].name);  // same names, in transformers' module order
-        CHECK(ours[i].shape == theirs[i].shape);
-        CHECK(ours[i].trainable == theirs[i].trainable);
-      }
+      for (const auto& t : file.tensors()) theirs.emplace_back(t.name, t.shape);
+      std::sort(ours.begin(), ours.end());
+      std::sort(theirs.begin(), theirs.end());
+      CHECK(ours == theirs);
     };
     if (name.starts_with("distilbert")) {
       check(lt::DistilBertForSequenceClassification::from_pretrained(*dir));
@@ -462,12 +469,12 @@ TEST_CASE("libtorch: a wrong tensor shape is reported with the tensor's name") {
   const ftlib::testing::TempDir tmp2("ftlib-libtorch-heads");
   const fs::path good = copy_case(*dir, tmp2.path() / "good");
   try {
-    (void)lt::DistilBertForSequenceClassification::from_pretrained(good, lt::LoadOptions{}.with_num_labels(3));
+    (void)lt::DistilBertForSequenceClassification::from_pretrained(good, lt::ModelOptions{}.with_num_labels(3));
     FAIL("expected a tensor_error");
   } catch (const ftlib::tensor_error& e) {
     CHECK(std::string(e.what()).find("classifier.") != std::string::npos);
   }
-  lt::LoadOptions resize = lt::LoadOptions{}.with_num_labels(3);
+  lt::ModelOptions resize = lt::ModelOptions{}.with_num_labels(3);
   resize.ignore_mismatched_sizes = true;
   const auto model = lt::DistilBertForSequenceClassification::from_pretrained(good, resize);
   CHECK(model.num_labels() == 3);
@@ -490,7 +497,7 @@ TEST_CASE("libtorch: the parity tolerance tells erf GELU from tanh GELU") {
   if (!dir) return;
   const ftlib::Batch batch = read_inputs(*dir / "inputs.json");
   const Expected expected(*dir / "expected.safetensors");
-  auto config = ftlib::hf::AlbertModelConfig::load(*dir / "config.json");
+  auto config = ftlib::arch::AlbertModelConfig::load(*dir / "config.json");
   REQUIRE(config.arch.hidden_act == "gelu_new");
   config.arch.hidden_act = "gelu";
   lt::AlbertForSequenceClassification swapped(config);
@@ -519,20 +526,20 @@ TEST_CASE("libtorch: a bare encoder checkpoint (no 'distilbert.' prefix) loads i
     }
     ftlib::hf::save_safetensors(bare / "model.safetensors", tensors);
   }
-  auto model = lt::DistilBertForSequenceClassification::from_pretrained(bare, lt::LoadOptions{}.with_num_labels(5));
+  auto model = lt::DistilBertForSequenceClassification::from_pretrained(bare, lt::ModelOptions{}.with_num_labels(5));
   CHECK(model.load_report().unexpected_keys.empty());
   CHECK((model.load_report().missing_keys ==
          std::vector<std::string>{"classifier.bias", "classifier.weight", "pre_classifier.bias", "pre_classifier.weight"}));
   CHECK(max_abs_diff(model.encode(batch).last_hidden_state, expected.get("last_hidden_state")) <= kOutputTol);
 }
 
-TEST_CASE("libtorch: label names and dropout override from LoadOptions") {
+TEST_CASE("libtorch: label names and dropout override from ModelOptions") {
   const auto dir = ftlib::testing::shared_path("fixtures/models/albert-tiny");
   if (!dir) return;
   const ftlib::Batch batch = read_inputs(*dir / "inputs.json");
   const auto plain = lt::AlbertForSequenceClassification::from_pretrained(*dir);
   auto dropped = lt::AlbertForSequenceClassification::from_pretrained(
-      *dir, lt::LoadOptions{}.with_dropout(0.3).with_id2label({"a", "b", "c", "d", "e"}));
+      *dir, lt::ModelOptions{}.with_dropout(0.3).with_id2label({"a", "b", "c", "d", "e"}));
   CHECK(dropped.config().arch.hidden_dropout_prob == 0.3);
   CHECK(dropped.config().arch.classifier_dropout_prob == 0.3);
   CHECK((dropped.config().labels.id2label == std::vector<std::string>{"a", "b", "c", "d", "e"}));
@@ -544,7 +551,7 @@ TEST_CASE("libtorch: label names and dropout override from LoadOptions") {
   auto reference = lt::AlbertForSequenceClassification::from_pretrained(*dir);
   reference.set_training(false);
   CHECK(dropped.forward(batch).logits.data == reference.forward(batch).logits.data);
-  CHECK_THROWS_AS(lt::AlbertForSequenceClassification::from_pretrained(*dir, lt::LoadOptions{}.with_dropout(1.5)),
+  CHECK_THROWS_AS(lt::AlbertForSequenceClassification::from_pretrained(*dir, lt::ModelOptions{}.with_dropout(1.5)),
                   ftlib::option_error);
 }
 
@@ -596,7 +603,7 @@ TEST_CASE("libtorch: forward_backward scales and accumulates; clip_grad_norm fol
 }
 
 TEST_CASE("libtorch: a fresh model is initialised like transformers and satisfies the sizes of its config") {
-  ftlib::hf::AlbertModelConfig config;
+  ftlib::arch::AlbertModelConfig config;
   config.arch.vocab_size = 50;
   config.arch.embedding_size = 8;
   config.arch.hidden_size = 16;
@@ -937,7 +944,7 @@ TEST_CASE("libtorch: bf16 autocast on CPU runs, stays close to fp32 and keeps fp
       }
       CHECK_FALSE(lt::compat::is_autocast_enabled(c10::DeviceType::CPU));  // the guard restored the state
     };
-    const auto options = lt::LoadOptions{}.with_precision(lt::Precision::bf16);
+    const auto options = lt::ModelOptions{}.with_precision(lt::Precision::bf16);
     if (name.starts_with("distilbert")) {
       run(lt::DistilBertForSequenceClassification::from_pretrained(*dir, options));
     } else {
@@ -1004,7 +1011,7 @@ TEST_CASE("libtorch: CUDA (skipped without a GPU)") {
   const Expected expected(*dir / "expected.safetensors");
   for (const auto backend : attention_backends()) {
     auto model = lt::DistilBertForSequenceClassification::from_pretrained(
-        *dir, lt::LoadOptions{}.with_device(torch::kCUDA).with_attention(backend));
+        *dir, lt::ModelOptions{}.with_device("cuda").with_attention(backend));
     model.set_training(true);
     const double loss = model.forward_backward(batch, 1.0);
     MESSAGE("cuda [" << backend_name(backend) << "] |loss - file| = " << std::abs(loss - expected.get("loss").item<double>()));
@@ -1012,7 +1019,7 @@ TEST_CASE("libtorch: CUDA (skipped without a GPU)") {
     for (const auto& p : model.parameters()) CHECK(p.grad.is_cuda());
   }
   auto fp16 = lt::DistilBertForSequenceClassification::from_pretrained(
-      *dir, lt::LoadOptions{}.with_device(torch::kCUDA).with_precision(lt::Precision::fp16));
+      *dir, lt::ModelOptions{}.with_device("cuda").with_precision(lt::Precision::fp16));
   fp16.set_training(true);
   CHECK(fp16.grad_scaler().enabled());  // fp16 owns a GradScaler by default
   CHECK(fp16.grad_scaler().scale() == 65536.0);
@@ -1097,7 +1104,7 @@ TEST_CASE("libtorch: dropout draws from the model's own stream: the same masks a
   const auto dir = ftlib::testing::shared_path("fixtures/models/distilbert-tiny");
   if (!dir) return;
   const ftlib::Batch batch = read_inputs(*dir / "inputs.json");
-  const auto options = lt::LoadOptions{}.with_dropout(0.1);
+  const auto options = lt::ModelOptions{}.with_dropout(0.1);
   auto a = DistilBert::from_pretrained(*dir, options);
   auto b = DistilBert::from_pretrained(*dir, options);
   a.set_training(true);
@@ -1152,7 +1159,7 @@ TEST_CASE("libtorch: Trainer with dropout 0.1 on distilbert-tiny, interrupted an
   if (!dir) return;
   const auto tok = trainer_tokenizer();
   const auto train = trainer_reviews();
-  const auto options = lt::LoadOptions{}.with_dropout(0.1);
+  const auto options = lt::ModelOptions{}.with_dropout(0.1);
   ftlib::testing::TempDir out("ftlib-libtorch-resume");
   ftlib::testing::TempDir out_b("ftlib-libtorch-resume-b");
 
@@ -1166,7 +1173,7 @@ TEST_CASE("libtorch: Trainer with dropout 0.1 on distilbert-tiny, interrupted an
 
   for (const std::int64_t from : {3, 6}) {  // mid-epoch; after the epoch boundary
     CAPTURE(from);
-    auto b = DistilBert::from_pretrained(*dir, lt::LoadOptions(options).with_seed(99));  // all state comes from the checkpoint
+    auto b = DistilBert::from_pretrained(*dir, lt::ModelOptions(options).with_seed(99));  // all state comes from the checkpoint
     ftlib::TrainingArguments args = dropout_run_args(out_b.path());
     args.resume_from_checkpoint = out.path() / ftlib::training::checkpoint_name(from);
     ftlib::Trainer tb(b, tok, args);
@@ -1201,7 +1208,7 @@ TEST_CASE("libtorch: loss scaling on the CPU (fp32, forced scale): exact unscale
   // A power-of-two scale is exact: the unscaled gradients equal those of an unscaled model.
   auto plain = DistilBert::from_pretrained(*dir);
   plain.forward_backward(batch, 0.5);
-  auto scaled = DistilBert::from_pretrained(*dir, lt::LoadOptions{}.with_loss_scaling({.init_scale = 1024.0}));
+  auto scaled = DistilBert::from_pretrained(*dir, lt::ModelOptions{}.with_loss_scaling({.init_scale = 1024.0}));
   scaled.forward_backward(batch, 0.5);
   const auto want = plain.parameters();
   const auto got = scaled.parameters();  // unscaled here
@@ -1218,7 +1225,7 @@ TEST_CASE("libtorch: loss scaling on the CPU (fp32, forced scale): exact unscale
   // 2^140 overflows float32: the step's gradients are dropped, the scale backs off (to 2^20 here).
   const double huge = std::ldexp(1.0, 140);
   const lt::GradScalerOptions overflowing{.init_scale = huge, .backoff_factor = std::ldexp(1.0, -120), .growth_interval = 3};
-  auto model = DistilBert::from_pretrained(*dir, lt::LoadOptions{}.with_loss_scaling(overflowing));
+  auto model = DistilBert::from_pretrained(*dir, lt::ModelOptions{}.with_loss_scaling(overflowing));
   const double loss = model.forward_backward(batch, 1.0);
   CHECK(std::isfinite(loss));  // the returned loss is the unscaled one
   CHECK(std::isinf(model.clip_grad_norm(1.0)));
@@ -1240,7 +1247,7 @@ TEST_CASE("libtorch: loss scaling on the CPU (fp32, forced scale): exact unscale
   const auto train = trainer_reviews();
   ftlib::testing::TempDir out("ftlib-libtorch-scaler");
   ftlib::testing::TempDir out_b("ftlib-libtorch-scaler-b");
-  const auto options = lt::LoadOptions{}.with_loss_scaling(overflowing);
+  const auto options = lt::ModelOptions{}.with_loss_scaling(overflowing);
   auto a = DistilBert::from_pretrained(*dir, options);
   ftlib::Trainer ta(a, tok, dropout_run_args(out.path()));
   const auto ra = ta.fit(train);
@@ -1266,6 +1273,6 @@ TEST_CASE("libtorch: loss scaling on the CPU (fp32, forced scale): exact unscale
   CHECK(ftlib::testing::same_parameters(ftlib::training::snapshot_parameters(b), ftlib::training::snapshot_parameters(a)));
 
   // fp16 stays refused on the CPU, naming the device.
-  CHECK_THROWS_WITH_AS(DistilBert::from_pretrained(*dir, lt::LoadOptions{}.with_precision(lt::Precision::fp16)),
+  CHECK_THROWS_WITH_AS(DistilBert::from_pretrained(*dir, lt::ModelOptions{}.with_precision(lt::Precision::fp16)),
                        doctest::Contains("device is cpu"), ftlib::option_error);
 }

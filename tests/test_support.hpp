@@ -11,6 +11,7 @@
 #include <string>
 
 #include "ftlib/core/batch.hpp"
+#include "ftlib/core/host_tensor.hpp"
 
 namespace ftlib::testing {
 

@@ -90,8 +90,9 @@ class ToyClassifier {
   std::int64_t saves = 0;
 
   void set_training(bool t) { training_ = t; }
+  using RngState = std::uint64_t;  // ftlib::RngStateModel: the Trainer checkpoints the stream's position
   void set_seed(std::uint64_t s) { rng_counter_ = s * 1000003ULL; }
-  [[nodiscard]] std::uint64_t rng_state() const { return rng_counter_; }
+  [[nodiscard]] RngState rng_state() const { return rng_counter_; }
   void set_rng_state(std::uint64_t s) { rng_counter_ = s; }
 
   double forward_backward(const Batch& batch, double scale) {
@@ -221,5 +222,7 @@ class ToyClassifier {
 };
 
 static_assert(SequenceClassifier<ToyClassifier>);
+// The abilities whose absence would silently turn exact resume off.
+static_assert(SeedableModel<ToyClassifier> && RngStateModel<ToyClassifier>);
 
 }  // namespace ftlib::testing

@@ -1,6 +1,7 @@
 #include "cli_common.hpp"
 
 #include <algorithm>
+#include <map>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -29,6 +30,30 @@ void add_backend_flags(CLI::App& cmd, BackendFlags& flags) {
       ->capture_default_str();
 }
 
+ModelOptions model_options(const BackendFlags& flags, bool bf16, bool fp16) {
+  if (bf16 && fp16) throw option_error(SourceLocation{"--bf16", {}, {}}, "cannot be combined with --fp16; choose one");
+  ModelOptions options;
+  options.device = flags.device;
+  if (fp16 && flags.device.rfind("cuda", 0) != 0)
+    throw option_error(SourceLocation{"--fp16", {}, {}}, "float16 autocast needs a CUDA device, but --device is " + flags.device +
+                                                             "; use --bf16 on the CPU (or --device cuda)");
+  options.precision = bf16 ? Precision::bf16 : fp16 ? Precision::fp16 : Precision::fp32;
+  return options;
+}
+
+std::string flag_of_field(const std::string& field) {
+  // Fields the tool sets under another name; every other field is its flag in kebab case.
+  static const std::map<std::string, std::string> renamed = {
+      {"precision", "--bf16/--fp16"}, {"output_dir", "--output"}, {"on_nonfinite_loss", "--skip-nonfinite-steps"},
+      {"per_device_eval_batch_size", "--per-device-eval-batch-size"}, {"id2label", ""}, {"num_labels", ""},
+      {"attention", ""}, {"ignore_mismatched_sizes", ""}};
+  if (const auto it = renamed.find(field); it != renamed.end()) return it->second;
+  if (field.empty() || field.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) return {};
+  std::string flag = "--" + field;
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
+}
+
 std::filesystem::path resolve_model_dir(const std::string& name_or_path) {
   if (std::filesystem::is_directory(name_or_path)) return name_or_path;
   if (std::filesystem::exists(name_or_path))
@@ -39,7 +64,7 @@ std::filesystem::path resolve_model_dir(const std::string& name_or_path) {
 std::string model_type_of(const std::filesystem::path& dir) {
   const auto config = dir / "config.json";
   if (!std::filesystem::exists(config)) throw io_error(config, "not found (a model directory needs config.json)");
-  return hf::read_model_type(config);
+  return arch::read_model_type(config);
 }
 
 std::unique_ptr<Session> make_session(const BackendFlags& flags, const ModelSpec& spec, AutoTokenizer tokenizer,

@@ -29,6 +29,14 @@ struct BackendFlags {
 /// @brief Adds --backend, --device and --threads to a subcommand.
 void add_backend_flags(CLI::App& cmd, BackendFlags& flags);
 
+/// @brief The model options of --device (and --bf16 / --fp16 for train): option_error naming the flag
+///        for combinations no backend runs (both precisions; fp16 off CUDA).
+[[nodiscard]] ModelOptions model_options(const BackendFlags& flags, bool bf16 = false, bool fp16 = false);
+
+/// @brief The flag of the tool that sets a library field (TrainingArguments / ModelOptions name), or
+///        empty when the tool has none: messages of the library name fields, the tool's name flags.
+[[nodiscard]] std::string flag_of_field(const std::string& field);
+
 /// @brief A local directory as it is, else a HuggingFace hub name resolved through the cache/download.
 [[nodiscard]] std::filesystem::path resolve_model_dir(const std::string& name_or_path);
 

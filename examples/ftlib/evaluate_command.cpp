@@ -10,6 +10,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "ftlib/arch/registry.hpp"
 #include "ftlib/hf/config.hpp"
 
 namespace ftlib::cli {
@@ -26,8 +27,9 @@ struct EvaluateFlags {
 };
 
 std::vector<std::string> model_labels(const std::filesystem::path& dir, const std::string& type) {
-  if (type == "albert") return hf::AlbertModelConfig::load(dir / "config.json").labels.id2label;
-  return hf::DistilBertModelConfig::load(dir / "config.json").labels.id2label;
+  return arch::visit_architecture(type, [&](auto a) {
+    return hf::ModelConfig<typename decltype(a)::type>::load(dir / "config.json").labels.id2label;
+  });
 }
 
 void run_evaluate(const EvaluateFlags& f) {
@@ -35,8 +37,8 @@ void run_evaluate(const EvaluateFlags& f) {
   ModelSpec spec;
   spec.dir = dir;
   spec.model_type = model_type_of(dir);
-  spec.device = f.backend.device;
   spec.threads = f.backend.threads;
+  spec.options = model_options(f.backend);
   const auto names = model_labels(dir, spec.model_type);
   const auto data = load_labelled(f.data, f.text_column, f.label_column, f.label_offset, names);
   TrainingArguments args;

@@ -17,8 +17,12 @@
 
 #include "commands.hpp"
 #include "ftlib/core/error.hpp"
+#include "ftlib/arch/registry.hpp"
+#include "ftlib/backends/eigen/eigen.hpp"
 #include "ftlib/hf/checkpoint.hpp"
 #include "ftlib/hf/config.hpp"
+#include "ftlib/io/json_file.hpp"
+#include "ftlib/models/pretrained.hpp"
 #include "ftlib/hf/hub.hpp"
 #include "ftlib/hf/safetensors.hpp"
 
@@ -68,24 +72,6 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
   return out;
 }
 
-std::string sizes_line(const hf::DistilBertConfig& c) {
-  std::ostringstream out;
-  out << "dim " << c.dim << ", " << c.n_layers << " layers, " << c.n_heads << " heads (head dim " << c.head_dim()
-      << "), FFN " << c.hidden_dim << ", activation " << c.activation << ", vocab " << c.vocab_size << ", "
-      << c.max_position_embeddings << (c.sinusoidal_pos_embds ? " sinusoidal" : "") << " positions";
-  return out.str();
-}
-
-std::string sizes_line(const hf::AlbertConfig& c) {
-  std::ostringstream out;
-  out << "embedding " << c.embedding_size << ", hidden " << c.hidden_size << ", " << c.num_hidden_layers
-      << " layers in " << c.num_hidden_groups << " group(s) x " << c.inner_group_num << " inner, "
-      << c.num_attention_heads << " heads (head dim " << c.head_dim() << "), FFN " << c.intermediate_size
-      << ", activation " << c.hidden_act << ", vocab " << c.vocab_size << ", " << c.max_position_embeddings
-      << " positions, " << c.type_vocab_size << " token types";
-  return out.str();
-}
-
 nlohmann::json report_json(const hf::LoadReport& r) {
   nlohmann::json mismatched = nlohmann::json::array();
   for (const auto& m : r.mismatched) {
@@ -119,7 +105,8 @@ void describe(const std::filesystem::path& dir, const hf::ModelConfig<Arch>& con
   std::string report_error;
   if (weights) {
     try {
-      report = hf::plan_classifier_load(config, *weights, true);
+      const auto expected = eigen::SequenceClassifier<Arch>::expected_parameters(config);
+      report = plan_pretrained_load<Arch>(expected, *weights, /*ignore_mismatched_sizes=*/true);
     } catch (const ftlib::error& e) {
       report_error = e.what();
     }
@@ -165,7 +152,7 @@ void describe(const std::filesystem::path& dir, const hf::ModelConfig<Arch>& con
   row("directory", dir.string());
   row("model type", std::string(Arch::model_type));
   row("architectures", config.architectures.empty() ? "(none)" : join(config.architectures, ", "));
-  row("sizes", sizes_line(config.arch));
+  row("sizes", config.arch.summary());
   std::vector<std::string> labels;
   for (std::size_t i = 0; i < config.labels.id2label.size(); ++i) labels.push_back(std::to_string(i) + "=" + config.labels.id2label[i]);
   row("labels (" + std::to_string(config.num_labels()) + ")", join(labels, ", "));
@@ -223,13 +210,11 @@ void run_inspect(const InspectArgs& args) {
   const auto dir = hf::resolve_pretrained(args.model, options);
   const auto config_path = dir / "config.json";
   if (!std::filesystem::exists(config_path)) throw io_error(config_path, "not found (is this a model directory?)");
-  const auto type = hf::read_model_type(config_path);
   const auto raw = io::read_json_file(config_path);
-  if (type == hf::DistilBertConfig::model_type) {
-    describe(dir, hf::DistilBertModelConfig::from_json(raw, config_path), raw, args);
-  } else {
-    describe(dir, hf::AlbertModelConfig::from_json(raw, config_path), raw, args);
-  }
+  arch::visit_architecture(arch::model_type_of(raw, config_path), [&](auto a) {
+    using Arch = typename decltype(a)::type;
+    describe(dir, hf::ModelConfig<Arch>::from_json(raw, config_path), raw, args);
+  });
 }
 
 }  // namespace

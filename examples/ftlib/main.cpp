@@ -10,6 +10,7 @@
 #include <malloc.h>
 #endif
 
+#include "cli_common.hpp"
 #include "commands.hpp"
 #include "ftlib/core/error.hpp"
 
@@ -44,6 +45,12 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const ftlib::option_error& e) {
+    // The library names the field; say it with the tool's flag.
+    const auto& where = e.where();
+    const std::string flag = where && !where->line ? ftlib::cli::flag_of_field(where->file) : std::string();
+    std::cerr << "ftlib: error: " << (flag.empty() ? std::string(e.what()) : flag + ": " + e.message()) << '\n';
+    return 1;
   } catch (const ftlib::error& e) {
     std::cerr << "ftlib: error: " << e.what() << '\n';
     return 1;

@@ -28,8 +28,8 @@ void run_predict(const PredictFlags& f) {
   ModelSpec spec;
   spec.dir = dir;
   spec.model_type = model_type_of(dir);
-  spec.device = f.backend.device;
   spec.threads = f.backend.threads;
+  spec.options = model_options(f.backend);
   DatasetOptions options;
   options.text_column = f.text_column;
   options.label_column = "\x1f" "ftlib-no-label";  // never a real column: read texts only

@@ -1,6 +1,6 @@
 #pragma once
-// The tool's runtime face of one Trainer instantiation. The tool picks model_type (distilbert,
-// albert) x backend (libtorch, eigen) at run time; each backend's instantiations live in one
+// The tool's runtime face of one Trainer instantiation. The tool picks the architecture (model_type)
+// x backend (libtorch, eigen) at run time; each backend's instantiations live in one
 // translation unit (backend_eigen.cpp, backend_libtorch.cpp) behind this small interface, so the
 // LibTorch headers are compiled once.
 
@@ -14,6 +14,7 @@
 #include "ftlib/callbacks/jsonl_logger.hpp"
 #include "ftlib/callbacks/progress_bar.hpp"
 #include "ftlib/data/dataset.hpp"
+#include "ftlib/models/model_options.hpp"
 #include "ftlib/tokenizers/auto_tokenizer.hpp"
 #include "ftlib/training/evaluation.hpp"
 #include "ftlib/training/trainer.hpp"
@@ -24,15 +25,10 @@ namespace ftlib::cli {
 /// @brief Which model to build and where it runs.
 struct ModelSpec {
   std::filesystem::path dir;                 ///< checkpoint directory (config.json [+ model.safetensors])
-  std::string model_type;                    ///< "distilbert" or "albert" (from config.json)
+  std::string model_type;                    ///< config.json's model_type (arch/registry.hpp)
   bool from_scratch = false;                 ///< no model.safetensors: random init from config.json
-  std::optional<std::vector<std::string>> id2label;  ///< label names to give the head (training)
-  std::optional<double> dropout;             ///< override every dropout probability
-  std::string device = "cpu";                ///< cpu, cuda, cuda:N
   int threads = 0;                           ///< CPU compute threads (0: the libraries' default)
-  bool bf16 = false;                         ///< bfloat16 autocast (libtorch)
-  bool fp16 = false;                         ///< float16 autocast (libtorch, CUDA)
-  std::uint64_t seed = 42;                   ///< init of new weights, dropout
+  ModelOptions options;                      ///< device, precision, seed (init of new weights, dropout)
 };
 
 /// @brief One model + tokenizer + Trainer, whatever the backend.

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "ftlib/arch/registry.hpp"
 #include "ftlib/trainer.hpp"
 #include "session.hpp"
 
@@ -56,17 +57,32 @@ class TrainerSession final : public Session {
   std::string report_;
 };
 
-// Config with the spec's labels and dropout applied (for from-scratch models).
-template <class Config, class SetDropout>
-Config scratch_config(const ModelSpec& spec, SetDropout&& set_dropout) {
-  Config config = Config::load(spec.dir / "config.json");
-  if (spec.id2label) {
-    const auto problem = config.labels.problem_type;
-    config.labels = hf::ClassificationLabels::from_names(*spec.id2label);
-    config.labels.problem_type = problem.empty() ? "single_label_classification" : problem;
+/// @brief The model of `spec`: from_pretrained, or a fresh one from config.json (spec.from_scratch),
+///        with spec.options; `report` receives what loading left newly initialised or unused.
+template <class Model>
+Model make_model(const ModelSpec& spec, std::string& report) {
+  if (spec.from_scratch) {
+    auto config = Model::Config::load(spec.dir / "config.json");
+    if (config.labels.problem_type.empty() && spec.options.id2label) config.labels.problem_type = "single_label_classification";
+    return Model::from_config(std::move(config), spec.options);
   }
-  if (spec.dropout) set_dropout(config.arch, *spec.dropout);
-  return config;
+  Model model = Model::from_pretrained(spec.dir, spec.options);
+  const auto& r = model.load_report();
+  if (!r.missing_keys.empty()) report += "newly initialised (not in the checkpoint): " + join_names(r.missing_keys) + "\n";
+  if (!r.unexpected_keys.empty()) report += "unused weights of the checkpoint: " + join_names(r.unexpected_keys) + "\n";
+  return model;
+}
+
+/// @brief A session over the backend's classifier of spec.model_type (Classifier<Arch> names it).
+template <template <class> class Classifier>
+std::unique_ptr<Session> make_session_for(const ModelSpec& spec, AutoTokenizer tokenizer, TrainingArguments args) {
+  return arch::visit_architecture(spec.model_type, [&](auto a) -> std::unique_ptr<Session> {
+    using Model = Classifier<typename decltype(a)::type>;
+    std::string report;
+    Model model = make_model<Model>(spec, report);
+    auto names = model.config().labels.id2label;
+    return std::make_unique<TrainerSession<Model>>(std::move(model), std::move(tokenizer), std::move(args), std::move(names), report);
+  });
 }
 
 }  // namespace ftlib::cli

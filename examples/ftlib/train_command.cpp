@@ -29,6 +29,9 @@ struct TrainFlags {
   bool no_shuffle = false;
   bool no_load_best = false;
   bool skip_nonfinite = false;
+  bool bf16 = false;
+  bool fp16 = false;
+  bool disable_tqdm = false;
   std::optional<bool> greater_is_better;
   std::optional<std::int64_t> save_total_limit;
   std::string resume;
@@ -65,12 +68,10 @@ void run_train(TrainFlags& f) {
   spec.dir = dir;
   spec.model_type = model_type_of(dir);
   spec.from_scratch = !std::filesystem::exists(dir / "model.safetensors");
-  spec.dropout = f.dropout;
-  spec.device = f.backend.device;
   spec.threads = f.backend.threads;
-  spec.bf16 = args.bf16;
-  spec.fp16 = args.fp16;
-  spec.seed = static_cast<std::uint64_t>(args.seed);
+  spec.options = model_options(f.backend, f.bf16, f.fp16);
+  spec.options.dropout = f.dropout;
+  spec.options.seed = static_cast<std::uint64_t>(args.seed);
   auto tokenizer = load_tokenizer(dir, f.tokenizer);
 
   DatasetOptions train_options;
@@ -82,12 +83,12 @@ void run_train(TrainFlags& f) {
   }
   const auto train = TextClassificationDataset::load(f.train, train_options);
   const auto names = names_for(train, f.label_offset);
-  spec.id2label = names;
+  spec.options.id2label = names;
   std::optional<TextClassificationDataset> validation, test;
   if (!f.validation.empty()) validation = load_labelled(f.validation, f.text_column, f.label_column, f.label_offset, names);
   if (!f.test.empty()) test = load_labelled(f.test, f.text_column, f.label_column, f.label_offset, names);
 
-  std::cerr << "ftlib train: " << spec.model_type << " from " << dir.string() << " on " << f.backend.backend << "/" << spec.device
+  std::cerr << "ftlib train: " << spec.model_type << " from " << dir.string() << " on " << f.backend.backend << "/" << spec.options.device
             << "; " << train.size() << " training rows, " << names.size() << " labels (" << join_names(names) << ")";
   if (validation) std::cerr << ", " << validation->size() << " validation rows";
   if (test) std::cerr << ", " << test->size() << " test rows";
@@ -105,7 +106,7 @@ void run_train(TrainFlags& f) {
   std::filesystem::create_directories(args.output_dir);
   JsonlLogger log(args.output_dir / "train_log.jsonl", /*append=*/args.resume_from_checkpoint.has_value());
   std::unique_ptr<ProgressBar> bar;
-  if (!args.disable_tqdm) bar = std::make_unique<ProgressBar>(std::cerr);
+  if (!f.disable_tqdm) bar = std::make_unique<ProgressBar>(std::cerr);
   const TrainResult result = session->fit(train, validation ? &*validation : nullptr, bar.get(), &log);
 
   std::cout << "trained " << result.state.global_step << " steps (" << result.state.epoch << " epochs) in " << result.runtime_s
@@ -177,8 +178,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--max-grad-norm", a.max_grad_norm)->capture_default_str();
   cmd->add_option("--gradient-accumulation-steps", a.gradient_accumulation_steps)->capture_default_str();
   cmd->add_option("--seed", a.seed)->capture_default_str();
-  cmd->add_flag("--bf16", a.bf16, "bfloat16 autocast (libtorch)");
-  cmd->add_flag("--fp16", a.fp16, "float16 autocast (libtorch, CUDA)");
+  cmd->add_flag("--bf16", flags->bf16, "bfloat16 autocast (libtorch)");
+  cmd->add_flag("--fp16", flags->fp16, "float16 autocast (libtorch, CUDA)");
   cmd->add_option("--max-length", a.max_length, "tokens per row after truncation")->capture_default_str();
   cmd->add_flag("--no-shuffle", flags->no_shuffle, "keep the file's row order");
   cmd->add_flag("--group-by-length", a.group_by_length, "batch rows of similar length together");
@@ -187,7 +188,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--resume-from-checkpoint", flags->resume, "continue exactly from OUTPUT/checkpoint-<step>");
   cmd->add_flag("--skip-nonfinite-steps", flags->skip_nonfinite, "skip steps whose loss is NaN/inf instead of stopping");
   cmd->add_option("--dataloader-num-threads", a.dataloader_num_threads, "tokenizer threads (0 = all)")->capture_default_str();
-  cmd->add_flag("--disable-tqdm", a.disable_tqdm, "no progress bar");
+  cmd->add_flag("--disable-tqdm", flags->disable_tqdm, "no progress bar");
   add_backend_flags(*cmd, flags->backend);
   cmd->callback([flags] { run_train(*flags); });
 }

@@ -1,6 +1,7 @@
 #pragma once
 // The one include a user of ftlib needs (plus a backend: ftlib/backends/libtorch/libtorch.hpp or
-// ftlib/backends/eigen/...): datasets, tokenizers, metrics, AdamW, schedules, callbacks and Trainer.
+// ftlib/backends/eigen/eigen.hpp): datasets, AutoTokenizer, the Trainer with its arguments and
+// callbacks, and what fit/evaluate/predict return.
 //
 //   auto tokenizer = ftlib::AutoTokenizer::from_pretrained(dir);
 //   auto model = ftlib::libtorch::DistilBertForSequenceClassification::from_pretrained(dir, options);
@@ -9,24 +10,9 @@
 //   ftlib::ProgressBar bar;  ftlib::JsonlLogger log(args.output_dir / "log.jsonl");
 //   trainer.fit(train, validation, bar, log);
 
-#include "ftlib/core/batch.hpp"
-#include "ftlib/callbacks/early_stopping.hpp"
-#include "ftlib/callbacks/jsonl_logger.hpp"
-#include "ftlib/callbacks/progress_bar.hpp"
-#include "ftlib/callbacks/traits.hpp"
-#include "ftlib/data/dataset.hpp"
-#include "ftlib/core/error.hpp"
-#include "ftlib/metrics/classification.hpp"
-#include "ftlib/models/model_concept.hpp"
-#include "ftlib/optim/adamw.hpp"
-#include "ftlib/optim/schedules.hpp"
-#include "ftlib/tokenizers/tokenizer_concept.hpp"
-#include "ftlib/tokenizers/auto_tokenizer.hpp"
-#include "ftlib/tokenizers/wordpiece.hpp"
-#include "ftlib/training/builtin_callbacks.hpp"
-#include "ftlib/training/checkpointing.hpp"
-#include "ftlib/training/data_loader.hpp"
-#include "ftlib/training/evaluation.hpp"
-#include "ftlib/training/trainer.hpp"
-#include "ftlib/core/trainer_state.hpp"
-#include "ftlib/training/training_arguments.hpp"
+#include "ftlib/callbacks/early_stopping.hpp"  // IWYU pragma: export
+#include "ftlib/callbacks/jsonl_logger.hpp"    // IWYU pragma: export
+#include "ftlib/callbacks/progress_bar.hpp"    // IWYU pragma: export
+#include "ftlib/data/dataset.hpp"              // IWYU pragma: export
+#include "ftlib/tokenizers/auto_tokenizer.hpp" // IWYU pragma: export
+#include "ftlib/training/trainer.hpp"          // IWYU pragma: export

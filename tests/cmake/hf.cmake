@@ -1,7 +1,10 @@
 # HuggingFace formats: safetensors, config.json, checkpoint loading reports, the hub cache/download.
 ftlib_add_test(test_hf_safetensors SOURCES test_hf_safetensors.cpp)
 ftlib_add_test(test_hf_config SOURCES test_hf_config.cpp)
-ftlib_add_test(test_hf_checkpoint SOURCES test_hf_checkpoint.cpp)
+# The loader's matching is checked against a backend's parameter registry: the Eigen one's.
+if(TARGET ftlib::eigen)
+  ftlib_add_test(test_hf_checkpoint SOURCES test_hf_checkpoint.cpp LIBS ftlib::eigen)
+endif()
 ftlib_add_test(test_hf_hub SOURCES test_hf_hub.cpp)
 
 # `ftlib inspect` on a fixture directory: the parameter count and label names come from the

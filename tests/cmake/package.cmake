@@ -14,11 +14,14 @@ set_tests_properties(package_consumer_build PROPERTIES FIXTURES_REQUIRED ftlib_c
 set_tests_properties(package_consumer_run PROPERTIES FIXTURES_REQUIRED ftlib_consumer_built
   PASS_REGULAR_EXPRESSION "consumer ok: reviews.csv:3:7: unterminated quote")
 
-# The README's C++ example, end to end on the small made-up data of tests/data/trainer.
-if(TARGET quickstart)
-  add_test(NAME example_quickstart
-    COMMAND quickstart ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/tiny-distilbert
-            ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/reviews.csv ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/reviews.csv
-            text sentiment ${CMAKE_CURRENT_BINARY_DIR}/quickstart-out)
-  set_tests_properties(example_quickstart PROPERTIES PASS_REGULAR_EXPRESSION "quickstart ok")
-endif()
+# The README's C++ example, end to end on the small made-up data of tests/data/trainer, once per
+# backend: the same source, built with either backend's include and namespace.
+foreach(example quickstart quickstart_libtorch)
+  if(TARGET ${example})
+    add_test(NAME example_${example}
+      COMMAND ${example} ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/tiny-distilbert
+              ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/reviews.csv ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/reviews.csv
+              text sentiment ${CMAKE_CURRENT_BINARY_DIR}/${example}-out)
+    set_tests_properties(example_${example} PROPERTIES PASS_REGULAR_EXPRESSION "quickstart ok")
+  endif()
+endforeach()

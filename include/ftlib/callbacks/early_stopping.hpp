@@ -5,34 +5,20 @@
 // transformers' Trainer updates state.best_metric (and its best checkpoint) regardless of min_delta.
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "ftlib/core/error.hpp"
+#include "ftlib/core/trainer_state.hpp"
+#include "ftlib/metrics/metric_lookup.hpp"
 
 namespace ftlib {
-
-/// @brief Whether a smaller or a larger metric is better.
-enum class MetricMode {
-  min,  ///< smaller is better (losses)
-  max,  ///< larger is better (accuracy, F1)
-};
-
-/// @brief Parses "min" or "max".
-/// @throws option_error listing the valid names.
-[[nodiscard]] inline MetricMode parse_metric_mode(std::string_view name) {
-  if (name == "min") return MetricMode::min;
-  if (name == "max") return MetricMode::max;
-  throw option_error("unknown metric mode '" + std::string(name) + "'; expected one of: min, max");
-}
-
-/// @brief The mode transformers picks for metric_for_best_model: min for names ending in "loss", else max.
-[[nodiscard]] inline MetricMode default_metric_mode(std::string_view metric) {
-  return metric.ends_with("loss") ? MetricMode::min : MetricMode::max;
-}
 
 /// @brief Watches one evaluation metric and says when to stop training.
 class EarlyStopping {
@@ -75,14 +61,9 @@ class EarlyStopping {
   /// @brief The watched metric's value in `metrics` (by name, or with an "eval_" prefix).
   /// @throws option_error listing the available names when it is missing.
   [[nodiscard]] double lookup(const std::map<std::string, double>& metrics) const {
-    if (const auto it = metrics.find(metric_); it != metrics.end()) return it->second;
-    if (!metric_.starts_with("eval_")) {
-      if (const auto it = metrics.find("eval_" + metric_); it != metrics.end()) return it->second;
-    }
-    std::string names;
-    for (const auto& [name, value] : metrics) names += (names.empty() ? "" : ", ") + name;
+    if (const auto value = find_metric(metrics, metric_)) return *value;
     throw option_error("early stopping: metric '" + metric_ + "' is not among the evaluation results (" +
-                       (names.empty() ? std::string("none") : names) + ")");
+                       metric_names(metrics) + ")");
   }
 
   /// @brief True when the last evaluation improved by more than min_delta (it reset the patience count).
@@ -106,6 +87,20 @@ class EarlyStopping {
   /// @brief Smallest change that counts as an improvement (transformers' early_stopping_threshold).
   [[nodiscard]] double min_delta() const noexcept { return min_delta_; }
 
+  // --- as a Trainer callback (callbacks/traits.hpp) ----------------------------------------------
+
+  /// @brief Starts from the run's past evaluations (none for a fresh run; a resumed run's log_history
+  ///        replays them), so that a resumed run stops where the uninterrupted one would.
+  void on_train_begin(const TrainerState& state) {
+    reset();
+    for (const auto& record : state.log_history) {
+      const auto value = recorded_value(record);
+      if (value) (void)should_stop(*value);
+    }
+  }
+  /// @brief Records the evaluation; true stops training.
+  bool on_evaluate(const TrainerState&, const std::map<std::string, double>& metrics) { return should_stop(metrics); }
+
   /// @brief Forgets every evaluation (for a new training run).
   void reset() noexcept {
     best_.reset();
@@ -115,6 +110,19 @@ class EarlyStopping {
   }
 
  private:
+  // The watched metric of a logged evaluation record (null, as JSON writes NaN, reads back as NaN);
+  // nothing for the other records (training loss, runtime).
+  [[nodiscard]] std::optional<double> recorded_value(const nlohmann::json& record) const {
+    if (!record.is_object() || !record.contains("eval_runtime")) return std::nullopt;
+    for (const std::string& key : {metric_, "eval_" + metric_}) {
+      const auto it = record.find(key);
+      if (it == record.end()) continue;
+      if (it->is_number()) return it->get<double>();
+      if (it->is_null()) return std::numeric_limits<double>::quiet_NaN();
+    }
+    return std::nullopt;
+  }
+
   [[nodiscard]] bool beats(double value, double reference) const noexcept {
     return mode_ == MetricMode::min ? value < reference : value > reference;
   }

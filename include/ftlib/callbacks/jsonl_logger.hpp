@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ftlib/core/error.hpp"
+#include "ftlib/core/trainer_state.hpp"
 
 namespace ftlib {
 
@@ -52,6 +53,9 @@ class JsonlLogger {
     record["step"] = step;
     log(record);
   }
+
+  /// @brief As a Trainer callback (callbacks/traits.hpp): appends every logged step and evaluation record.
+  void on_log(const TrainerState&, const nlohmann::json& record) { log(record); }
 
   /// @brief The file written to.
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }

@@ -11,12 +11,15 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "ftlib/core/trainer_state.hpp"
 
 #if defined(_WIN32)
 #include <io.h>
@@ -211,6 +214,30 @@ class ProgressBar {
 
   /// @brief The status text as it would be shown now (without the bar on a non-terminal).
   [[nodiscard]] std::string line() const { return format(options_.clock()); }
+
+  // --- as a Trainer callback (callbacks/traits.hpp): one bar over the run's optimizer steps -------
+
+  /// @brief Starts the bar (at the resumed step when resuming).
+  void on_train_begin(const TrainerState& s) {
+    start(static_cast<std::size_t>(s.max_steps), "Training");
+    if (s.global_step > 0) update(static_cast<std::size_t>(s.global_step));
+  }
+  /// @brief Advances by one step, showing loss, learning rate and epoch.
+  void on_step_end(const TrainerState& s) {
+    set_postfix(std::vector<std::pair<std::string, double>>{{"loss", s.last_loss}, {"lr", s.last_learning_rate}, {"epoch", s.epoch}});
+    update(1);
+  }
+  /// @brief Prints each evaluation's main metrics above the bar, as transformers' Trainer prints them.
+  void on_evaluate(const TrainerState& s, const std::map<std::string, double>& metrics) {
+    std::string line = "step " + std::to_string(s.global_step) + ":";
+    for (const char* name : {"eval_loss", "eval_accuracy", "eval_f1_macro"}) {
+      if (const auto it = metrics.find(name); it != metrics.end())
+        line += std::string(" ") + name + "=" + callbacks::detail::format_postfix_value(it->second);
+    }
+    write(line);
+  }
+  /// @brief Ends the bar's line.
+  void on_train_end(const TrainerState&) { close(); }
 
  private:
   [[nodiscard]] std::string format(double now) const {

@@ -12,8 +12,8 @@
 //   on_epoch_end(const TrainerState&)
 //   on_train_end(const TrainerState&)
 //
-// EarlyStopping, ProgressBar and JsonlLogger (callbacks/*.hpp) are plain utilities; Trainer::fit
-// adapts them (training/builtin_callbacks.hpp), so they can be passed to fit() directly.
+// EarlyStopping, ProgressBar and JsonlLogger (callbacks/*.hpp) are ordinary callbacks of this kind;
+// the Trainer's built-in early stopping (TrainingArguments::early_stopping_patience) is an EarlyStopping.
 
 #include <filesystem>
 #include <map>

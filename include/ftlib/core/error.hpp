@@ -32,15 +32,19 @@ struct SourceLocation {
 /// @brief Base class of every exception ftlib throws.
 class error : public std::runtime_error {
  public:
-  explicit error(const std::string& message) : std::runtime_error(message) {}
+  explicit error(const std::string& message) : std::runtime_error(message), message_(message) {}
   error(const SourceLocation& where, const std::string& message)
-      : std::runtime_error(where.to_string().append(": ").append(message)), where_(where) {}
+      : std::runtime_error(where.to_string().append(": ").append(message)), where_(where), message_(message) {}
 
-  /// @brief The input location the error refers to, when it refers to one.
+  /// @brief The input location the error refers to (a file, or the field of an options struct), when it
+  ///        refers to one.
   [[nodiscard]] const std::optional<SourceLocation>& where() const noexcept { return where_; }
+  /// @brief What went wrong, without the location (what() is "location: message").
+  [[nodiscard]] const std::string& message() const noexcept { return message_; }
 
  private:
   std::optional<SourceLocation> where_;
+  std::string message_;
 };
 
 /// @brief An input file (CSV, JSONL, config.json, safetensors, vocab) is malformed.
@@ -55,7 +59,8 @@ class tensor_error : public error {
   using error::error;
 };
 
-/// @brief A command-line flag or option value is invalid.
+/// @brief An option value is invalid; where() names its field (TrainingArguments::learning_rate is
+///        "learning_rate") or, in the tool, its flag.
 class option_error : public error {
  public:
   using error::error;

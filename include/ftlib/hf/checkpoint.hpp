@@ -2,7 +2,8 @@
 // Backend-free planning of "load this checkpoint into that classifier", as transformers'
 // from_pretrained does it: which model parameters come from which checkpoint tensors, which are
 // missing (to be freshly initialised), which checkpoint tensors go unused, and shape mismatches.
-// Also the HuggingFace parameter lists of DistilBERT/ALBERT sequence classifiers.
+// The expected parameters come from the backend's own module tree (what it registered), never from
+// a second list kept here.
 
 #include <algorithm>
 #include <cstdint>
@@ -15,7 +16,6 @@
 #include <vector>
 
 #include "ftlib/core/error.hpp"
-#include "ftlib/hf/config.hpp"
 #include "ftlib/hf/safetensors.hpp"
 
 namespace ftlib::hf {
@@ -195,88 +195,6 @@ inline std::string torch_size(const std::vector<std::int64_t>& shape) {
     out = "All the weights of " + cls + " were initialized from the model checkpoint at " + at + ".\n";
   }
   return out;
-}
-
-/// @brief The state_dict of transformers' DistilBertForSequenceClassification, in module order.
-[[nodiscard]] inline std::vector<ExpectedParameter> sequence_classification_parameters(const DistilBertModelConfig& config) {
-  const auto& c = config.arch;
-  const std::int64_t d = c.dim;
-  std::vector<ExpectedParameter> out;
-  const auto add = [&](std::string name, std::vector<std::int64_t> shape, bool trainable = true) {
-    out.push_back({std::move(name), std::move(shape), trainable});
-  };
-  add("distilbert.embeddings.word_embeddings.weight", {c.vocab_size, d});
-  add("distilbert.embeddings.position_embeddings.weight", {c.max_position_embeddings, d}, !c.sinusoidal_pos_embds);
-  add("distilbert.embeddings.LayerNorm.weight", {d});
-  add("distilbert.embeddings.LayerNorm.bias", {d});
-  for (std::int64_t i = 0; i < c.n_layers; ++i) {
-    const std::string l = "distilbert.transformer.layer." + std::to_string(i) + ".";
-    for (const char* lin : {"q_lin", "k_lin", "v_lin", "out_lin"}) {
-      add(l + "attention." + lin + ".weight", {d, d});
-      add(l + "attention." + lin + ".bias", {d});
-    }
-    add(l + "sa_layer_norm.weight", {d});
-    add(l + "sa_layer_norm.bias", {d});
-    add(l + "ffn.lin1.weight", {c.hidden_dim, d});
-    add(l + "ffn.lin1.bias", {c.hidden_dim});
-    add(l + "ffn.lin2.weight", {d, c.hidden_dim});
-    add(l + "ffn.lin2.bias", {d});
-    add(l + "output_layer_norm.weight", {d});
-    add(l + "output_layer_norm.bias", {d});
-  }
-  add("pre_classifier.weight", {d, d});
-  add("pre_classifier.bias", {d});
-  add("classifier.weight", {config.num_labels(), d});
-  add("classifier.bias", {config.num_labels()});
-  return out;
-}
-
-/// @brief The state_dict of transformers' AlbertForSequenceClassification, in module order.
-[[nodiscard]] inline std::vector<ExpectedParameter> sequence_classification_parameters(const AlbertModelConfig& config) {
-  const auto& c = config.arch;
-  const std::int64_t e = c.embedding_size, h = c.hidden_size;
-  std::vector<ExpectedParameter> out;
-  const auto add = [&](std::string name, std::vector<std::int64_t> shape) {
-    out.push_back({std::move(name), std::move(shape), true});
-  };
-  add("albert.embeddings.word_embeddings.weight", {c.vocab_size, e});
-  add("albert.embeddings.position_embeddings.weight", {c.max_position_embeddings, e});
-  add("albert.embeddings.token_type_embeddings.weight", {c.type_vocab_size, e});
-  add("albert.embeddings.LayerNorm.weight", {e});
-  add("albert.embeddings.LayerNorm.bias", {e});
-  add("albert.encoder.embedding_hidden_mapping_in.weight", {h, e});
-  add("albert.encoder.embedding_hidden_mapping_in.bias", {h});
-  for (std::int64_t g = 0; g < c.num_hidden_groups; ++g) {
-    for (std::int64_t j = 0; j < c.inner_group_num; ++j) {
-      const std::string l =
-          "albert.encoder.albert_layer_groups." + std::to_string(g) + ".albert_layers." + std::to_string(j) + ".";
-      add(l + "full_layer_layer_norm.weight", {h});
-      add(l + "full_layer_layer_norm.bias", {h});
-      for (const char* lin : {"query", "key", "value", "dense"}) {
-        add(l + "attention." + lin + ".weight", {h, h});
-        add(l + "attention." + lin + ".bias", {h});
-      }
-      add(l + "attention.LayerNorm.weight", {h});
-      add(l + "attention.LayerNorm.bias", {h});
-      add(l + "ffn.weight", {c.intermediate_size, h});
-      add(l + "ffn.bias", {c.intermediate_size});
-      add(l + "ffn_output.weight", {h, c.intermediate_size});
-      add(l + "ffn_output.bias", {h});
-    }
-  }
-  add("albert.pooler.weight", {h, h});
-  add("albert.pooler.bias", {h});
-  add("classifier.weight", {config.num_labels(), h});
-  add("classifier.bias", {config.num_labels()});
-  return out;
-}
-
-/// @brief plan_checkpoint_load with the architecture's parameter list and base-model prefix.
-template <class Arch>
-[[nodiscard]] LoadReport plan_classifier_load(const ModelConfig<Arch>& config, const SafetensorsFile& file,
-                                              bool ignore_mismatched_sizes = false) {
-  const auto expected = sequence_classification_parameters(config);
-  return plan_checkpoint_load(expected, file, LoadOptions{std::string(Arch::base_model_prefix), ignore_mismatched_sizes});
 }
 
 }  // namespace ftlib::hf

@@ -44,8 +44,10 @@ inline std::filesystem::path parent_or_dot(const std::filesystem::path& p) {
 
 /// @brief The name of the temporary sibling that becomes `target` (hidden, ends in ".tmp"), so that
 ///        remove_stale_temporaries can recognise what a crash left behind.
-[[nodiscard]] inline std::filesystem::path temporary_sibling(const std::filesystem::path& target) {
-  return detail::parent_or_dot(target) / ("." + target.filename().string() + ".tmp");
+[[nodiscard]] inline std::filesystem::path temporary_sibling(const std::filesystem::path& target, std::string_view suffix = ".tmp") {
+  std::string name(1, '.');  // append(), not operator+: GCC 12 gives a false -Wrestrict warning on the latter
+  name.append(target.filename().string()).append(suffix);
+  return detail::parent_or_dot(target) / name;
 }
 
 /// @brief A file being written: bytes go to a temporary sibling; commit() syncs it and renames it over
@@ -131,7 +133,7 @@ void replace_directory_atomically(const std::filesystem::path& dir, Fill&& fill)
     if (fs::exists(dir, ec)) {
       // One atomic swap where the file system offers it, so that `dir` never disappears.
       if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0) {
-        const fs::path old = detail::parent_or_dot(dir) / ("." + dir.filename().string() + ".old.tmp");
+        const fs::path old = temporary_sibling(dir, ".old.tmp");
         fs::remove_all(old, ec);
         fs::rename(dir, old);
         fs::rename(tmp, old.parent_path() / dir.filename());

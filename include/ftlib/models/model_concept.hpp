@@ -1,6 +1,7 @@
 #pragma once
-// What the Trainer needs from a backend's model. Both backends (libtorch, eigen) provide
-// DistilBertForSequenceClassification and AlbertForSequenceClassification that satisfy it.
+// What the Trainer needs from a backend's model: the SequenceClassifier concept, and the optional
+// abilities it uses when a model has them (each a named concept). Every backend's
+// SequenceClassifier<Arch> (backends/<backend>/) satisfies SequenceClassifier.
 
 #include <concepts>
 #include <cstdint>
@@ -42,6 +43,31 @@ concept SequenceClassifier = requires(M& model, const M& const_model, const Batc
   { model.parameters() } -> std::same_as<std::vector<ParameterRef<typename M::Tensor>>>;
   { const_model.save_pretrained(dir) };
   { const_model.num_labels() } -> std::convertible_to<std::int64_t>;
+};
+
+/// @brief Optional: a model with its own random stream (dropout masks) that the Trainer seeds with
+///        TrainingArguments::seed at the start of a fresh fit(), so that a run is reproducible.
+template <class M>
+concept SeedableModel = requires(M& model, std::uint64_t seed) { model.set_seed(seed); };
+
+/// @brief Optional: a model whose random stream's position (M::RngState, JSON-storable) the Trainer
+///        saves in each checkpoint and restores on resume, so that a resumed run draws the same masks.
+template <class M>
+concept RngStateModel = requires(M& model, const M& const_model) {
+  typename M::RngState;
+  { const_model.rng_state() } -> std::same_as<typename M::RngState>;
+  model.set_rng_state(const_model.rng_state());
+};
+
+/// @brief Optional: a model with dynamic loss scaling (float16). gradient_overflow() says the last
+///        step's scaled gradients overflowed (the Trainer then skips the step, GradScaler's rule); the
+///        scaler's state (M::LossScalerState, JSON-storable) goes into checkpoints.
+template <class M>
+concept LossScalingModel = requires(M& model, const M& const_model) {
+  typename M::LossScalerState;
+  { const_model.gradient_overflow() } -> std::convertible_to<bool>;
+  { const_model.loss_scaler_state() } -> std::same_as<typename M::LossScalerState>;
+  model.set_loss_scaler_state(const_model.loss_scaler_state());
 };
 
 }  // namespace ftlib

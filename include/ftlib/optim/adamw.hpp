@@ -115,14 +115,16 @@ struct AdamWOptions {
   double beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 0.0;
-  /// transformers' Trainer excludes biases and LayerNorm weights from decay; the Python notebook
-  /// (and torch's plain AdamW) decays every parameter.
-  bool decay_bias_and_layer_norm = true;
+  /// false (the default, as transformers' Trainer and TrainingArguments) leaves biases and LayerNorm
+  /// weights out of weight decay; true decays every parameter, as torch's plain AdamW (and the Python
+  /// notebook) does.
+  bool decay_bias_and_layer_norm = false;
 
   AdamWOptions& with_lr(double v) { lr = v; return *this; }
   AdamWOptions& with_weight_decay(double v) { weight_decay = v; return *this; }
   AdamWOptions& with_betas(double b1, double b2) { beta1 = b1; beta2 = b2; return *this; }
   AdamWOptions& with_eps(double v) { eps = v; return *this; }
+  AdamWOptions& with_decay_of_bias_and_layer_norm(bool v) { decay_bias_and_layer_norm = v; return *this; }
 
   void validate() const {
     if (!(lr >= 0.0)) throw option_error("AdamW: learning rate must be >= 0, got " + std::to_string(lr));

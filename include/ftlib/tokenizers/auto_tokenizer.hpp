@@ -1,7 +1,7 @@
 #pragma once
 // AutoTokenizer: picks the tokenizer a checkpoint needs (WordPiece for BERT/DistilBERT, SentencePiece
 // for ALBERT) from its files, like transformers' AutoTokenizer.from_pretrained, and forwards to it.
-// SentencePiece is available when the ftlib::sentencepiece component is linked (FTLIB_HAS_SENTENCEPIECE).
+// Which tokenizer a model_type uses comes from its architecture spec (arch/registry.hpp).
 
 #include <cstddef>
 #include <cstdint>
@@ -15,40 +15,25 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ftlib/arch/registry.hpp"
 #include "ftlib/core/error.hpp"
+#include "ftlib/io/json_file.hpp"
 #include "ftlib/tokenizers/encoding.hpp"
 #include "ftlib/tokenizers/post_processing.hpp"
+#include "ftlib/tokenizers/sentencepiece.hpp"
 #include "ftlib/tokenizers/tokenizer_concept.hpp"
 #include "ftlib/tokenizers/wordpiece.hpp"
-#if defined(FTLIB_HAS_SENTENCEPIECE)
-#include "ftlib/tokenizers/sentencepiece.hpp"
-#endif
 
 namespace ftlib {
 
-/// @brief Whether this build can load SentencePiece (ALBERT) tokenizers.
-inline constexpr bool has_sentencepiece =
-#if defined(FTLIB_HAS_SENTENCEPIECE)
-    true;
-#else
-    false;
-#endif
-
 namespace auto_tokenizer::detail {
 
-enum class Kind { wordpiece, sentencepiece, unknown };
-
-inline Kind kind_of_class(std::string_view name) {
+// The tokenizer kind of a tokenizer_config.json tokenizer_class ("BertTokenizerFast", ...).
+inline std::optional<arch::TokenizerKind> kind_of_class(std::string_view name) {
   if (name.ends_with("Fast")) name.remove_suffix(4);
-  if (name == "BertTokenizer" || name == "DistilBertTokenizer") return Kind::wordpiece;
-  if (name == "AlbertTokenizer") return Kind::sentencepiece;
-  return Kind::unknown;
-}
-
-inline Kind kind_of_model_type(std::string_view type) {
-  if (type == "bert" || type == "distilbert") return Kind::wordpiece;
-  if (type == "albert") return Kind::sentencepiece;
-  return Kind::unknown;
+  if (name == "BertTokenizer" || name == "DistilBertTokenizer") return arch::TokenizerKind::wordpiece;
+  if (name == "AlbertTokenizer") return arch::TokenizerKind::sentencepiece;
+  return std::nullopt;
 }
 
 // The string member `key` of a JSON file, when the file exists and has one.
@@ -68,59 +53,52 @@ inline std::optional<std::string> json_string(const std::filesystem::path& path,
 class AutoTokenizer {
  public:
   /// @brief The tokenizers AutoTokenizer can hold.
-#if defined(FTLIB_HAS_SENTENCEPIECE)
   using Variant = std::variant<WordPieceTokenizer, SentencePieceTokenizer>;
-#else
-  using Variant = std::variant<WordPieceTokenizer>;
-#endif
 
   /// @brief Wraps a WordPiece tokenizer.
   explicit AutoTokenizer(WordPieceTokenizer tokenizer) : tokenizer_(std::move(tokenizer)) {}
-#if defined(FTLIB_HAS_SENTENCEPIECE)
   /// @brief Wraps a SentencePiece tokenizer.
   explicit AutoTokenizer(SentencePieceTokenizer tokenizer) : tokenizer_(std::move(tokenizer)) {}
-#endif
 
   /// @brief Loads from a checkpoint directory (tokenizer_config.json's tokenizer_class, else
   /// config.json's model_type, else whichever of vocab.txt / spiece.model is there), or from a
   /// vocab.txt or spiece.model file given directly.
   [[nodiscard]] static AutoTokenizer from_pretrained(const std::filesystem::path& path) {
-    using auto_tokenizer::detail::Kind;
+    using arch::TokenizerKind;
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
       throw io_error(path, "not found (expected a checkpoint directory, a vocab.txt or an spiece.model)");
     }
     if (!std::filesystem::is_directory(path, ec)) {
-      if (path.extension() == ".model") return load_sentencepiece_file(path);
+      if (path.extension() == ".model") return AutoTokenizer(SentencePieceTokenizer::from_model_file(path));
       if (path.extension() == ".txt") return AutoTokenizer(WordPieceTokenizer::from_vocab_file(path));
       throw io_error(path, "unknown tokenizer file (expected vocab.txt for WordPiece or spiece.model for SentencePiece)");
     }
-    Kind kind = Kind::unknown;
+    std::optional<TokenizerKind> kind;
     const auto config_path = path / "tokenizer_config.json";
     if (const auto cls = auto_tokenizer::detail::json_string(config_path, "tokenizer_class")) {
       kind = auto_tokenizer::detail::kind_of_class(*cls);
-      if (kind == Kind::unknown) {
+      if (!kind) {
         throw parse_error(SourceLocation{config_path.string(), {}, {}},
                           "tokenizer_class \"" + *cls +
                               "\" is not supported (expected BertTokenizer, DistilBertTokenizer or AlbertTokenizer)");
       }
     }
-    if (kind == Kind::unknown) {
-      if (const auto type = auto_tokenizer::detail::json_string(path / "config.json", "model_type")) {
-        kind = auto_tokenizer::detail::kind_of_model_type(*type);
-      }
+    if (!kind) {
+      if (const auto type = auto_tokenizer::detail::json_string(path / "config.json", "model_type"))
+        kind = arch::tokenizer_kind_of(*type);
     }
-    const bool has_vocab = std::filesystem::exists(path / "vocab.txt", ec);
-    const bool has_spiece = std::filesystem::exists(path / "spiece.model", ec);
-    if (kind == Kind::unknown) {
-      if (has_vocab) kind = Kind::wordpiece;
-      else if (has_spiece) kind = Kind::sentencepiece;
-      else {
+    if (!kind) {
+      if (std::filesystem::exists(path / "vocab.txt", ec)) {
+        kind = TokenizerKind::wordpiece;
+      } else if (std::filesystem::exists(path / "spiece.model", ec)) {
+        kind = TokenizerKind::sentencepiece;
+      } else {
         throw io_error(path, "no tokenizer files found (expected vocab.txt for BERT/DistilBERT or spiece.model for ALBERT)");
       }
     }
-    if (kind == Kind::wordpiece) return AutoTokenizer(WordPieceTokenizer::from_pretrained(path));
-    return load_sentencepiece_dir(path);
+    if (*kind == TokenizerKind::wordpiece) return AutoTokenizer(WordPieceTokenizer::from_pretrained(path));
+    return AutoTokenizer(SentencePieceTokenizer::from_pretrained(path));
   }
 
   /// @brief Encodes one text (see Tokenizer).
@@ -185,24 +163,6 @@ class AutoTokenizer {
   [[nodiscard]] const Variant& variant() const noexcept { return tokenizer_; }
 
  private:
-  [[nodiscard]] static AutoTokenizer load_sentencepiece_dir([[maybe_unused]] const std::filesystem::path& dir) {
-#if defined(FTLIB_HAS_SENTENCEPIECE)
-    return AutoTokenizer(SentencePieceTokenizer::from_pretrained(dir));
-#else
-    throw error(dir.string() + ": is a SentencePiece (ALBERT) tokenizer, but this build of ftlib has no SentencePiece "
-                "support (link the ftlib::sentencepiece component)");
-#endif
-  }
-
-  [[nodiscard]] static AutoTokenizer load_sentencepiece_file([[maybe_unused]] const std::filesystem::path& file) {
-#if defined(FTLIB_HAS_SENTENCEPIECE)
-    return AutoTokenizer(SentencePieceTokenizer::from_model_file(file));
-#else
-    throw error(file.string() + ": is a SentencePiece model, but this build of ftlib has no SentencePiece support "
-                "(link the ftlib::sentencepiece component)");
-#endif
-  }
-
   Variant tokenizer_;
 };
 

@@ -8,7 +8,7 @@
 // The SentencePiece part (model file, normalizer, Viterbi search, decoder) is ftlib's own
 // (sentencepiece_model.hpp), identical to libsentencepiece 0.1.97 but without loading it: that
 // library's embedded protobuf runtime clashes with LibTorch's. Needs only ftlib::ftlib (utf8proc);
-// the ftlib::sentencepiece target remains for FTLIB_HAS_SENTENCEPIECE and find_package components.
+// the ftlib::sentencepiece target remains for find_package components.
 
 #include <utf8proc.h>
 

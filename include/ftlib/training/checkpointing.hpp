@@ -1,9 +1,10 @@
 #pragma once
-// Checkpoint directories: output_dir/checkpoint-<step>/ holds config.json + model.safetensors
-// (the model's save_pretrained), the tokenizer files, optimizer.safetensors (AdamW moments and
-// step counts) and trainer_state.json (position, best metric, schedule, RNG, log history). A
-// checkpoint is filled under a hidden temporary name and renamed into place, so a crash mid-save
-// leaves either the previous state or the complete new one, never a partial checkpoint-<step>.
+// Checkpoints: output_dir/checkpoint-<step>/ holds config.json + model.safetensors (the model's
+// save_pretrained), the tokenizer files, optimizer.safetensors (AdamW moments and step counts) and
+// trainer_state.json (position, best metric, schedule, RNG, log history). A checkpoint is filled
+// under a hidden temporary name and swapped into place, so a crash mid-save leaves either the
+// previous state or the complete new one, never a partial checkpoint-<step>. CheckpointManager
+// writes, rotates and resumes them and keeps the best weights.
 
 #include <algorithm>
 #include <charconv>
@@ -21,9 +22,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ftlib/core/batch.hpp"
-#include "ftlib/core/host_tensor.hpp"
 #include "ftlib/core/error.hpp"
+#include "ftlib/core/host_tensor.hpp"
+#include "ftlib/core/trainer_state.hpp"
 #include "ftlib/io/atomic_file.hpp"
 #include "ftlib/io/json_file.hpp"
 #include "ftlib/hf/safetensors.hpp"
@@ -112,5 +113,139 @@ void assign_parameters(Model& model, const std::map<std::string, HostTensor>& va
   for (const auto& info : file.tensors()) out.emplace(info.name, file.to_float32(info.name));
   return out;
 }
+
+
+/// @brief Writes, rotates and resumes from output_dir/checkpoint-<step>/ directories, and keeps the
+///        best evaluated weights (in memory, and on disk where the best checkpoint is).
+class CheckpointManager {
+ public:
+  /// @brief Checkpoints under `output_dir` (empty: none are written), keeping at most
+  ///        `save_total_limit` of them (the best one always stays).
+  CheckpointManager(std::filesystem::path output_dir, std::optional<std::int64_t> save_total_limit)
+      : output_dir_(std::move(output_dir)), save_total_limit_(save_total_limit) {
+    if (!output_dir_.empty()) io::remove_stale_temporaries(output_dir_);
+  }
+
+  /// @brief Whether checkpoints are written at all.
+  [[nodiscard]] bool enabled() const noexcept { return !output_dir_.empty(); }
+  /// @brief The newest checkpoint this run wrote.
+  [[nodiscard]] const std::optional<std::filesystem::path>& last_saved() const noexcept { return last_saved_; }
+
+  /// @brief Writes checkpoint-<state.global_step>/: the model (save_pretrained), the tokenizer files,
+  ///        optimizer.safetensors, and trainer_state.json = state + `extra` (schedule, data fingerprint)
+  ///        + the model's RNG and loss-scaler state; then deletes checkpoints over the limit. Refuses
+  ///        (error) to write non-finite weights or moments: a checkpoint must be resumable.
+  template <SequenceClassifier Model, class Tok, class Optimizer>
+  std::filesystem::path save(Model& model, const Tok& tokenizer, const Optimizer& optimizer, const TrainerState& state,
+                             const nlohmann::json& extra) {
+    namespace fs = std::filesystem;
+    using Ops = ParamOps<typename Model::Tensor>;
+    const auto optimizer_state = optimizer.state_dict();
+    for (const auto& [name, t] : optimizer_state) {
+      if (!detail::all_finite(t))
+        throw error("step " + std::to_string(state.global_step) + ": optimizer state '" + name +
+                    "' is not finite; refusing to write a corrupt checkpoint");
+    }
+    for (const auto& p : model.parameters()) {
+      if (!detail::all_finite(Ops::to_host(p.value)))
+        throw error("step " + std::to_string(state.global_step) + ": parameter '" + p.name +
+                    "' is not finite; refusing to write a corrupt checkpoint");
+    }
+    const fs::path dir = output_dir_ / checkpoint_name(state.global_step);
+    io::replace_directory_atomically(dir, [&](const fs::path& tmp) {
+      model.save_pretrained(tmp);
+      tokenizer.save(tmp);
+      hf::save_safetensors(tmp / "optimizer.safetensors", optimizer_state, {{"format", "ftlib-adamw"}});
+      nlohmann::json j = state.to_json();
+      for (const auto& [key, value] : extra.items()) j[key] = value;
+      if constexpr (RngStateModel<Model>) j["model_rng_state"] = model.rng_state();
+      if constexpr (LossScalingModel<Model>) j["model_loss_scaler_state"] = model.loss_scaler_state();
+      io::write_json_file(tmp / "trainer_state.json", j);
+    });
+    last_saved_ = dir;
+    rotate(state);
+    return dir;
+  }
+
+  /// @brief Restores model, optimizer and the model's RNG / loss-scaler state from `dir` and returns
+  ///        its TrainerState. option_error naming resume_from_checkpoint when `dir` was written for
+  ///        other data or batching (`fingerprint`) or for a run of another length. With `keep_best`,
+  ///        the best checkpoint's weights (when on disk) become the best weights.
+  template <SequenceClassifier Model, class Optimizer>
+  TrainerState resume(const std::filesystem::path& dir, Model& model, Optimizer& optimizer, const nlohmann::json& fingerprint,
+                      std::int64_t max_steps, bool keep_best) {
+    const auto state_path = dir / "trainer_state.json";
+    const nlohmann::json j = io::read_json_file(state_path);
+    if (const auto it = j.find("data"); it == j.end() || *it != fingerprint) {
+      throw option_error(SourceLocation{"resume_from_checkpoint", {}, {}},
+                         dir.string() + " was written for different data or batching (" +
+                             (it == j.end() ? std::string("no data fingerprint") : it->dump()) + ") than this run (" +
+                             fingerprint.dump() + "); resume with the same training file, batch size, accumulation, seed, "
+                             "shuffle, group-by-length and max length");
+    }
+    TrainerState loaded = TrainerState::from_json(j, state_path);
+    if (loaded.max_steps != max_steps)
+      throw option_error(SourceLocation{"resume_from_checkpoint", {}, {}},
+                         dir.string() + " belongs to a run of " + std::to_string(loaded.max_steps) +
+                             " steps, this one has " + std::to_string(max_steps) +
+                             " (keep num_train_epochs / max_steps as they were)");
+    assign_parameters(model, load_host_tensors(dir / "model.safetensors"), (dir / "model.safetensors").string());
+    auto params = model.parameters();
+    optimizer.load_state_dict(load_host_tensors(dir / "optimizer.safetensors"), params);
+    if constexpr (RngStateModel<Model>) {
+      if (j.contains("model_rng_state")) model.set_rng_state(j.at("model_rng_state").get<typename Model::RngState>());
+    }
+    if constexpr (LossScalingModel<Model>) {
+      if (j.contains("model_loss_scaler_state"))
+        model.set_loss_scaler_state(j.at("model_loss_scaler_state").get<typename Model::LossScalerState>());
+    }
+    best_weights_.clear();
+    if (keep_best && loaded.best_step) {
+      const auto best_dir = dir.parent_path() / checkpoint_name(*loaded.best_step);
+      if (std::filesystem::exists(best_dir / "model.safetensors")) {
+        // Read into memory without disturbing the current weights.
+        best_weights_ = load_host_tensors(best_dir / "model.safetensors");
+        const auto current = model.parameters();
+        std::erase_if(best_weights_, [&](const auto& kv) {
+          return std::none_of(current.begin(), current.end(), [&](const auto& p) { return p.name == kv.first; });
+        });
+      }
+    }
+    return loaded;
+  }
+
+  /// @brief Remembers the model's current weights as the best ones (in memory).
+  template <SequenceClassifier Model>
+  void keep_best(Model& model) {
+    best_weights_ = snapshot_parameters(model);
+  }
+  /// @brief Loads the best weights back into the model; false when none were kept.
+  template <SequenceClassifier Model>
+  bool restore_best(Model& model, std::int64_t best_step) const {
+    if (best_weights_.empty()) return false;
+    assign_parameters(model, best_weights_, "best model (step " + std::to_string(best_step) + ")");
+    return true;
+  }
+
+ private:
+  // save_total_limit: delete the oldest checkpoints, never the best one or the newest.
+  void rotate(const TrainerState& state) const {
+    if (!save_total_limit_) return;
+    auto all = list_checkpoints(output_dir_);
+    std::size_t keep = static_cast<std::size_t>(*save_total_limit_);
+    std::erase_if(all, [&](const auto& c) { return state.best_step && c.first == *state.best_step; });
+    if (state.best_step && keep > 1) --keep;
+    while (all.size() > std::max<std::size_t>(keep, 1)) {
+      std::error_code ec;
+      std::filesystem::remove_all(all.front().second, ec);
+      all.erase(all.begin());
+    }
+  }
+
+  std::filesystem::path output_dir_;
+  std::optional<std::int64_t> save_total_limit_;
+  std::optional<std::filesystem::path> last_saved_;
+  std::map<std::string, HostTensor> best_weights_;
+};
 
 }  // namespace ftlib::training

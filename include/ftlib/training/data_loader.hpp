@@ -57,7 +57,7 @@ inline EncodedDataset from_encodings(std::vector<Encoding>&& encodings, std::vec
 }
 
 inline EncodeOptions truncating(std::int64_t max_length) {
-  if (max_length < 2) throw option_error(SourceLocation{"--max-length", {}, {}}, "must be >= 2, got " + std::to_string(max_length));
+  if (max_length < 2) throw option_error(SourceLocation{"max_length", {}, {}}, "must be >= 2, got " + std::to_string(max_length));
   EncodeOptions options;
   options.with_max_length(static_cast<std::size_t>(max_length)).with_truncation(Truncation::longest_first);
   options.padding = Padding::none;

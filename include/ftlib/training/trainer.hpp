@@ -1,17 +1,19 @@
 #pragma once
-// Trainer<Model, Tokenizer, Optimizer, Scheduler>: transformers' Trainer loop for sequence
-// classification, written once for every backend. fit() = seeded shuffling, dynamic padding,
-// optional length grouping, gradient accumulation, clipping, AdamW + schedule, evaluation every
-// eval_steps, early stopping, best-model restore, atomic checkpoints that resume exactly, JSONL
-// logs through callbacks. evaluate() and predict() run the model without gradients.
+// Trainer<Model, Tokenizer, Optimizer, Scheduler, Strategy>: transformers' Trainer loop for sequence
+// classification, written once for every backend, assembled from small pieces:
+//   training_step.hpp   one optimizer step (micro-batches, gradient reduction, clipping, update)
+//   evaluator.hpp       a pass without gradients: loss, logits, metrics
+//   checkpointing.hpp   CheckpointManager: writing, rotation, best-model keeping, exact resume
+//   strategy.hpp        who this process is in a distributed run (SingleProcess by default)
+// fit() = seeded shuffling, dynamic padding, optional length grouping, gradient accumulation,
+// clipping, AdamW + schedule, evaluation every eval_steps, early stopping (an ordinary
+// EarlyStopping callback), best-model restore, atomic checkpoints that resume exactly, logs
+// through callbacks. evaluate() and predict() run the model without gradients.
 
-#include <chrono>
 #include <cmath>
-#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -23,24 +25,24 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ftlib/core/batch.hpp"
-#include "ftlib/core/host_tensor.hpp"
 #include "ftlib/callbacks/early_stopping.hpp"
 #include "ftlib/callbacks/traits.hpp"
-#include "ftlib/data/dataset.hpp"
 #include "ftlib/core/error.hpp"
-#include "ftlib/hf/safetensors.hpp"
+#include "ftlib/core/trainer_state.hpp"
+#include "ftlib/data/dataset.hpp"
 #include "ftlib/metrics/classification.hpp"
+#include "ftlib/metrics/metric_lookup.hpp"
 #include "ftlib/models/model_concept.hpp"
 #include "ftlib/optim/adamw.hpp"
 #include "ftlib/optim/schedules.hpp"
 #include "ftlib/tokenizers/tokenizer_concept.hpp"
-#include "ftlib/training/builtin_callbacks.hpp"
 #include "ftlib/training/checkpointing.hpp"
 #include "ftlib/training/data_loader.hpp"
 #include "ftlib/training/evaluation.hpp"
-#include "ftlib/core/trainer_state.hpp"
+#include "ftlib/training/evaluator.hpp"
+#include "ftlib/training/strategy.hpp"
 #include "ftlib/training/training_arguments.hpp"
+#include "ftlib/training/training_step.hpp"
 
 namespace ftlib {
 
@@ -57,20 +59,10 @@ struct TrainResult {
 
 namespace training::detail {
 
-template <class T>
-T& unwrap(T& t) { return t; }
-template <class T>
-T& unwrap(std::reference_wrapper<T> t) { return t.get(); }
-
-inline double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 // The default scheduler from the arguments (transformers' get_scheduler by name).
 inline LearningRateSchedule make_schedule(const TrainingArguments& args, std::int64_t total_steps) {
-  const SchedulerType type = parse_scheduler_type(args.lr_scheduler_type);
   LearningRateSchedule s;
-  s.type = type;
+  s.type = parse_scheduler_type(args.lr_scheduler_type);
   s.base_lr = args.learning_rate;
   s.num_warmup_steps = args.warmup_steps_for(total_steps);
   s.num_training_steps = total_steps;
@@ -83,20 +75,27 @@ inline nlohmann::json schedule_json(const LearningRateSchedule& s) {
           {"num_training_steps", s.num_training_steps}};
 }
 
+// The callback a hooks-tuple element stands for: itself, or the engaged value of an optional one.
+template <class C>
+C* callback_of(C& c) { return &c; }
+template <class C>
+C* callback_of(std::optional<C>& c) { return c ? &*c : nullptr; }
+
 }  // namespace training::detail
 
 /// @brief The training loop. Holds a reference to the model (which it trains in place) and a copy
 ///        of the tokenizer. Optimizer must offer AdamW's interface (step, set_lr, state_dict,
 ///        load_state_dict, construction from AdamWOptions); Scheduler must offer lr(step) and be
-///        constructible by Scheduler(args, total_steps) unless it is LearningRateSchedule.
+///        constructible by Scheduler(args, total_steps) unless it is LearningRateSchedule; Strategy
+///        is a TrainingStrategy (SingleProcess, or a data-parallel one).
 template <SequenceClassifier Model, Tokenizer Tok, class Optimizer = AdamW<typename Model::Tensor>,
-          class Scheduler = LearningRateSchedule>
+          class Scheduler = LearningRateSchedule, TrainingStrategy Strategy = SingleProcess>
 class Trainer {
  public:
   /// @brief A trainer for `model` (kept by reference: it must outlive the trainer).
-  /// @throws option_error for invalid arguments, naming the flag.
-  Trainer(Model& model, Tok tokenizer, TrainingArguments args = {})
-      : model_(&model), tokenizer_(std::move(tokenizer)), args_(std::move(args)) {
+  /// @throws option_error for invalid arguments, naming the field.
+  Trainer(Model& model, Tok tokenizer, TrainingArguments args = {}, Strategy strategy = {})
+      : model_(&model), tokenizer_(std::move(tokenizer)), args_(std::move(args)), strategy_(std::move(strategy)) {
     args_.validate();
     (void)parse_scheduler_type(args_.lr_scheduler_type);
   }
@@ -107,6 +106,8 @@ class Trainer {
   [[nodiscard]] Model& model() noexcept { return *model_; }
   /// @brief The tokenizer.
   [[nodiscard]] const Tok& tokenizer() const noexcept { return tokenizer_; }
+  /// @brief The training strategy.
+  [[nodiscard]] Strategy& strategy() noexcept { return strategy_; }
   /// @brief The state of the last (or current) fit().
   [[nodiscard]] const TrainerState& state() const noexcept { return state_; }
   /// @brief Label names used in reports (from the training set; settable for evaluate-only use).
@@ -140,33 +141,7 @@ class Trainer {
 
   /// @brief Evaluates already-tokenized rows.
   [[nodiscard]] EvalResult evaluate_encoded(const EncodedDataset& data, const std::vector<std::string>& names) {
-    const double t0 = training::detail::now_s();
-    model_->set_training(false);
-    EvalResult result;
-    const DataLoader loader(data, eval_loader_options());
-    const auto num_labels = static_cast<std::size_t>(model_->num_labels());
-    result.logits.shape = {static_cast<std::int64_t>(data.size()), static_cast<std::int64_t>(num_labels)};
-    result.logits.data.reserve(data.size() * num_labels);
-    double loss_sum = 0.0;
-    for (const auto& rows : loader.epoch_batches(0)) {
-      const Batch batch = loader.make_batch(rows);
-      ForwardOutput out = model_->forward(batch);
-      if (out.logits.data.size() != rows.size() * num_labels)
-        throw tensor_error("evaluate: the model returned " + std::to_string(out.logits.data.size()) + " logits for " +
-                           std::to_string(rows.size()) + " rows of " + std::to_string(num_labels) + " classes");
-      result.logits.data.insert(result.logits.data.end(), out.logits.data.begin(), out.logits.data.end());
-      if (out.has_loss) loss_sum += out.loss * static_cast<double>(rows.size());
-    }
-    result.num_examples = static_cast<std::int64_t>(data.size());
-    result.predictions = argmax_rows(result.logits.data, num_labels);
-    if (data.has_labels() && !data.empty()) {
-      result.has_loss = true;
-      result.loss = loss_sum / static_cast<double>(data.size());
-      std::vector<std::string> report_names = names.size() == num_labels ? names : std::vector<std::string>{};
-      result.metrics = compute_classification_metrics(result.predictions, data.labels, num_labels, std::move(report_names));
-    }
-    result.runtime_s = training::detail::now_s() - t0;
-    return result;
+    return training::evaluate(*model_, strategy_, data, eval_loader_options(), names);
   }
 
   /// @brief Predicted labels, softmax probabilities and logits of each text.
@@ -183,15 +158,14 @@ class Trainer {
     return p;
   }
 
-  /// @brief Writes the model (save_pretrained) and the tokenizer files into `dir`.
+  /// @brief Writes the model (save_pretrained) and the tokenizer files into `dir` (main process only).
   void save_model(const std::filesystem::path& dir) const {
+    if (!strategy_.is_main_process()) return;
     model_->save_pretrained(dir);
     tokenizer_.save(dir);
   }
 
  private:
-  using Ops = ParamOps<typename Model::Tensor>;
-
   [[nodiscard]] std::size_t threads() const { return static_cast<std::size_t>(args_.dataloader_num_threads); }
 
   [[nodiscard]] DataLoaderOptions eval_loader_options() const {
@@ -200,6 +174,17 @@ class Trainer {
     o.shuffle = false;
     o.pad_to_max_length = args_.pad_to_max_length;
     o.max_length = args_.max_length;
+    return o;
+  }
+
+  [[nodiscard]] DataLoaderOptions train_loader_options() const {
+    DataLoaderOptions o;
+    o.batch_size = args_.per_device_train_batch_size;
+    o.shuffle = args_.shuffle;
+    o.group_by_length = args_.group_by_length;
+    o.pad_to_max_length = args_.pad_to_max_length;
+    o.max_length = args_.max_length;
+    o.seed = static_cast<std::uint64_t>(args_.seed);
     return o;
   }
 
@@ -233,43 +218,55 @@ class Trainer {
             {"max_length", args_.max_length}};
   }
 
-  template <class Hook, class Tuple>
+  // Tokenizes a labelled set whose labels must fit the model's head.
+  template <class D>
+  [[nodiscard]] EncodedDataset encode_labelled(const D& data, const std::string& what) const {
+    EncodedDataset encoded = encode_dataset(data, tokenizer_, args_.max_length, threads());
+    if (encoded.empty()) throw option_error("the " + what + " is empty");
+    if (!encoded.has_labels()) throw option_error("the " + what + " has no labels");
+    const std::int64_t n = model_->num_labels();
+    for (std::size_t i = 0; i < encoded.labels.size(); ++i) {
+      if (encoded.labels[i] < 0 || encoded.labels[i] >= n)
+        throw option_error("the " + what + " has label id " + std::to_string(encoded.labels[i]) + " (row " + std::to_string(i + 1) +
+                           ") but the model has " + std::to_string(n) + " labels (ids 0.." + std::to_string(n - 1) + ")");
+    }
+    return encoded;
+  }
+
+  // Calls `hook` on every callback that has it; true when one asked to stop.
+  template <class Tuple, class Hook>
   bool notify(Tuple& hooks, Hook&& hook) {
     bool stop = false;
-    std::apply([&](auto&... h) { ((stop = callbacks::detail::call(hook, training::detail::unwrap(h)) || stop), ...); }, hooks);
+    std::apply(
+        [&](auto&... c) {
+          const auto call = [&](auto* callback) { return callback != nullptr && callbacks::detail::call(hook, *callback); };
+          ((stop = call(training::detail::callback_of(c)) || stop), ...);
+        },
+        hooks);
     return stop;
+  }
+
+  template <class Tuple>
+  void log(Tuple& hooks, nlohmann::json record) {
+    state_.log_history.push_back(record);
+    (void)notify(hooks, [&](auto& c) -> decltype(c.on_log(state_, record)) { return c.on_log(state_, record); });
   }
 
   template <class D, class... Callbacks>
   TrainResult run(const D& train, const D* validation, Callbacks&... user_callbacks) {
-    namespace fs = std::filesystem;
+    static_assert((callbacks::TrainerCallback<std::remove_cvref_t<Callbacks>> && ...),
+                  "a Trainer callback must implement at least one hook: on_train_begin, on_epoch_begin, on_step_end, "
+                  "on_log, on_evaluate, on_save, on_epoch_end or on_train_end (see ftlib/callbacks/traits.hpp)");
     args_.validate();
-    const double t0 = training::detail::now_s();
+    const double t0 = training::now_s();
     if constexpr (requires { train.id2label(); }) {
       if (label_names_.empty()) label_names_ = train.id2label();
     }
 
-    // Tokenize once; labels must fit the model's head.
-    const EncodedDataset train_data = encode_dataset(train, tokenizer_, args_.max_length, threads());
-    if (train_data.empty()) throw option_error("the training set is empty");
-    if (!train_data.has_labels()) throw option_error("the training set has no labels");
-    check_labels(train_data, "training set");
+    const EncodedDataset train_data = encode_labelled(train, "training set");
     std::optional<EncodedDataset> validation_data;
-    if (validation != nullptr) {
-      validation_data = encode_dataset(*validation, tokenizer_, args_.max_length, threads());
-      if (validation_data->empty()) throw option_error("the validation set is empty");
-      if (!validation_data->has_labels()) throw option_error("the validation set has no labels");
-      check_labels(*validation_data, "validation set");
-    }
-
-    DataLoaderOptions loader_options;
-    loader_options.batch_size = args_.per_device_train_batch_size;
-    loader_options.shuffle = args_.shuffle;
-    loader_options.group_by_length = args_.group_by_length;
-    loader_options.pad_to_max_length = args_.pad_to_max_length;
-    loader_options.max_length = args_.max_length;
-    loader_options.seed = static_cast<std::uint64_t>(args_.seed);
-    const DataLoader loader(train_data, loader_options);
+    if (validation != nullptr) validation_data = encode_labelled(*validation, "validation set");
+    const DataLoader loader(train_data, train_loader_options());
 
     const auto batches_per_epoch = static_cast<std::int64_t>(loader.num_batches());
     const std::int64_t accumulation = args_.gradient_accumulation_steps;
@@ -279,33 +276,29 @@ class Trainer {
                             : static_cast<std::int64_t>(std::ceil(args_.num_train_epochs * static_cast<double>(steps_per_epoch)));
     const Scheduler scheduler = make_scheduler(max_steps);
     Optimizer optimizer(optimizer_options());
+    training::CheckpointManager checkpoints(strategy_.is_main_process() ? args_.output_dir : std::filesystem::path(),
+                                            args_.save_total_limit);
+    const nlohmann::json fingerprint = data_fingerprint(train_data.size());
 
+    if (args_.resume_from_checkpoint) {
+      state_ = checkpoints.resume(*args_.resume_from_checkpoint, *model_, optimizer, fingerprint, max_steps,
+                                  args_.load_best_model_at_end);
+    } else {
+      state_ = TrainerState{};
+      state_.max_steps = max_steps;
+      state_.batches_per_epoch = batches_per_epoch;
+      state_.steps_per_epoch = steps_per_epoch;
+      if constexpr (SeedableModel<Model>) model_->set_seed(static_cast<std::uint64_t>(args_.seed));
+    }
+    const std::int64_t start_step = state_.global_step;
+
+    // The built-in early stopping is the EarlyStopping callback, first among the callbacks.
     std::optional<EarlyStopping> early;
     if (args_.early_stopping_patience) {
       early.emplace(args_.metric_for_best_model, args_.metric_greater_is_better() ? MetricMode::max : MetricMode::min,
                     static_cast<int>(*args_.early_stopping_patience), args_.early_stopping_threshold);
     }
-
-    state_ = TrainerState{};
-    state_.max_steps = max_steps;
-    state_.batches_per_epoch = batches_per_epoch;
-    state_.steps_per_epoch = steps_per_epoch;
-    best_weights_.clear();
-    last_checkpoint_.reset();
-    const nlohmann::json fingerprint = data_fingerprint(train_data.size());
-
-    if (!args_.output_dir.empty()) io::remove_stale_temporaries(args_.output_dir);
-    if (args_.resume_from_checkpoint) {
-      resume(*args_.resume_from_checkpoint, optimizer, fingerprint);
-      if (early) {
-        for (const double v : state_.metric_history) (void)early->should_stop(v);
-      }
-    } else if constexpr (requires { model_->set_seed(std::uint64_t{}); }) {
-      model_->set_seed(static_cast<std::uint64_t>(args_.seed));
-    }
-    const std::int64_t start_step = state_.global_step;
-
-    auto hooks = std::tuple<decltype(callbacks::adapt(user_callbacks))...>(callbacks::adapt(user_callbacks)...);
+    auto hooks = std::tuple<std::optional<EarlyStopping>&, Callbacks&...>(early, user_callbacks...);
     bool stop = notify(hooks, [&](auto& c) -> decltype(c.on_train_begin(state_)) { return c.on_train_begin(state_); });
     stop = stop || state_.should_stop || state_.global_step >= max_steps;
 
@@ -324,52 +317,15 @@ class Trainer {
         // One optimizer step over up to `accumulation` micro-batches (fewer at the end of an epoch).
         const std::int64_t first = state_.batch_in_epoch;
         const std::int64_t last = std::min(first + accumulation, batches_per_epoch);
-        std::string bad;
-        double loss_sum = 0.0;
-        for (std::int64_t b = first; b < last && bad.empty(); ++b) {
-          const Batch batch = loader.make_batch(batches[static_cast<std::size_t>(b)]);
-          const double loss = model_->forward_backward(batch, scale);
-          if (!std::isfinite(loss)) bad = "the training loss is " + describe(loss) + " on micro-batch " + std::to_string(b) + " of epoch " + std::to_string(epoch);
-          loss_sum += loss;
-        }
-        double grad_norm = std::numeric_limits<double>::quiet_NaN();
-        // A model with dynamic loss scaling (fp16) reports overflowed scaled gradients: it has
-        // already lowered its scale, and skipping the step is the scaler's rule, never an error.
-        bool overflow = false;
-        if (bad.empty()) {
-          grad_norm = model_->clip_grad_norm(clip);
-          if (!std::isfinite(grad_norm)) {
-            if constexpr (requires { { model_->gradient_overflow() } -> std::convertible_to<bool>; })
-              overflow = model_->gradient_overflow();
-            bad = overflow ? "the loss-scaled gradients overflowed (norm " + describe(grad_norm) + "); loss scale lowered"
-                           : "the gradient norm is " + describe(grad_norm) + " (epoch " + std::to_string(epoch) + ")";
-          }
-        }
         const std::int64_t step = state_.global_step + 1;
         const double lr = scheduler.lr(state_.global_step);
-        if (bad.empty()) {
-          optimizer.set_lr(lr);
-          auto params = model_->parameters();
-          optimizer.step(params);
-          const double step_loss = loss_sum / static_cast<double>(last - first);
-          state_.last_loss = step_loss;
-          state_.total_loss += step_loss;
-          state_.logging_loss += step_loss;
-          ++state_.logging_count;
-        } else if (args_.on_nonfinite_loss == NonFiniteLoss::error && !overflow) {
-          model_->zero_grad();
-          throw error("step " + std::to_string(step) + ": " + bad +
-                      "; training stopped before the optimizer update, so the weights and every checkpoint written "
-                      "so far are intact. Try a lower --learning-rate, check the data, or skip such steps with "
-                      "--skip-nonfinite-steps (TrainingArguments::on_nonfinite_loss = NonFiniteLoss::skip)");
-        } else {
-          ++state_.skipped_steps;
-          state_.last_loss = std::numeric_limits<double>::quiet_NaN();
-          log(hooks, {{"skipped_step", step}, {"reason", bad}, {"epoch", state_.epoch}, {"step", step}});
-        }
-        model_->zero_grad();
+        const std::span<const std::vector<std::size_t>> micro_batches(batches.data() + first, static_cast<std::size_t>(last - first));
+        const training::StepOutcome outcome =
+            training::training_step(*model_, optimizer, strategy_, loader, micro_batches, first, epoch, scale, clip, lr);
+        record_step(outcome, step, hooks);
+
         state_.global_step = step;
-        state_.last_grad_norm = grad_norm;
+        state_.last_grad_norm = outcome.grad_norm;
         state_.last_learning_rate = lr;
         state_.batch_in_epoch = last;
         const bool end_of_epoch = last == batches_per_epoch;
@@ -393,67 +349,55 @@ class Trainer {
 
         bool evaluated = false;
         if (validation_data && ((args_.eval_steps > 0 && step % args_.eval_steps == 0) || (args_.eval_steps == 0 && end_of_epoch))) {
-          stop = evaluate_during_training(*validation_data, early, hooks) || stop;
+          stop = evaluate_during_training(*validation_data, checkpoints, hooks) || stop;
           evaluated = true;
         }
+        stop = strategy_.any(stop);
         if (step >= max_steps) stop = true;
         state_.should_stop = state_.should_stop || (stop && step < max_steps);
-        const bool save = !args_.output_dir.empty() &&
+        const bool save = checkpoints.enabled() &&
                           (args_.save_steps > 0 ? step % args_.save_steps == 0 : (evaluated || (!validation_data && end_of_epoch)));
-        if (save) save_checkpoint(optimizer, scheduler, fingerprint, hooks);
+        if (save) {
+          nlohmann::json extra = {{"data", fingerprint}};
+          if constexpr (std::is_same_v<Scheduler, LearningRateSchedule>) extra["scheduler"] = training::detail::schedule_json(scheduler);
+          const auto dir = checkpoints.save(*model_, tokenizer_, optimizer, state_, extra);
+          (void)notify(hooks, [&](auto& c) -> decltype(c.on_save(state_, dir)) { return c.on_save(state_, dir); });
+        }
         if (end_of_epoch) {
           stop = notify(hooks, [&](auto& c) -> decltype(c.on_epoch_end(state_)) { return c.on_epoch_end(state_); }) || stop;
           break;
         }
       }
     }
-
-    TrainResult result;
-    result.stopped_early = state_.should_stop;
-    if (args_.load_best_model_at_end && !best_weights_.empty()) {
-      training::assign_parameters(*model_, best_weights_, "best model (step " + std::to_string(state_.best_step.value_or(0)) + ")");
-      result.restored_best = true;
-    }
-    model_->set_training(false);
-    const std::int64_t taken = state_.global_step - state_.skipped_steps;
-    result.training_loss = taken > 0 ? state_.total_loss / static_cast<double>(taken) : 0.0;
-    result.runtime_s = training::detail::now_s() - t0;
-    const double rows = static_cast<double>(state_.global_step - start_step) * static_cast<double>(accumulation) *
-                        static_cast<double>(args_.per_device_train_batch_size);
-    result.samples_per_second = result.runtime_s > 0 ? rows / result.runtime_s : 0.0;
-    log(hooks, {{"train_runtime", result.runtime_s},
-                {"train_samples_per_second", result.samples_per_second},
-                {"train_loss", result.training_loss},
-                {"epoch", state_.epoch},
-                {"step", state_.global_step}});
-    (void)notify(hooks, [&](auto& c) -> decltype(c.on_train_end(state_)) { return c.on_train_end(state_); });
-    result.state = state_;
-    result.last_checkpoint = last_checkpoint_;
-    return result;
+    return finish(t0, start_step, checkpoints, hooks);
   }
 
-  static std::string describe(double v) {
-    if (std::isnan(v)) return "NaN";
-    return v > 0 ? "+inf" : "-inf";
-  }
-
-  void check_labels(const EncodedDataset& data, const std::string& what) const {
-    const std::int64_t n = model_->num_labels();
-    for (std::size_t i = 0; i < data.labels.size(); ++i) {
-      if (data.labels[i] < 0 || data.labels[i] >= n)
-        throw option_error("the " + what + " has label id " + std::to_string(data.labels[i]) + " (row " + std::to_string(i + 1) +
-                           ") but the model has " + std::to_string(n) + " labels (ids 0.." + std::to_string(n - 1) + ")");
-    }
-  }
-
+  // Books a step's loss, or its failure: a non-finite loss stops training (nothing of the bad step is
+  // saved) unless skipping is asked for; an fp16 overflow is always skipped (GradScaler's rule).
   template <class Tuple>
-  void log(Tuple& hooks, nlohmann::json record) {
-    state_.log_history.push_back(record);
-    (void)notify(hooks, [&](auto& c) -> decltype(c.on_log(state_, record)) { return c.on_log(state_, record); });
+  void record_step(const training::StepOutcome& outcome, std::int64_t step, Tuple& hooks) {
+    if (outcome.applied) {
+      state_.last_loss = outcome.loss;
+      state_.total_loss += outcome.loss;
+      state_.logging_loss += outcome.loss;
+      ++state_.logging_count;
+      return;
+    }
+    if (args_.on_nonfinite_loss == NonFiniteLoss::error && !outcome.overflow) {
+      throw error("step " + std::to_string(step) + ": " + outcome.problem +
+                  "; training stopped before the optimizer update, so the weights and every checkpoint written "
+                  "so far are intact. Try a lower learning_rate, check the data, or skip such steps "
+                  "(on_nonfinite_loss = skip)");
+    }
+    ++state_.skipped_steps;
+    state_.last_loss = std::numeric_limits<double>::quiet_NaN();
+    log(hooks, {{"skipped_step", step}, {"reason", outcome.problem}, {"epoch", state_.epoch}, {"step", step}});
   }
 
+  // Evaluates, logs, tracks the best metric (and its weights), then lets the callbacks (early
+  // stopping among them) decide whether to stop.
   template <class Tuple>
-  bool evaluate_during_training(const EncodedDataset& data, std::optional<EarlyStopping>& early, Tuple& hooks) {
+  bool evaluate_during_training(const EncodedDataset& data, training::CheckpointManager& checkpoints, Tuple& hooks) {
     const EvalResult r = evaluate_encoded(data, label_names_);
     model_->set_training(true);
     const auto metrics = r.to_map("eval_");
@@ -463,124 +407,52 @@ class Trainer {
     record["step"] = state_.global_step;
     log(hooks, record);
 
-    const auto it = metrics.find(args_.metric_for_best_model);
-    const auto it2 = it != metrics.end() ? it : metrics.find("eval_" + args_.metric_for_best_model);
-    if (it2 == metrics.end()) {
-      std::string names;
-      for (const auto& [k, v] : metrics) names += (names.empty() ? "" : ", ") + k;
-      throw option_error(SourceLocation{"--metric-for-best-model", {}, {}},
-                         "'" + args_.metric_for_best_model + "' is not an evaluation metric; available: " + names);
-    }
-    const double value = it2->second;
+    const auto value = find_metric(metrics, args_.metric_for_best_model);
+    if (!value)
+      throw option_error(SourceLocation{"metric_for_best_model", {}, {}}, "'" + args_.metric_for_best_model +
+                                                                              "' is not an evaluation metric; available: " +
+                                                                              metric_names(metrics));
     const bool greater = args_.metric_greater_is_better();
-    const bool is_best = !std::isnan(value) && (!state_.best_metric || (greater ? value > *state_.best_metric : value < *state_.best_metric));
+    const bool is_best = !std::isnan(*value) && (!state_.best_metric || (greater ? *value > *state_.best_metric : *value < *state_.best_metric));
     if (is_best) {
-      state_.best_metric = value;
+      state_.best_metric = *value;
       state_.best_step = state_.global_step;
-      if (args_.load_best_model_at_end) best_weights_ = training::snapshot_parameters(*model_);
+      if (args_.load_best_model_at_end) checkpoints.keep_best(*model_);
     }
-    state_.metric_history.push_back(value);
-    bool stop = early && early->should_stop(value);
-    stop = notify(hooks, [&](auto& c) -> decltype(c.on_evaluate(state_, metrics)) { return c.on_evaluate(state_, metrics); }) || stop;
-    return stop;
+    state_.metric_history.push_back(*value);
+    return notify(hooks, [&](auto& c) -> decltype(c.on_evaluate(state_, metrics)) { return c.on_evaluate(state_, metrics); });
   }
 
   template <class Tuple>
-  void save_checkpoint(Optimizer& optimizer, const Scheduler& scheduler, const nlohmann::json& fingerprint, Tuple& hooks) {
-    namespace fs = std::filesystem;
-    const auto optimizer_state = optimizer.state_dict();
-    // A checkpoint is only worth keeping if it can be resumed: refuse non-finite weights or moments.
-    for (const auto& [name, t] : optimizer_state) {
-      if (!training::detail::all_finite(t))
-        throw error("step " + std::to_string(state_.global_step) + ": optimizer state '" + name +
-                    "' is not finite; refusing to write a corrupt checkpoint");
-    }
-    for (const auto& p : model_->parameters()) {
-      if (!training::detail::all_finite(Ops::to_host(p.value)))
-        throw error("step " + std::to_string(state_.global_step) + ": parameter '" + p.name +
-                    "' is not finite; refusing to write a corrupt checkpoint");
-    }
-    const fs::path dir = args_.output_dir / training::checkpoint_name(state_.global_step);
-    io::replace_directory_atomically(dir, [&](const fs::path& tmp) {
-      model_->save_pretrained(tmp);
-      tokenizer_.save(tmp);
-      hf::save_safetensors(tmp / "optimizer.safetensors", optimizer_state, {{"format", "ftlib-adamw"}});
-      nlohmann::json j = state_.to_json();
-      if constexpr (std::is_same_v<Scheduler, LearningRateSchedule>) j["scheduler"] = training::detail::schedule_json(scheduler);
-      j["data"] = fingerprint;
-      if constexpr (requires { nlohmann::json(model_->rng_state()); }) j["model_rng_state"] = model_->rng_state();
-      if constexpr (requires { nlohmann::json(model_->loss_scaler_state()); })
-        j["model_loss_scaler_state"] = model_->loss_scaler_state();
-      io::write_json_file(tmp / "trainer_state.json", j);
-    });
-    last_checkpoint_ = dir;
-    rotate_checkpoints();
-    (void)notify(hooks, [&](auto& c) -> decltype(c.on_save(state_, dir)) { return c.on_save(state_, dir); });
-  }
-
-  // save_total_limit: delete the oldest checkpoints, never the best one or the newest.
-  void rotate_checkpoints() {
-    if (!args_.save_total_limit) return;
-    auto all = training::list_checkpoints(args_.output_dir);
-    std::size_t keep = static_cast<std::size_t>(*args_.save_total_limit);
-    std::erase_if(all, [&](const auto& c) { return state_.best_step && c.first == *state_.best_step; });
-    if (state_.best_step && keep > 1) --keep;
-    while (all.size() > std::max<std::size_t>(keep, 1)) {
-      std::error_code ec;
-      std::filesystem::remove_all(all.front().second, ec);
-      all.erase(all.begin());
-    }
-  }
-
-  void resume(const std::filesystem::path& dir, Optimizer& optimizer, const nlohmann::json& fingerprint) {
-    const auto state_path = dir / "trainer_state.json";
-    const nlohmann::json j = io::read_json_file(state_path);
-    if (const auto it = j.find("data"); it == j.end() || *it != fingerprint) {
-      throw option_error(SourceLocation{"--resume-from-checkpoint", {}, {}},
-                         dir.string() + " was written for different data or batching (" +
-                             (it == j.end() ? std::string("no data fingerprint") : it->dump()) + ") than this run (" +
-                             fingerprint.dump() + "); resume with the same training file, batch size, accumulation, seed, "
-                             "shuffle, group-by-length and max length");
-    }
-    TrainerState loaded = TrainerState::from_json(j, state_path);
-    if (loaded.max_steps != state_.max_steps)
-      throw option_error(SourceLocation{"--resume-from-checkpoint", {}, {}},
-                         dir.string() + " belongs to a run of " + std::to_string(loaded.max_steps) +
-                             " steps, this one has " + std::to_string(state_.max_steps) +
-                             " (keep --num-train-epochs / --max-steps as they were)");
-    training::assign_parameters(*model_, training::load_host_tensors(dir / "model.safetensors"), (dir / "model.safetensors").string());
-    auto params = model_->parameters();
-    optimizer.load_state_dict(training::load_host_tensors(dir / "optimizer.safetensors"), params);
-    if constexpr (requires { model_->set_rng_state(j.at("model_rng_state").get<decltype(model_->rng_state())>()); }) {
-      if (j.contains("model_rng_state")) model_->set_rng_state(j.at("model_rng_state").get<decltype(model_->rng_state())>());
-    }
-    if constexpr (requires {
-                    model_->set_loss_scaler_state(j.at("model_loss_scaler_state").get<decltype(model_->loss_scaler_state())>());
-                  }) {
-      if (j.contains("model_loss_scaler_state"))
-        model_->set_loss_scaler_state(j.at("model_loss_scaler_state").get<decltype(model_->loss_scaler_state())>());
-    }
-    state_ = std::move(loaded);
-    if (args_.load_best_model_at_end && state_.best_step) {
-      const auto best_dir = dir.parent_path() / training::checkpoint_name(*state_.best_step);
-      if (std::filesystem::exists(best_dir / "model.safetensors")) {
-        // Read into memory without disturbing the current weights.
-        best_weights_ = training::load_host_tensors(best_dir / "model.safetensors");
-        std::erase_if(best_weights_, [&](const auto& kv) {
-          for (const auto& p : model_->parameters()) if (p.name == kv.first) return false;
-          return true;
-        });
-      }
-    }
+  TrainResult finish(double t0, std::int64_t start_step, const training::CheckpointManager& checkpoints, Tuple& hooks) {
+    TrainResult result;
+    result.stopped_early = state_.should_stop;
+    if (args_.load_best_model_at_end) result.restored_best = checkpoints.restore_best(*model_, state_.best_step.value_or(0));
+    model_->set_training(false);
+    const std::int64_t taken = state_.global_step - state_.skipped_steps;
+    result.training_loss = taken > 0 ? state_.total_loss / static_cast<double>(taken) : 0.0;
+    result.runtime_s = training::now_s() - t0;
+    const double rows = static_cast<double>(state_.global_step - start_step) *
+                        static_cast<double>(args_.gradient_accumulation_steps) *
+                        static_cast<double>(args_.per_device_train_batch_size);
+    result.samples_per_second = result.runtime_s > 0 ? rows / result.runtime_s : 0.0;
+    log(hooks, {{"train_runtime", result.runtime_s},
+                {"train_samples_per_second", result.samples_per_second},
+                {"train_loss", result.training_loss},
+                {"epoch", state_.epoch},
+                {"step", state_.global_step}});
+    (void)notify(hooks, [&](auto& c) -> decltype(c.on_train_end(state_)) { return c.on_train_end(state_); });
+    result.state = state_;
+    result.last_checkpoint = checkpoints.last_saved();
+    return result;
   }
 
   Model* model_;
   Tok tokenizer_;
   TrainingArguments args_;
+  Strategy strategy_;
   TrainerState state_;
   std::vector<std::string> label_names_;
-  std::map<std::string, HostTensor> best_weights_;
-  std::optional<std::filesystem::path> last_checkpoint_;
 };
 
 }  // namespace ftlib

@@ -1,6 +1,7 @@
 #pragma once
-// TrainingArguments: the knobs of Trainer, named and defaulted like transformers' TrainingArguments
+// TrainingArguments: what the Trainer reads, named and defaulted like transformers' TrainingArguments
 // (so `--learning-rate`, `--per-device-train-batch-size`, ... mean what a transformers user expects).
+// Precision and device are the model's (ModelOptions), the progress bar is a callback.
 
 #include <cmath>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <string_view>
 
 #include "ftlib/core/error.hpp"
+#include "ftlib/metrics/metric_lookup.hpp"
 
 namespace ftlib {
 
@@ -63,11 +65,6 @@ struct TrainingArguments {
 
   // --- logging --------------------------------------------------------------------------------
   std::int64_t logging_steps = 500;     ///< log mean loss, lr and grad norm every this many steps
-  bool disable_tqdm = false;            ///< no progress bar (the tool sets it off a TTY)
-
-  // --- precision ------------------------------------------------------------------------------
-  bool bf16 = false;                    ///< bfloat16 autocast (the backend must support it)
-  bool fp16 = false;                    ///< float16 autocast with loss scaling (CUDA)
 
   // --- checkpoints ----------------------------------------------------------------------------
   std::filesystem::path output_dir;     ///< where checkpoint-<step>/ go; empty = no checkpoints
@@ -83,8 +80,7 @@ struct TrainingArguments {
   /// @brief Whether a larger value of metric_for_best_model is better (greater_is_better, or by name).
   [[nodiscard]] bool metric_greater_is_better() const {
     if (greater_is_better) return *greater_is_better;
-    const std::string_view m = metric_for_best_model;
-    return !(m.size() >= 4 && m.substr(m.size() - 4) == "loss");
+    return default_metric_mode(metric_for_best_model) == MetricMode::max;
   }
 
   /// @brief The warmup steps for a run of `total_steps`: warmup_steps if > 0, else ceil(warmup_ratio * total).
@@ -93,39 +89,38 @@ struct TrainingArguments {
     return static_cast<std::int64_t>(std::ceil(warmup_ratio * static_cast<double>(total_steps)));
   }
 
-  /// @brief Throws option_error naming the flag (`--learning-rate`, ...) of the first bad value.
+  /// @brief Throws option_error naming the field (`learning_rate`, ...) of the first bad value.
   void validate() const {
     const auto fail = [](std::string_view flag, const std::string& what) {
       throw option_error(SourceLocation{std::string(flag), {}, {}}, what);
     };
     const auto finite = [](double v) { return std::isfinite(v); };
-    if (!finite(learning_rate) || learning_rate < 0) fail("--learning-rate", "must be a finite number >= 0, got " + std::to_string(learning_rate));
-    if (!finite(weight_decay) || weight_decay < 0) fail("--weight-decay", "must be a finite number >= 0, got " + std::to_string(weight_decay));
-    if (!(adam_beta1 >= 0 && adam_beta1 < 1)) fail("--adam-beta1", "must be in [0, 1), got " + std::to_string(adam_beta1));
-    if (!(adam_beta2 >= 0 && adam_beta2 < 1)) fail("--adam-beta2", "must be in [0, 1), got " + std::to_string(adam_beta2));
-    if (!(adam_epsilon >= 0) || !finite(adam_epsilon)) fail("--adam-epsilon", "must be a finite number >= 0, got " + std::to_string(adam_epsilon));
-    if (!finite(max_grad_norm)) fail("--max-grad-norm", "must be finite (0 or less disables clipping)");
-    if (gradient_accumulation_steps < 1) fail("--gradient-accumulation-steps", "must be >= 1, got " + std::to_string(gradient_accumulation_steps));
-    if (warmup_steps < 0) fail("--warmup-steps", "must be >= 0, got " + std::to_string(warmup_steps));
-    if (!(warmup_ratio >= 0 && warmup_ratio <= 1)) fail("--warmup-ratio", "must be in [0, 1], got " + std::to_string(warmup_ratio));
-    if (per_device_train_batch_size < 1) fail("--per-device-train-batch-size", "must be >= 1, got " + std::to_string(per_device_train_batch_size));
-    if (per_device_eval_batch_size < 1) fail("--per-device-eval-batch-size", "must be >= 1, got " + std::to_string(per_device_eval_batch_size));
+    if (!finite(learning_rate) || learning_rate < 0) fail("learning_rate", "must be a finite number >= 0, got " + std::to_string(learning_rate));
+    if (!finite(weight_decay) || weight_decay < 0) fail("weight_decay", "must be a finite number >= 0, got " + std::to_string(weight_decay));
+    if (!(adam_beta1 >= 0 && adam_beta1 < 1)) fail("adam_beta1", "must be in [0, 1), got " + std::to_string(adam_beta1));
+    if (!(adam_beta2 >= 0 && adam_beta2 < 1)) fail("adam_beta2", "must be in [0, 1), got " + std::to_string(adam_beta2));
+    if (!(adam_epsilon >= 0) || !finite(adam_epsilon)) fail("adam_epsilon", "must be a finite number >= 0, got " + std::to_string(adam_epsilon));
+    if (!finite(max_grad_norm)) fail("max_grad_norm", "must be finite (0 or less disables clipping)");
+    if (gradient_accumulation_steps < 1) fail("gradient_accumulation_steps", "must be >= 1, got " + std::to_string(gradient_accumulation_steps));
+    if (warmup_steps < 0) fail("warmup_steps", "must be >= 0, got " + std::to_string(warmup_steps));
+    if (!(warmup_ratio >= 0 && warmup_ratio <= 1)) fail("warmup_ratio", "must be in [0, 1], got " + std::to_string(warmup_ratio));
+    if (per_device_train_batch_size < 1) fail("per_device_train_batch_size", "must be >= 1, got " + std::to_string(per_device_train_batch_size));
+    if (per_device_eval_batch_size < 1) fail("per_device_eval_batch_size", "must be >= 1, got " + std::to_string(per_device_eval_batch_size));
     if (max_steps <= 0 && !(num_train_epochs > 0 && finite(num_train_epochs)))
-      fail("--num-train-epochs", "must be > 0 when --max-steps is not set, got " + std::to_string(num_train_epochs));
-    if (max_length < 2) fail("--max-length", "must be >= 2 (room for [CLS] and [SEP]), got " + std::to_string(max_length));
-    if (eval_steps < 0) fail("--eval-steps", "must be >= 0 (0 = every epoch), got " + std::to_string(eval_steps));
-    if (save_steps < 0) fail("--save-steps", "must be >= 0 (0 = at every evaluation), got " + std::to_string(save_steps));
-    if (logging_steps < 0) fail("--logging-steps", "must be >= 0 (0 = no step logs), got " + std::to_string(logging_steps));
-    if (dataloader_num_threads < 0) fail("--dataloader-num-threads", "must be >= 0, got " + std::to_string(dataloader_num_threads));
+      fail("num_train_epochs", "must be > 0 when max_steps is not set, got " + std::to_string(num_train_epochs));
+    if (max_length < 2) fail("max_length", "must be >= 2 (room for [CLS] and [SEP]), got " + std::to_string(max_length));
+    if (eval_steps < 0) fail("eval_steps", "must be >= 0 (0 = every epoch), got " + std::to_string(eval_steps));
+    if (save_steps < 0) fail("save_steps", "must be >= 0 (0 = at every evaluation), got " + std::to_string(save_steps));
+    if (logging_steps < 0) fail("logging_steps", "must be >= 0 (0 = no step logs), got " + std::to_string(logging_steps));
+    if (dataloader_num_threads < 0) fail("dataloader_num_threads", "must be >= 0, got " + std::to_string(dataloader_num_threads));
     if (early_stopping_patience && *early_stopping_patience < 1)
-      fail("--early-stopping-patience", "must be >= 1, got " + std::to_string(*early_stopping_patience));
+      fail("early_stopping_patience", "must be >= 1, got " + std::to_string(*early_stopping_patience));
     if (!(early_stopping_threshold >= 0) || !finite(early_stopping_threshold))
-      fail("--early-stopping-threshold", "must be a finite number >= 0, got " + std::to_string(early_stopping_threshold));
-    if (save_total_limit && *save_total_limit < 1) fail("--save-total-limit", "must be >= 1, got " + std::to_string(*save_total_limit));
-    if (bf16 && fp16) fail("--bf16", "cannot be combined with --fp16; choose one");
-    if (metric_for_best_model.empty()) fail("--metric-for-best-model", "must name a metric such as eval_loss");
+      fail("early_stopping_threshold", "must be a finite number >= 0, got " + std::to_string(early_stopping_threshold));
+    if (save_total_limit && *save_total_limit < 1) fail("save_total_limit", "must be >= 1, got " + std::to_string(*save_total_limit));
+    if (metric_for_best_model.empty()) fail("metric_for_best_model", "must name a metric such as eval_loss");
     if (resume_from_checkpoint && !std::filesystem::is_directory(*resume_from_checkpoint))
-      fail("--resume-from-checkpoint", resume_from_checkpoint->string() + " is not a directory (expected output_dir/checkpoint-<step>)");
+      fail("resume_from_checkpoint", resume_from_checkpoint->string() + " is not a directory (expected output_dir/checkpoint-<step>)");
   }
 };
 

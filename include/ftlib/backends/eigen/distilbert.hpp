@@ -12,7 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "ftlib/backends/eigen/classifier.hpp"  // PretrainedOptions and the architecture-independent shell
+#include "ftlib/arch/distilbert.hpp"
+#include "ftlib/backends/eigen/classifier.hpp"
 #include "ftlib/backends/eigen/encoder.hpp"
 #include "ftlib/backends/eigen/layers.hpp"
 #include "ftlib/backends/eigen/parameters.hpp"
@@ -21,73 +22,35 @@
 #include "ftlib/core/host_tensor.hpp"
 #include "ftlib/core/error.hpp"
 #include "ftlib/hf/checkpoint.hpp"
-#include "ftlib/hf/config.hpp"
 #include "ftlib/models/model_concept.hpp"
 
 namespace ftlib::eigen {
 
 /// @brief DistilBertForSequenceClassification (transformers semantics) with hand-written backward.
 ///        S = float for training; S = double gives a sharp reference for gradient checks.
-///        The members that do not depend on the architecture (set_training, reseed_dropout, rng_state, zero_grad,
-///        clip_grad_norm, parameters, config, load_report, ...) come from detail::ClassifierShell (classifier.hpp).
+///        The members that do not depend on the architecture (from_pretrained, from_config, forward,
+///        forward_backward, set_training, zero_grad, clip_grad_norm, parameters, save_pretrained, config,
+///        load_report, ...) come from detail::ClassifierShell (classifier.hpp).
 template <class S>
-class BasicDistilBertForSequenceClassification
-    : public detail::ClassifierShell<S, hf::DistilBertModelConfig> {
-  using Shell = detail::ClassifierShell<S, hf::DistilBertModelConfig>;
+class BasicSequenceClassifier<arch::DistilBertConfig, S>
+    : public detail::ClassifierShell<BasicSequenceClassifier<arch::DistilBertConfig, S>, S, arch::DistilBertConfig> {
+  using Shell = detail::ClassifierShell<BasicSequenceClassifier, S, arch::DistilBertConfig>;
+  friend Shell;
 
  public:
-  using Tensor = BasicTensor<S>;                ///< the tensor type AdamW walks
-  using Config = hf::DistilBertModelConfig;     ///< config.json
+  using typename Shell::Config;
 
   /// @brief A freshly initialised model (transformers' init: N(0, initializer_range), zero biases,
-  ///        LayerNorm 1/0, zero padding row, sinusoidal table when configured).
-  explicit BasicDistilBertForSequenceClassification(Config config, std::uint64_t seed = 42)
-      : BasicDistilBertForSequenceClassification(std::move(config), seed, true) {}
+  ///        LayerNorm 1/0, zero padding row, sinusoidal table when configured), with `options`' label and
+  ///        dropout overrides applied to `config`.
+  explicit BasicSequenceClassifier(Config config, const ModelOptions& options = {})
+      : BasicSequenceClassifier(Shell::configured(std::move(config), options), options.seed, detail::Construction::fresh) {}
 
-  BasicDistilBertForSequenceClassification(BasicDistilBertForSequenceClassification&&) noexcept = default;
-  BasicDistilBertForSequenceClassification& operator=(BasicDistilBertForSequenceClassification&&) noexcept = default;
+  BasicSequenceClassifier(BasicSequenceClassifier&&) noexcept = default;
+  BasicSequenceClassifier& operator=(BasicSequenceClassifier&&) noexcept = default;
   // Copies would share weight storage (tensors are handles): not offered.
-  BasicDistilBertForSequenceClassification(const BasicDistilBertForSequenceClassification&) = delete;
-  BasicDistilBertForSequenceClassification& operator=(const BasicDistilBertForSequenceClassification&) = delete;
-
-  /// @brief Loads <dir>/config.json and <dir>/model.safetensors (F32/F16/BF16). A checkpoint without the
-  ///        classifier (DistilBertForMaskedLM, DistilBertModel) keeps its encoder; the head is initialised as
-  ///        transformers does and load_report() lists the missing and unused names.
-  ///        Like transformers, the model comes back in eval mode (dropout off): call set_training(true) to train.
-  [[nodiscard]] static BasicDistilBertForSequenceClassification from_pretrained(const std::filesystem::path& dir,
-                                                                                const PretrainedOptions& options = {}) {
-    Config config = Config::load(dir / "config.json");
-    detail::apply_label_options(config, options);
-    if (options.dropout) {
-      config.arch.dropout = config.arch.attention_dropout = config.arch.seq_classif_dropout = *options.dropout;
-    }
-    BasicDistilBertForSequenceClassification model(std::move(config), options.seed, false);
-    model.load_weights(dir, options);
-    return model;
-  }
-
-  /// @brief Writes config.json (architectures, id2label/label2id) and model.safetensors (F32) into dir.
-  void save_pretrained(const std::filesystem::path& dir) const {
-    this->save_as(dir, hf::DistilBertConfig::classifier_architecture);
-  }
-
-  /// @brief Forward in the current mode, mean cross-entropy, then accumulates scale * d(loss)/d(param).
-  ///        Returns the unscaled loss.
-  double forward_backward(const Batch& batch, double scale = 1.0) {
-    detail::check_batch(batch, config_.arch.max_position_embeddings, true);
-    run_forward(batch);
-    Matrix<S> d_logits;
-    const double loss = this->loss_and_gradient(batch, scale, d_logits);
-    run_backward(d_logits);
-    return loss;
-  }
-
-  /// @brief Logits (and the loss when the batch has labels), no gradients.
-  [[nodiscard]] ForwardOutput forward(const Batch& batch) {
-    detail::check_batch(batch, config_.arch.max_position_embeddings, false);
-    run_forward(batch);
-    return this->output_of(batch);
-  }
+  BasicSequenceClassifier(const BasicSequenceClassifier&) = delete;
+  BasicSequenceClassifier& operator=(const BasicSequenceClassifier&) = delete;
 
   /// @brief Intermediates of the last forward, named like the fixtures' `hidden.*`: "embeddings",
   ///        "layer.<k>", "pooled", plus "last_hidden_state" [B, T, dim].
@@ -104,12 +67,12 @@ class BasicDistilBertForSequenceClassification
   }
 
  private:
-  BasicDistilBertForSequenceClassification(Config config, std::uint64_t seed, bool initialize)
-      : Shell(std::move(config), seed) {
+  BasicSequenceClassifier(Config config, std::uint64_t seed, detail::Construction construction)
+      : Shell(std::move(config), seed, construction) {
     const auto& a = config_.arch;
     settings_.heads = a.n_heads;
-    settings_.layer_norm_eps = hf::DistilBertConfig::layer_norm_eps;
-    settings_.activation = detail::to_activation(a.activation_kind());
+    settings_.layer_norm_eps = arch::DistilBertConfig::layer_norm_eps;
+    settings_.activation = a.activation_kind();
     settings_.attention_probs_dropout = a.attention_dropout;
     settings_.attention_output_dropout = 0.0;  // DistilBERT adds out_lin(attn) to x without dropout
     settings_.ffn_output_dropout = a.dropout;
@@ -136,9 +99,9 @@ class BasicDistilBertForSequenceClassification
     head_.dense = store_.add_linear("pre_classifier", a.dim, a.dim);
     head_.classifier = store_.add_linear("classifier", a.dim, config_.num_labels());
 
-    if (a.sinusoidal_pos_embds)
+    if (a.sinusoidal_pos_embds && store_.allocates())
       position_embeddings_.value.matrix() = PositionEmbedding<S>::sinusoidal_table(a.max_position_embeddings, a.dim);
-    if (initialize) store_.initialize(rng_, a.initializer_range);
+    this->finish_construction(construction);
   }
 
   void run_forward(const Batch& batch) {
@@ -192,7 +155,7 @@ class BasicDistilBertForSequenceClassification
       PositionEmbedding<S>::backward(scratch_.d_sum, shape_.batch, shape_.seq_len, position_embeddings_.grad.matrix());
   }
 
-  using Shell::config_, Shell::rng_, Shell::dropout_rng_, Shell::training_, Shell::store_, Shell::logits_;
+  using Shell::config_, Shell::dropout_rng_, Shell::training_, Shell::store_, Shell::logits_;
 
   EncoderLayerSettings settings_;
   Param<S> word_embeddings_, position_embeddings_;
@@ -212,7 +175,10 @@ class BasicDistilBertForSequenceClassification
   Matrix<S> d_hidden_, d_hidden_next_;
 };
 
-/// @brief The float32 model the Trainer uses.
-using DistilBertForSequenceClassification = BasicDistilBertForSequenceClassification<float>;
+/// @brief DistilBERT at scalar type S.
+template <class S>
+using BasicDistilBertForSequenceClassification = BasicSequenceClassifier<arch::DistilBertConfig, S>;
+/// @brief The float32 DistilBERT classifier the Trainer uses.
+using DistilBertForSequenceClassification = SequenceClassifier<arch::DistilBertConfig>;
 
 }  // namespace ftlib::eigen

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ftlib/backends/eigen/tensor.hpp"
+#include "ftlib/arch/activation.hpp"
 #include "ftlib/backends/onednn_sgemm.hpp"
 #include "ftlib/core/error.hpp"
 
@@ -191,24 +192,6 @@ struct PositionEmbedding {
 // -------------------------------------------------------------------------------------------
 // Activations (element-wise; backward needs the pre-activation input)
 // -------------------------------------------------------------------------------------------
-
-/// @brief The activation functions HuggingFace configs name.
-enum class Activation { gelu_erf, gelu_tanh, quick_gelu, relu, silu, tanh, sigmoid, identity };
-
-/// @brief Maps a config's `activation` / `hidden_act` string to an Activation.
-inline Activation parse_activation(const std::string& name, const std::string& where) {
-  if (name == "gelu" || name == "gelu_python") return Activation::gelu_erf;
-  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::gelu_tanh;
-  if (name == "relu") return Activation::relu;
-  if (name == "tanh") return Activation::tanh;
-  if (name == "silu" || name == "swish") return Activation::silu;
-  if (name == "quick_gelu") return Activation::quick_gelu;
-  if (name == "sigmoid") return Activation::sigmoid;
-  if (name == "linear") return Activation::identity;
-  throw parse_error(where + ": unsupported activation \"" + name +
-                    "\"; expected one of gelu, gelu_python, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, "
-                    "silu, swish, tanh, sigmoid, linear");
-}
 
 template <class S>
 struct Activations {

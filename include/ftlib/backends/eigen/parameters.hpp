@@ -74,18 +74,30 @@ struct LayerNormParams {
   Param<S> bias;    ///< [dim]
 };
 
-/// @brief Every parameter of a model, in registration order (the order of HF's state_dict).
+/// @brief Every parameter of a model, in registration order (the order of HF's state_dict). This is the
+///        backend's parameter registry: checkpoint loading matches files against what was registered here.
 template <class S>
 class ParameterStore {
  public:
-  /// @brief Registers a parameter (zero value and gradient) and returns handles to it.
+  /// @brief A store that allocates what is registered, or (allocate = false) records names and shapes only.
+  explicit ParameterStore(bool allocate = true) : allocate_(allocate) {}
+
+  /// @brief Registers a parameter (zero value and gradient, unless the store only records shapes) and
+  ///        returns handles to it.
   Param<S> add(std::string name, std::vector<std::int64_t> shape, ParamInit init, std::int64_t padding_row = -1) {
     if (index_.contains(name)) throw tensor_error("parameter '" + name + "' registered twice");
-    Param<S> p{name, BasicTensor<S>(shape), BasicTensor<S>(shape), init, init != ParamInit::fixed, padding_row};
+    const bool trainable = init != ParamInit::fixed;
+    expected_.push_back(hf::ExpectedParameter{name, shape, trainable});
+    Param<S> p{name, allocate_ ? BasicTensor<S>(shape) : BasicTensor<S>(), allocate_ ? BasicTensor<S>(shape) : BasicTensor<S>(),
+               init, trainable, padding_row};
     index_.emplace(std::move(name), params_.size());
     params_.push_back(p);
     return p;
   }
+  /// @brief Whether registered parameters get storage (false: names and shapes only).
+  [[nodiscard]] bool allocates() const noexcept { return allocate_; }
+  /// @brief Every registered parameter's name, shape and trainability, registration order.
+  [[nodiscard]] const std::vector<hf::ExpectedParameter>& expected() const noexcept { return expected_; }
   /// @brief `prefix.weight` [out, in] and `prefix.bias` [out].
   LinearParams<S> add_linear(const std::string& prefix, std::int64_t in, std::int64_t out) {
     return {add(prefix + ".weight", {out, in}, ParamInit::normal), add(prefix + ".bias", {out}, ParamInit::zeros)};
@@ -164,7 +176,7 @@ class ParameterStore {
     return out;
   }
 
-  /// @brief Copies the tensors a load plan (hf::plan_classifier_load: transformers' matching of names,
+  /// @brief Copies the tensors a load plan (hf::plan_checkpoint_load: transformers' matching of names,
   ///        base-model prefix, shape checks) takes from `file` into the parameters, converting to S.
   void load(const hf::SafetensorsFile& file, const hf::LoadReport& plan) {
     for (const auto& t : plan.loaded) {
@@ -185,7 +197,9 @@ class ParameterStore {
   }
 
  private:
+  bool allocate_ = true;
   std::vector<Param<S>> params_;
+  std::vector<hf::ExpectedParameter> expected_;
   std::map<std::string, std::size_t, std::less<>> index_;
 };
 

@@ -15,37 +15,17 @@
 #include "ftlib/backends/libtorch/compat.hpp"
 #include "ftlib/core/error.hpp"
 #include "ftlib/models/model_concept.hpp"
+#include "ftlib/models/model_options.hpp"
 
 namespace ftlib::libtorch {
-
-/// @brief Arithmetic precision of forward/backward: float32, or autocast to bfloat16 / float16.
-enum class Precision { fp32, bf16, fp16 };
-
-/// @brief "fp32", "bf16" or "fp16".
-[[nodiscard]] inline std::string to_string(Precision precision) {
-  switch (precision) {
-    case Precision::bf16: return "bf16";
-    case Precision::fp16: return "fp16";
-    case Precision::fp32: break;
-  }
-  return "fp32";
-}
-
-/// @brief Parses "fp32"/"float32"/"no", "bf16"/"bfloat16", "fp16"/"float16" (the names `--precision` takes).
-[[nodiscard]] inline Precision parse_precision(const std::string& text) {
-  if (text == "fp32" || text == "float32" || text == "no") return Precision::fp32;
-  if (text == "bf16" || text == "bfloat16") return Precision::bf16;
-  if (text == "fp16" || text == "float16") return Precision::fp16;
-  throw option_error("unknown precision '" + text + "': expected fp32, bf16 or fp16");
-}
 
 /// @brief Throws option_error when `precision` cannot run on `device` (fp16 autocast is CUDA-only).
 inline void check_precision(Precision precision, const torch::Device& device) {
   if (precision == Precision::fp16 && !device.is_cuda())
-    throw option_error("precision fp16 needs a CUDA device (device is " + device.str() +
-                       "); use bf16 on the CPU");
+    throw option_error(SourceLocation{"precision", {}, {}}, "fp16 needs a CUDA device (device is " + device.str() +
+                                                                "); use bf16 on the CPU");
   if (precision != Precision::fp32 && !device.is_cpu() && !device.is_cuda())
-    throw option_error("mixed precision is supported on CPU and CUDA only, not on " + device.str());
+    throw option_error(SourceLocation{"precision", {}, {}}, "mixed precision is supported on CPU and CUDA only, not on " + device.str());
 }
 
 /// @brief RAII autocast region for one device type, like Python's `torch.autocast(device, dtype)`.
@@ -78,26 +58,6 @@ class AutocastGuard {
   c10::DeviceType device_type_ = c10::DeviceType::CPU;
   bool previous_enabled_ = false;
   at::ScalarType previous_dtype_ = at::kBFloat16;
-};
-
-/// @brief torch.cuda.amp.GradScaler's defaults.
-struct GradScalerOptions {
-  double init_scale = 65536.0;     ///< first loss scale
-  double growth_factor = 2.0;      ///< scale *= growth_factor after growth_interval clean steps
-  double backoff_factor = 0.5;     ///< scale *= backoff_factor after a step with inf/NaN gradients
-  std::int64_t growth_interval = 2000;  ///< clean steps between growths
-  bool enabled = true;             ///< false: scale 1, never skips (fp32 / bf16)
-
-  /// @brief Throws option_error naming the bad field.
-  void validate() const {
-    if (!(init_scale > 0.0 && std::isfinite(init_scale)))
-      throw option_error("GradScaler: init_scale must be a finite value > 0, got " + std::to_string(init_scale));
-    if (!(growth_factor > 1.0)) throw option_error("GradScaler: growth_factor must be > 1, got " + std::to_string(growth_factor));
-    if (!(backoff_factor > 0.0 && backoff_factor < 1.0))
-      throw option_error("GradScaler: backoff_factor must be in (0, 1), got " + std::to_string(backoff_factor));
-    if (growth_interval < 1)
-      throw option_error("GradScaler: growth_interval must be >= 1, got " + std::to_string(growth_interval));
-  }
 };
 
 /// @brief What a GradScaler carries from one optimizer step to the next (saved in checkpoints).

@@ -17,7 +17,8 @@
 #include "ftlib/backends/libtorch/dropout.hpp"
 #include "ftlib/backends/libtorch/onednn_matmul.hpp"
 #include "ftlib/core/error.hpp"
-#include "ftlib/hf/config.hpp"
+#include "ftlib/arch/activation.hpp"
+#include "ftlib/models/model_options.hpp"
 
 namespace ftlib::libtorch {
 
@@ -25,26 +26,19 @@ namespace ftlib::libtorch {
 ///        "embedding_projection", "pooled"), named like the fixtures' `hidden.*` entries.
 using Trace = std::map<std::string, torch::Tensor>;
 
-/// @brief How self-attention is computed.
-enum class AttentionBackend {
-  automatic,  ///< scaled_dot_product_attention when LibTorch has it (>= 2.0), else explicit
-  explicit_softmax,  ///< softmax(q k^T * d^-0.5 + bias) v, written out (the reference's order)
-  sdpa,       ///< at::scaled_dot_product_attention; an error on LibTorch < 2.0
-};
-
 namespace detail {
 
-[[nodiscard]] inline torch::Tensor activate(hf::Activation activation, const torch::Tensor& x) {
+[[nodiscard]] inline torch::Tensor activate(Activation activation, const torch::Tensor& x) {
   switch (activation) {
-    case hf::Activation::GeluErf: return at::gelu(x);
+    case Activation::gelu_erf: return at::gelu(x);
     // The tanh form in one fused kernel; it equals HF's NewGELUActivation to float rounding.
-    case hf::Activation::GeluTanh: return at::gelu(x, "tanh");
-    case hf::Activation::QuickGelu: return x * at::sigmoid(x * 1.702);
-    case hf::Activation::Relu: return at::relu(x);
-    case hf::Activation::Silu: return at::silu(x);
-    case hf::Activation::Tanh: return at::tanh(x);
-    case hf::Activation::Sigmoid: return at::sigmoid(x);
-    case hf::Activation::Linear: return x;
+    case Activation::gelu_tanh: return at::gelu(x, "tanh");
+    case Activation::quick_gelu: return x * at::sigmoid(x * 1.702);
+    case Activation::relu: return at::relu(x);
+    case Activation::silu: return at::silu(x);
+    case Activation::tanh: return at::tanh(x);
+    case Activation::sigmoid: return at::sigmoid(x);
+    case Activation::identity: return x;
   }
   return x;
 }

@@ -1,7 +1,9 @@
 #pragma once
-// What the LibTorch DistilBERT and ALBERT classifiers share: the SequenceClassifier surface the
-// Trainer drives (forward_backward, forward, parameters, clipping, save_pretrained) and loading of
-// HuggingFace checkpoints (classifier, or pretrained MaskedLM / PreTraining encoders).
+// The LibTorch backend's sequence classifier, whatever the architecture: SequenceClassifier<Arch>
+// holds the module tree of ArchitectureModule<Arch> (each model file, e.g. distilbert.hpp, names
+// it) and implements everything else once: the SequenceClassifier surface the Trainer drives
+// (forward_backward, forward, parameters, clipping, save_pretrained), from_pretrained /
+// from_config with transformers' loading of checkpoints, device, precision and loss scaling.
 
 #include <algorithm>
 #include <cstdint>
@@ -32,65 +34,27 @@
 #include "ftlib/core/error.hpp"
 #include "ftlib/io/atomic_file.hpp"
 #include "ftlib/hf/checkpoint.hpp"
+#include "ftlib/arch/fields.hpp"
 #include "ftlib/hf/config.hpp"
 #include "ftlib/hf/safetensors.hpp"
 #include "ftlib/models/model_concept.hpp"
+#include "ftlib/models/model_options.hpp"
+#include "ftlib/models/pretrained.hpp"
 
 namespace ftlib::libtorch {
 
-/// @brief How a model is built and run (for a fresh model; from_pretrained takes LoadOptions).
-struct ModelOptions {
-  torch::Device device = torch::kCPU;                   ///< where parameters and activations live
-  Precision precision = Precision::fp32;                ///< autocast precision of forward/backward
-  AttentionBackend attention = AttentionBackend::automatic;  ///< explicit softmax or fused SDPA
-  std::uint64_t seed = 42;                              ///< seeds the init of new weights and the dropout stream
-  /// Dynamic loss scaling (torch.cuda.amp.GradScaler). Unset: on with GradScaler's defaults for fp16, off otherwise.
-  std::optional<GradScalerOptions> loss_scaling;
-
-  /// @brief Sets device.
-  ModelOptions& with_device(torch::Device d) { device = d; return *this; }
-  /// @brief Sets precision.
-  ModelOptions& with_precision(Precision p) { precision = p; return *this; }
-  /// @brief Sets attention.
-  ModelOptions& with_attention(AttentionBackend a) { attention = a; return *this; }
-  /// @brief Sets seed.
-  ModelOptions& with_seed(std::uint64_t s) { seed = s; return *this; }
-  /// @brief Sets loss_scaling (e.g. to force a scale on fp32, or to tune fp16's scaler).
-  ModelOptions& with_loss_scaling(GradScalerOptions o) { loss_scaling = o; return *this; }
-};
-
-/// @brief from_pretrained's options: label overrides, dropout override, device and precision.
-struct LoadOptions {
-  std::optional<std::int64_t> num_labels;               ///< new head size (names LABEL_i unless id2label is given)
-  std::optional<std::vector<std::string>> id2label;     ///< label names in id order (sets num_labels)
-  std::optional<double> dropout;                        ///< replaces every dropout probability of the config
-  bool ignore_mismatched_sizes = false;                 ///< re-initialise (and report) tensors whose shape differs
-  ModelOptions model;                                   ///< device, precision, attention, seed
-
-  /// @brief Sets num_labels.
-  LoadOptions& with_num_labels(std::int64_t n) { num_labels = n; return *this; }
-  /// @brief Sets id2label.
-  LoadOptions& with_id2label(std::vector<std::string> names) { id2label = std::move(names); return *this; }
-  /// @brief Sets dropout.
-  LoadOptions& with_dropout(double p) { dropout = p; return *this; }
-  /// @brief Sets model.device.
-  LoadOptions& with_device(torch::Device d) { model.device = d; return *this; }
-  /// @brief Sets model.precision.
-  LoadOptions& with_precision(Precision p) { model.precision = p; return *this; }
-  /// @brief Sets model.attention.
-  LoadOptions& with_attention(AttentionBackend a) { model.attention = a; return *this; }
-  /// @brief Sets model.seed.
-  LoadOptions& with_seed(std::uint64_t s) { model.seed = s; return *this; }
-  /// @brief Sets model.loss_scaling.
-  LoadOptions& with_loss_scaling(GradScalerOptions o) { model.loss_scaling = o; return *this; }
-};
+// The backend-free option types, under this backend's name too (ftlib::libtorch::ModelOptions).
+using ftlib::AttentionBackend;
+using ftlib::GradScalerOptions;
+using ftlib::ModelOptions;
+using ftlib::Precision;
 
 /// @brief What loading a checkpoint found (hf::LoadReport: loaded, missing_keys, unexpected_keys,
 ///        mismatched), named as transformers reports it; hf::format_load_report prints its warnings.
 using LoadReport = hf::LoadReport;
 
-/// @brief The encoder's outputs for a batch: last_hidden_state [B, T, H] and, for ALBERT, the
-///        pooler output [B, H] (undefined for DistilBERT).
+/// @brief The encoder's outputs for a batch: last_hidden_state [B, T, H] and, where the architecture
+///        has a pooler, the pooler output [B, H] (undefined otherwise).
 struct EncoderOutput {
   torch::Tensor last_hidden_state;  ///< [B, T, hidden]
   torch::Tensor pooler_output;      ///< [B, hidden], or undefined
@@ -129,92 +93,97 @@ inline void init_like_transformers(const std::string& name, torch::Tensor& value
   }
 }
 
-/// @brief The shared implementation of DistilBertForSequenceClassification and
-///        AlbertForSequenceClassification. `Family` supplies the config, module and naming.
-template <class Derived, class Family>
-class SequenceClassifierBase {
- public:
-  using Tensor = torch::Tensor;                          ///< the backend's tensor type
-  using Arch = typename Family::Arch;                    ///< hf::DistilBertConfig or hf::AlbertConfig
-  using Config = hf::ModelConfig<Arch>;                  ///< the whole config.json
-  using Module = typename Family::Module;                ///< the torch::nn module holder (HF names)
+/// @brief Parses a device name ("cpu", "cuda", "cuda:1"); option_error naming the field otherwise.
+[[nodiscard]] inline torch::Device parse_device(const std::string& name) {
+  try {
+    return torch::Device(name);
+  } catch (const c10::Error&) {
+    throw option_error(SourceLocation{"device", {}, {}}, "'" + name + "' is not a device; expected cpu, cuda or cuda:N");
+  }
+}
 
-  /// @brief A freshly initialised model (weights as transformers initialises them, seeded).
-  explicit SequenceClassifierBase(Config config, const ModelOptions& options = {})
-      : config_(std::move(config)), options_(options), dropout_rng_(options.seed), scaler_(make_scaler(options)) {
+/// @brief The torch::nn module tree of architecture Arch: each model file specialises it with
+///        `using type = <module holder>;` whose named_parameters() are HuggingFace's state_dict names and
+///        which offers forward(input_ids, token_type_ids, ctx) -> logits and encode(...) -> {hidden, pooled}.
+template <arch::Architecture Arch>
+struct ArchitectureModule;
+
+}  // namespace detail
+
+/// @brief The LibTorch sequence classifier of architecture Arch (HuggingFace's
+///        <Arch>ForSequenceClassification; state_dict names are transformers'). Satisfies
+///        ftlib::SequenceClassifier, SeedableModel, RngStateModel and LossScalingModel.
+template <arch::Architecture Arch>
+class SequenceClassifier {
+ public:
+  using Tensor = torch::Tensor;                               ///< the backend's tensor type
+  using Architecture = Arch;                                  ///< the backend-free spec
+  using Config = hf::ModelConfig<Arch>;                       ///< the whole config.json
+  using Module = typename detail::ArchitectureModule<Arch>::type;  ///< the torch::nn module holder (HF names)
+  using RngState = libtorch::RngState;                        ///< the dropout stream's position
+  using LossScalerState = GradScalerState;                    ///< the loss scaler's scale and growth tracker
+
+  /// @brief A freshly initialised model (weights as transformers initialises them, seeded) of `config`
+  ///        with `options`' label and dropout overrides applied.
+  explicit SequenceClassifier(Config config, const ModelOptions& options = {})
+      : config_(configure(std::move(config), options)),
+        options_(options),
+        device_(detail::parse_device(options.device)),
+        dropout_rng_(options.seed),
+        scaler_(make_scaler(options)) {
     config_.validate();
-    check_precision(options_.precision, options_.device);
+    check_precision(options_.precision, device_);
     (void)resolve_sdpa(options_.attention);  // fails early when sdpa is asked for and absent
     module_ = Module(config_.arch, config_.num_labels());
     at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options_.seed);
     for (auto& item : module_->named_parameters(/*recurse=*/true)) {
       if (!item.value().requires_grad()) continue;  // the fixed sinusoidal table keeps its values
-      init_like_transformers(item.key(), item.value(), config_.arch.initializer_range, config_.arch.pad_token_id, generator);
+      detail::init_like_transformers(item.key(), item.value(), config_.arch.initializer_range, config_.arch.pad_token_id, generator);
     }
-    if (!options_.device.is_cpu()) module_->to(options_.device);
-    dropout_rng_.attach(options_.device);
+    if (!device_.is_cpu()) module_->to(device_);
+    dropout_rng_.attach(device_);
     module_->train(true);
+  }
+
+  /// @brief SequenceClassifier(config, options).
+  [[nodiscard]] static SequenceClassifier from_config(Config config, const ModelOptions& options = {}) {
+    return SequenceClassifier(std::move(config), options);
   }
 
   /// @brief Loads a checkpoint directory (config.json + model.safetensors, F32/F16/BF16), in eval
   ///        mode. A pretrained non-classifier checkpoint keeps its encoder; the head is initialised
   ///        as transformers does and listed in load_report().missing_keys.
-  [[nodiscard]] static Derived from_pretrained(const std::filesystem::path& dir, const LoadOptions& options = {}) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec))
-      throw io_error(dir, "is not a checkpoint directory (expected config.json and model.safetensors in it)");
-    const fs::path weights = dir / "model.safetensors";
-    if (!fs::exists(weights, ec)) {
-      std::string hint;
-      if (fs::exists(dir / "pytorch_model.bin", ec))
-        hint = " (it has pytorch_model.bin: convert it to safetensors, e.g. with transformers' save_pretrained)";
-      throw io_error(weights, "not found" + hint);
-    }
-    Config config = Config::load(dir / "config.json");
-    if (options.id2label) {
-      config.labels.id2label = *options.id2label;
-    } else if (options.num_labels && *options.num_labels != config.num_labels()) {
-      if (*options.num_labels <= 0)
-        throw option_error("num_labels must be > 0, got " + std::to_string(*options.num_labels));
-      const std::string problem_type = config.labels.problem_type;
-      config.labels = hf::ClassificationLabels::defaults(*options.num_labels);
-      config.labels.problem_type = problem_type;
-    }
-    if (options.num_labels && *options.num_labels != config.num_labels())
-      throw option_error("num_labels " + std::to_string(*options.num_labels) + " disagrees with the " +
-                         std::to_string(config.num_labels()) + " names given in id2label");
-    if (options.dropout) {
-      if (!(*options.dropout >= 0.0 && *options.dropout < 1.0))
-        throw option_error("dropout must be in [0, 1), got " + std::to_string(*options.dropout));
-      Family::set_dropout(config.arch, *options.dropout);
-    }
-    config.architectures = {std::string(Arch::classifier_architecture)};
-    ModelOptions on_cpu = options.model;
-    on_cpu.device = torch::kCPU;  // load into host memory, then move once
+  [[nodiscard]] static SequenceClassifier from_pretrained(const std::filesystem::path& dir, const ModelOptions& options = {}) {
+    Config config = load_pretrained_config<Arch>(dir);
+    const hf::SafetensorsFile weights = open_pretrained_weights(dir);
+    ModelOptions on_cpu = options;
+    on_cpu.device = "cpu";               // load into host memory, then move once
     on_cpu.precision = Precision::fp32;  // fp16 is refused on the CPU: set once on the device
-    Derived model(std::move(config), on_cpu);
-    model.load_safetensors(weights, options.ignore_mismatched_sizes);
-    model.to(options.model.device);
-    model.set_precision(options.model.precision);
+    SequenceClassifier model(std::move(config), on_cpu);
+    model.load_weights(weights, options.ignore_mismatched_sizes);
+    model.to(detail::parse_device(options.device));
+    model.set_precision(options.precision);
     model.set_training(false);  // like transformers' from_pretrained: eval mode until set_training(true)
     return model;
   }
 
   /// @brief Copies the tensors of a safetensors file into the model, matching names as transformers
-  ///        does (hf::plan_checkpoint_load: a bare encoder checkpoint without the `distilbert.` /
-  ///        `albert.` prefix is accepted); initialises what is missing; fills load_report().
+  ///        does (hf::plan_checkpoint_load: a bare encoder checkpoint without the base-model prefix is
+  ///        accepted); initialises what is missing; fills load_report().
   ///        tensor_error naming the tensor on a shape mismatch (unless ignore_mismatched_sizes).
   void load_safetensors(const std::filesystem::path& path, bool ignore_mismatched_sizes = false) {
-    const hf::SafetensorsFile file = hf::SafetensorsFile::open(path);
+    load_weights(hf::SafetensorsFile::open(path), ignore_mismatched_sizes);
+  }
+
+  /// @brief load_safetensors from an open file.
+  void load_weights(const hf::SafetensorsFile& file, bool ignore_mismatched_sizes) {
     std::vector<hf::ExpectedParameter> expected;
     std::map<std::string, torch::Tensor> own;
     for (auto& item : module_->named_parameters(true)) {
-      expected.push_back(hf::ExpectedParameter{item.key(), shape_of(item.value()), item.value().requires_grad()});
+      expected.push_back(hf::ExpectedParameter{item.key(), detail::shape_of(item.value()), item.value().requires_grad()});
       own.emplace(item.key(), item.value());
     }
-    LoadReport report = hf::plan_checkpoint_load(
-        expected, file, hf::LoadOptions{std::string(Arch::base_model_prefix), ignore_mismatched_sizes});
+    LoadReport report = plan_pretrained_load<Arch>(expected, file, ignore_mismatched_sizes);
     const torch::NoGradGuard no_grad;
     for (const auto& loaded : report.loaded) {
       torch::Tensor& target = own.at(loaded.name);
@@ -232,7 +201,7 @@ class SequenceClassifierBase {
     const auto init_fresh = [&](const std::string& name) {
       torch::Tensor& value = own.at(name);
       if (value.requires_grad())  // a fixed sinusoidal table keeps its computed values
-        init_like_transformers(name, value, config_.arch.initializer_range, config_.arch.pad_token_id, generator);
+        detail::init_like_transformers(name, value, config_.arch.initializer_range, config_.arch.pad_token_id, generator);
     };
     for (const auto& name : report.missing_keys) init_fresh(name);
     for (const auto& mismatch : report.mismatched) init_fresh(mismatch.name);
@@ -266,12 +235,12 @@ class SequenceClassifierBase {
   ///        into the gradients. Returns the unscaled loss. With loss scaling on, the gradients hold
   ///        scale * grad_scaler().scale() * d(loss)/d(param) until clip_grad_norm or parameters() unscales them.
   double forward_backward(const Batch& batch, double scale = 1.0) {
-    const BatchTensors t = to_tensors(batch, options_.device, limits());
+    const BatchTensors t = to_tensors(batch, device_, limits());
     if (!t.labels.defined()) throw tensor_error("forward_backward needs a batch with labels");
     torch::Tensor loss;
     {
-      const DropoutGenerator::Scope rng(dropout_rng_, options_.device, module_->is_training());
-      const AutocastGuard autocast(options_.device, options_.precision);
+      const DropoutGenerator::Scope rng(dropout_rng_, device_, module_->is_training());
+      const AutocastGuard autocast(device_, options_.precision);
       const torch::Tensor logits = run(t, nullptr);
       loss = at::cross_entropy_loss(logits.to(torch::kFloat), t.labels);
     }
@@ -286,10 +255,10 @@ class SequenceClassifierBase {
 
   /// @brief No gradients: logits (host) and, when the batch has labels, the mean cross-entropy.
   ForwardOutput forward(const Batch& batch) {
-    const BatchTensors t = to_tensors(batch, options_.device, limits());
+    const BatchTensors t = to_tensors(batch, device_, limits());
     const torch::NoGradGuard no_grad;
-    const DropoutGenerator::Scope rng(dropout_rng_, options_.device, module_->is_training());
-    const AutocastGuard autocast(options_.device, options_.precision);
+    const DropoutGenerator::Scope rng(dropout_rng_, device_, module_->is_training());
+    const AutocastGuard autocast(device_, options_.precision);
     const torch::Tensor logits = run(t, nullptr).to(torch::kFloat);
     ForwardOutput out;
     if (t.labels.defined()) {
@@ -341,8 +310,7 @@ class SequenceClassifierBase {
   /// @brief Writes config.json and model.safetensors (float32, HF names) so that transformers'
   ///        from_pretrained(dir) reads them back; atomic (temporary names, then rename).
   void save_pretrained(const std::filesystem::path& dir) const {
-    Config config = config_;
-    config.architectures = {std::string(Arch::classifier_architecture)};
+    const Config config = config_for_saving(config_);
     config.validate(dir / "config.json");
     std::vector<torch::Tensor> host;  // keeps the bytes alive while writing
     std::vector<hf::TensorToWrite> tensors;
@@ -353,7 +321,7 @@ class SequenceClassifierBase {
     for (const auto& item : module_->named_parameters(true)) {
       const torch::Tensor& t = host[i++];
       tensors.push_back(hf::TensorToWrite{
-          item.key(), hf::DType::F32, shape_of(t),
+          item.key(), hf::DType::F32, detail::shape_of(t),
           std::as_bytes(std::span<const float>(t.data_ptr<float>(), static_cast<std::size_t>(t.numel())))});
     }
     io::write_into_directory(dir, [&](const std::filesystem::path& target) {
@@ -370,18 +338,18 @@ class SequenceClassifierBase {
   /// @brief Logits [B, num_labels] on the device, in the current mode and autocast precision; keeps
   ///        the autograd graph when grad mode is on. `trace` (optional) receives the intermediates.
   [[nodiscard]] torch::Tensor logits(const Batch& batch, Trace* trace = nullptr) {
-    const BatchTensors t = to_tensors(batch, options_.device, limits());
-    const DropoutGenerator::Scope rng(dropout_rng_, options_.device, module_->is_training());
-    const AutocastGuard autocast(options_.device, options_.precision);
+    const BatchTensors t = to_tensors(batch, device_, limits());
+    const DropoutGenerator::Scope rng(dropout_rng_, device_, module_->is_training());
+    const AutocastGuard autocast(device_, options_.precision);
     return run(t, trace);
   }
 
   /// @brief The encoder's outputs (no gradients), e.g. to compare with transformers' AutoModel.
   [[nodiscard]] EncoderOutput encode(const Batch& batch) {
-    const BatchTensors t = to_tensors(batch, options_.device, limits());
+    const BatchTensors t = to_tensors(batch, device_, limits());
     const torch::NoGradGuard no_grad;
-    const DropoutGenerator::Scope rng(dropout_rng_, options_.device, module_->is_training());
-    const AutocastGuard autocast(options_.device, options_.precision);
+    const DropoutGenerator::Scope rng(dropout_rng_, device_, module_->is_training());
+    const AutocastGuard autocast(device_, options_.precision);
     const AttentionContext ctx = make_attention_context(t.attention_mask, options_.attention, module_->is_training(), nullptr);
     auto [hidden, pooled] = module_->encode(t.input_ids, t.token_type_ids, ctx);
     return EncoderOutput{std::move(hidden), std::move(pooled)};
@@ -397,16 +365,17 @@ class SequenceClassifierBase {
   /// @brief Moves the parameters (and later batches) to `device`.
   void to(const torch::Device& device) {
     check_precision(options_.precision, device);
-    if (device != options_.device) module_->to(device);
+    if (device != device_) module_->to(device);
     dropout_rng_.attach(device);
-    options_.device = device;
+    device_ = device;
+    options_.device = device.str();
   }
   /// @brief Where parameters and activations live.
-  [[nodiscard]] torch::Device device() const noexcept { return options_.device; }
+  [[nodiscard]] torch::Device device() const noexcept { return device_; }
   /// @brief Sets the autocast precision (fp16 needs CUDA). Without explicit ModelOptions::loss_scaling,
   ///        a change of precision turns loss scaling on (fp16) or off and restarts it.
   void set_precision(Precision precision) {
-    check_precision(precision, options_.device);
+    check_precision(precision, device_);
     const bool changed = precision != options_.precision;
     options_.precision = precision;
     if (changed && !options_.loss_scaling) {
@@ -437,7 +406,7 @@ class SequenceClassifierBase {
     BatchLimits l;
     l.vocab_size = config_.arch.vocab_size;
     l.max_position_embeddings = config_.arch.max_position_embeddings;
-    l.type_vocab_size = Family::type_vocab_size(config_.arch);
+    l.type_vocab_size = config_.arch.token_type_count();
     l.num_labels = config_.num_labels();
     return l;
   }
@@ -468,6 +437,7 @@ class SequenceClassifierBase {
 
   Config config_;
   ModelOptions options_;
+  torch::Device device_;
   Module module_{nullptr};
   LoadReport report_;
   DropoutGenerator dropout_rng_;
@@ -476,5 +446,4 @@ class SequenceClassifierBase {
   bool overflow_ = false;      // the last unscale found inf/NaN
 };
 
-}  // namespace detail
 }  // namespace ftlib::libtorch

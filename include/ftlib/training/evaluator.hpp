@@ -1,0 +1,70 @@
+#pragma once
+// A pass of the model over tokenized rows without gradients: logits, mean loss and
+// scikit-learn-style metrics. Under a data-parallel strategy each process runs its share of the
+// rows and the shards are gathered, so every process sees the metrics of the whole set.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ftlib/core/error.hpp"
+#include "ftlib/metrics/classification.hpp"
+#include "ftlib/models/model_concept.hpp"
+#include "ftlib/training/data_loader.hpp"
+#include "ftlib/training/evaluation.hpp"
+#include "ftlib/training/strategy.hpp"
+
+namespace ftlib::training {
+
+/// @brief Seconds on a monotonic clock.
+[[nodiscard]] inline double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+/// @brief Evaluates `model` (switched to eval mode) on `data` in batches of `loader_options`; metrics
+///        name the labels `names` when there is one name per class.
+template <SequenceClassifier Model, class Strategy>
+[[nodiscard]] EvalResult evaluate(Model& model, Strategy& strategy, const EncodedDataset& data,
+                                  const DataLoaderOptions& loader_options, const std::vector<std::string>& names) {
+  const double t0 = now_s();
+  model.set_training(false);
+  const DataLoader loader(data, loader_options);
+  const auto num_labels = static_cast<std::size_t>(model.num_labels());
+  EvaluationShard shard;
+  shard.logits.reserve(data.size() * num_labels);
+  for (const auto& rows : loader.epoch_batches(0)) {
+    const ForwardOutput out = model.forward(loader.make_batch(rows));
+    if (out.logits.data.size() != rows.size() * num_labels)
+      throw tensor_error("evaluate: the model returned " + std::to_string(out.logits.data.size()) + " logits for " +
+                         std::to_string(rows.size()) + " rows of " + std::to_string(num_labels) + " classes");
+    shard.rows.insert(shard.rows.end(), rows.begin(), rows.end());
+    shard.logits.insert(shard.logits.end(), out.logits.data.begin(), out.logits.data.end());
+    if (out.has_loss) shard.loss_sum += out.loss * static_cast<double>(rows.size());
+  }
+  const EvaluationShard all = strategy.gather(std::move(shard));
+
+  EvalResult result;
+  result.num_examples = static_cast<std::int64_t>(data.size());
+  result.logits.shape = {result.num_examples, static_cast<std::int64_t>(num_labels)};
+  result.logits.data.assign(data.size() * num_labels, 0.0f);
+  for (std::size_t i = 0; i < all.rows.size(); ++i) {
+    std::copy_n(all.logits.begin() + static_cast<std::ptrdiff_t>(i * num_labels), num_labels,
+                result.logits.data.begin() + static_cast<std::ptrdiff_t>(all.rows[i] * num_labels));
+  }
+  result.predictions = argmax_rows(result.logits.data, num_labels);
+  if (data.has_labels() && !data.empty()) {
+    result.has_loss = true;
+    result.loss = all.loss_sum / static_cast<double>(data.size());
+    std::vector<std::string> report_names = names.size() == num_labels ? names : std::vector<std::string>{};
+    result.metrics = compute_classification_metrics(result.predictions, data.labels, num_labels, std::move(report_names));
+  }
+  result.runtime_s = now_s() - t0;
+  return result;
+}
+
+}  // namespace ftlib::training
