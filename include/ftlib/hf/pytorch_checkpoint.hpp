@@ -30,8 +30,8 @@
 #include <utility>
 #include <vector>
 
-#include "ftlib/batch.hpp"
-#include "ftlib/error.hpp"
+#include "ftlib/core/host_tensor.hpp"
+#include "ftlib/core/error.hpp"
 #include "ftlib/hf/safetensors.hpp"
 
 namespace ftlib::hf {
