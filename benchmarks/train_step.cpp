@@ -45,7 +45,7 @@
 #include "ftlib/core/batch.hpp"
 #include "ftlib/data/dataset.hpp"
 #include "ftlib/core/error.hpp"
-#include "ftlib/hf/config.hpp"
+#include "ftlib/arch/model_config.hpp"
 #include "ftlib/optim/adamw.hpp"
 #include "ftlib/optim/schedules.hpp"
 #include "ftlib/tokenizers/wordpiece.hpp"
@@ -184,7 +184,7 @@ ftlib::arch::DistilBertModelConfig distilbert_base() {
   c.arch.n_layers = 6;
   c.arch.n_heads = 12;
   c.arch.hidden_dim = 3072;
-  c.labels = ftlib::hf::ClassificationLabels::defaults(num_labels);
+  c.labels = ftlib::arch::ClassificationLabels::defaults(num_labels);
   return c;
 }
 
@@ -202,7 +202,7 @@ ftlib::arch::AlbertModelConfig albert_base() {
   c.arch.hidden_dropout_prob = 0.0;
   c.arch.attention_probs_dropout_prob = 0.0;
   c.arch.classifier_dropout_prob = 0.1;
-  c.labels = ftlib::hf::ClassificationLabels::defaults(num_labels);
+  c.labels = ftlib::arch::ClassificationLabels::defaults(num_labels);
   return c;
 }
 

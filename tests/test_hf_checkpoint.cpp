@@ -89,7 +89,7 @@ void check_pretraining_case(const std::string& case_name) {
   if (!dir) return;
   const auto meta = hf::SafetensorsFile::open(*dir / "expected.safetensors").metadata();
   auto config = Config::load(*dir / "config.json");
-  config.labels = hf::ClassificationLabels::defaults(std::stoll(meta.at("target_num_labels")));
+  config.labels = arch::ClassificationLabels::defaults(std::stoll(meta.at("target_num_labels")));
   const auto file = hf::SafetensorsFile::open(*dir / "model.safetensors");
   const auto report = plan_classifier_load(config, file);
   CHECK(report.missing_keys == split_commas(meta.at("missing_keys")));
@@ -189,7 +189,7 @@ TEST_CASE("shape mismatches are errors naming tensor, shapes and file; or report
   const auto dir = shared_path("fixtures/models/distilbert-tiny");
   if (!dir) return;
   auto config = arch::DistilBertModelConfig::load(*dir / "config.json");
-  config.labels = hf::ClassificationLabels::defaults(3);  // the file has 5
+  config.labels = arch::ClassificationLabels::defaults(3);  // the file has 5
   const auto file = hf::SafetensorsFile::open(*dir / "model.safetensors");
   try {
     (void)plan_classifier_load(config, file);

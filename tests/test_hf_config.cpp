@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ftlib/arch/registry.hpp"
-#include "ftlib/hf/config.hpp"
+#include "ftlib/arch/model_config.hpp"
 #include "test_support.hpp"
 
 namespace arch = ftlib::arch;
@@ -200,7 +200,7 @@ TEST_CASE("labels: id2label, label2id, num_labels") {
   }
   SUBCASE("new classifier config for a pretrained encoder") {
     auto c = arch::DistilBertModelConfig::from_json(json{{"architectures", {"DistilBertForMaskedLM"}}}, "c.json");
-    c.labels = hf::ClassificationLabels::from_names({"neg", "neu", "pos"});
+    c.labels = arch::ClassificationLabels::from_names({"neg", "neu", "pos"});
     c.architectures = {std::string(arch::DistilBertConfig::classifier_architecture)};
     const auto j = c.to_json();
     CHECK(j.at("architectures") == json{"DistilBertForSequenceClassification"});
@@ -266,8 +266,13 @@ TEST_CASE("read_model_type") {
   CHECK(arch::read_model_type(path) == "albert");
   write_all(path, R"({"architectures": ["DistilBertForMaskedLM"]})");
   CHECK(arch::read_model_type(path) == "distilbert");
+  write_all(path, R"({"architectures": ["BertForPreTraining"]})");
+  CHECK(arch::read_model_type(path) == "bert");
   write_all(path, R"({"model_type": "bert"})");
-  CHECK_THROWS_WITH_AS((void)arch::read_model_type(path), doctest::Contains("\"bert\" is not a supported model type"),
+  CHECK(arch::read_model_type(path) == "bert");
+  write_all(path, R"({"model_type": "roberta"})");
+  CHECK_THROWS_WITH_AS((void)arch::read_model_type(path),
+                       doctest::Contains("\"roberta\" is not a supported model type (supported: \"distilbert\", \"albert\", \"bert\")"),
                        ftlib::parse_error);
   write_all(path, R"({"vocab_size": 3})");
   CHECK_THROWS_WITH_AS((void)arch::read_model_type(path), doctest::Contains((path.string() + ": no 'model_type' field").c_str()),
@@ -280,4 +285,39 @@ TEST_CASE("activation names") {
   CHECK(parse_activation("tanh", {"x", {}, {}}) == Activation::tanh);
   CHECK_THROWS_WITH_AS((void)parse_activation("elu", {"cfg.json", {}, {}}),
                        doctest::Contains("cfg.json: unknown activation \"elu\""), ftlib::parse_error);
+}
+
+TEST_CASE("BERT config.json: classifier_dropout falls back to hidden_dropout_prob, as transformers derives it") {
+  // tests/fixtures/models/bert-config-dropout: the dropout p transformers' modules got from each config.
+  const auto dir = std::filesystem::path(FTLIB_SOURCE_DIR) / "tests/fixtures/models/bert-config-dropout";
+  std::ifstream in(dir / "expected.json");
+  REQUIRE(in.good());
+  const auto expected = json::parse(in);
+  REQUIRE(expected.size() == 4);
+  for (const auto& [name, want] : expected.items()) {
+    CAPTURE(name);
+    const auto config = arch::BertModelConfig::load(dir / want.at("config").get<std::string>());
+    CHECK(config.arch.classifier_dropout_or_hidden() == want.at("classifier.dropout.p").get<double>());
+    CHECK(config.arch.hidden_dropout_prob == want.at("embeddings.dropout.p").get<double>());
+    CHECK(config.arch.hidden_dropout_prob == want.at("output.dropout.p").get<double>());
+    CHECK(config.arch.attention_probs_dropout_prob == want.at("attention.self.dropout.p").get<double>());
+    // written back as transformers writes it: null stays null, a value stays that value
+    const auto written = config.to_json();
+    if (want.at("classifier_dropout_in_file").is_null()) CHECK(written.at("classifier_dropout").is_null());
+    if (want.at("classifier_dropout_in_file").is_number())
+      CHECK(written.at("classifier_dropout").get<double>() == want.at("classifier_dropout_in_file").get<double>());
+  }
+}
+
+TEST_CASE("BERT config.json: what a sequence classifier cannot be is refused, naming the field") {
+  const auto error_of = [](const json& j) { return ftlib::testing::message_of<ftlib::parse_error>([&] {
+                                               (void)arch::BertModelConfig::from_json(j, "c.json"); }); };
+  CHECK(error_of(json{{"model_type", "bert"}, {"is_decoder", true}}).find("field 'is_decoder': must be false") != std::string::npos);
+  CHECK(error_of(json{{"model_type", "bert"}, {"position_embedding_type", "relative_key"}})
+            .find("field 'position_embedding_type': only \"absolute\"") != std::string::npos);
+  CHECK(error_of(json{{"model_type", "bert"}, {"hidden_size", 30}, {"num_attention_heads", 4}})
+            .find("field 'hidden_size': 30 is not a multiple of 'num_attention_heads' (4)") != std::string::npos);
+  CHECK(error_of(json{{"model_type", "bert"}, {"classifier_dropout", 1.5}})
+            .find("field 'classifier_dropout': must be a probability in [0, 1)") != std::string::npos);
+  CHECK(error_of(json{{"model_type", "distilbert"}}).find("field 'model_type': expected \"bert\"") != std::string::npos);
 }

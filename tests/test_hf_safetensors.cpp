@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "ftlib/arch/registry.hpp"
-#include "ftlib/hf/config.hpp"
+#include "ftlib/arch/model_config.hpp"
 #include "ftlib/hf/safetensors.hpp"
 #include "test_support.hpp"
 

@@ -1,8 +1,12 @@
 # End-to-end run of the `ftlib` tool on a tiny made-up dataset (tests/data/trainer):
 # train (from scratch, a few steps) -> evaluate (must report the same test metrics as train's
 # final report) -> predict (one JSONL line per input row, probabilities summing to 1).
-# Run as: cmake -DFTLIB=<tool> -DBACKEND=<eigen|libtorch> -DDATA=<tests/data/trainer> -DWORK=<dir> -P trainer_cli_e2e.cmake
+# Run as: cmake -DFTLIB=<tool> -DBACKEND=<eigen|libtorch> -DDATA=<tests/data/trainer> -DWORK=<dir>
+#               [-DMODEL=<tiny-distilbert|tiny-bert>] -P trainer_cli_e2e.cmake
 cmake_minimum_required(VERSION 3.22)
+if(NOT MODEL)
+  set(MODEL tiny-distilbert)
+endif()
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 
@@ -14,7 +18,7 @@ function(run_tool)
   set(last_output "${out}" PARENT_SCOPE)
 endfunction()
 
-run_tool(train --backend ${BACKEND} --model ${DATA}/tiny-distilbert --train ${DATA}/reviews.csv
+run_tool(train --backend ${BACKEND} --model ${DATA}/${MODEL} --train ${DATA}/reviews.csv
          --validation ${DATA}/reviews.csv --test ${DATA}/reviews.csv --label-column sentiment
          --max-steps 6 --eval-steps 3 --logging-steps 1 --learning-rate 1e-3 --max-length 24
          --per-device-train-batch-size 8 --disable-tqdm --output ${WORK}/model)
@@ -58,9 +62,24 @@ list(GET lines 0 first)
 string(JSON label GET "${first}" label)
 string(JSON p0 GET "${first}" probabilities 0)
 string(JSON p1 GET "${first}" probabilities 1)
-math(EXPR dummy "0")
-if(NOT (label STREQUAL "negative" OR label STREQUAL "positive"))
-  message(FATAL_ERROR "predict label '${label}' is not a label name")
+# Every row: a label name, and probabilities in [0, 1] summing to 1 (awk does the float arithmetic
+# CMake cannot).
+set(pairs "")
+foreach(line IN LISTS lines)
+  string(JSON row_label GET "${line}" label)
+  if(NOT (row_label STREQUAL "negative" OR row_label STREQUAL "positive"))
+    message(FATAL_ERROR "predict label '${row_label}' is not a label name: ${line}")
+  endif()
+  string(JSON q0 GET "${line}" probabilities 0)
+  string(JSON q1 GET "${line}" probabilities 1)
+  string(APPEND pairs "${q0} ${q1}\n")
+endforeach()
+file(WRITE ${WORK}/probabilities.txt "${pairs}")
+execute_process(COMMAND awk "{ s = $1 + $2; if ($1 < 0 || $1 > 1 || $2 < 0 || $2 > 1 || s < 0.99999 || s > 1.00001) { print NR \": \" $0; bad = 1 } } END { exit bad }"
+                        ${WORK}/probabilities.txt
+                RESULT_VARIABLE bad_sums OUTPUT_VARIABLE bad_rows)
+if(bad_sums)
+  message(FATAL_ERROR "predict rows whose probabilities are not a distribution (row: p0 p1):\n${bad_rows}")
 endif()
 message(STATUS "train -> evaluate -> predict OK on ${BACKEND}: test ${key} match, first prediction ${label} (${p0}, ${p1})")
 
@@ -68,7 +87,7 @@ message(STATUS "train -> evaluate -> predict OK on ${BACKEND}: test ${key} match
 # byte with the uninterrupted run's.
 file(MAKE_DIRECTORY ${WORK}/resumed)
 file(COPY ${WORK}/model/checkpoint-3 DESTINATION ${WORK}/resumed)
-run_tool(train --backend ${BACKEND} --model ${DATA}/tiny-distilbert --train ${DATA}/reviews.csv
+run_tool(train --backend ${BACKEND} --model ${DATA}/${MODEL} --train ${DATA}/reviews.csv
          --validation ${DATA}/reviews.csv --test ${DATA}/reviews.csv --label-column sentiment
          --max-steps 6 --eval-steps 3 --logging-steps 1 --learning-rate 1e-3 --max-length 24
          --per-device-train-batch-size 8 --disable-tqdm --output ${WORK}/resumed

@@ -1,5 +1,6 @@
-// Every LibTorch-backend Trainer instantiation of the tool, in one translation unit (LibTorch's
-// headers dominate build time). Compiled only when the ftlib::libtorch component is built.
+// The LibTorch backend module of the tool (libftlib_backend_libtorch.so): every LibTorch Trainer
+// instantiation, in one translation unit (LibTorch's headers dominate build time). Built only with
+// the ftlib::libtorch component.
 
 #include <memory>
 #include <string>
@@ -7,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include "backend_module.hpp"
 #include "ftlib/backends/libtorch/libtorch.hpp"
 #include "session_impl.hpp"
 
@@ -22,8 +24,6 @@ void use_caching_cpu_allocator() {
   (void)installed;
 }
 
-}  // namespace
-
 std::unique_ptr<Session> make_libtorch_session(const ModelSpec& spec, AutoTokenizer tokenizer, TrainingArguments args) {
   use_caching_cpu_allocator();
   if (spec.threads > 0) at::set_num_threads(spec.threads);
@@ -36,4 +36,10 @@ std::unique_ptr<Session> make_libtorch_session(const ModelSpec& spec, AutoTokeni
   return make_session_for<libtorch::SequenceClassifier>(spec, std::move(tokenizer), std::move(args));
 }
 
+// `ftlib inspect` reads the parameter registry from the Eigen module, which allocates nothing for it.
+constexpr BackendModule libtorch_module{backend_interface_version, "libtorch", &make_libtorch_session, nullptr};
+
+}  // namespace
 }  // namespace ftlib::cli
+
+extern "C" [[gnu::visibility("default")]] const ftlib::cli::BackendModule* ftlib_backend_module() { return &ftlib::cli::libtorch_module; }

@@ -1,5 +1,7 @@
 #include "cli_common.hpp"
 
+#include "backend_module.hpp"
+
 #include <algorithm>
 #include <map>
 #include <cstdio>
@@ -7,18 +9,12 @@
 #include <iostream>
 #include <sstream>
 
-#include "ftlib/hf/config.hpp"
+#include "ftlib/arch/model_config.hpp"
 #include "ftlib/hf/hub.hpp"
 
 namespace ftlib::cli {
 
-std::string BackendFlags::default_backend() {
-#if defined(FTLIB_TOOL_HAS_LIBTORCH)
-  return "libtorch";
-#else
-  return "eigen";
-#endif
-}
+std::string BackendFlags::default_backend() { return has_backend_module("libtorch") ? "libtorch" : "eigen"; }
 
 void add_backend_flags(CLI::App& cmd, BackendFlags& flags) {
   cmd.add_option("--backend", flags.backend, "libtorch or eigen")->check(CLI::IsMember({"libtorch", "eigen"}))->capture_default_str();
@@ -69,8 +65,7 @@ std::string model_type_of(const std::filesystem::path& dir) {
 
 std::unique_ptr<Session> make_session(const BackendFlags& flags, const ModelSpec& spec, AutoTokenizer tokenizer,
                                       TrainingArguments args) {
-  if (flags.backend == "eigen") return make_eigen_session(spec, std::move(tokenizer), std::move(args));
-  return make_libtorch_session(spec, std::move(tokenizer), std::move(args));
+  return backend_module(flags.backend).make_session(spec, std::move(tokenizer), std::move(args));
 }
 
 AutoTokenizer load_tokenizer(const std::filesystem::path& model_dir, const std::string& explicit_path) {

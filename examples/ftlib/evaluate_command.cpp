@@ -11,7 +11,7 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "ftlib/arch/registry.hpp"
-#include "ftlib/hf/config.hpp"
+#include "ftlib/arch/model_config.hpp"
 
 namespace ftlib::cli {
 namespace {
@@ -28,7 +28,7 @@ struct EvaluateFlags {
 
 std::vector<std::string> model_labels(const std::filesystem::path& dir, const std::string& type) {
   return arch::visit_architecture(type, [&](auto a) {
-    return hf::ModelConfig<typename decltype(a)::type>::load(dir / "config.json").labels.id2label;
+    return arch::ModelConfig<typename decltype(a)::type>::load(dir / "config.json").labels.id2label;
   });
 }
 

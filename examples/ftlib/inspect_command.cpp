@@ -1,5 +1,5 @@
 // `ftlib inspect DIR|MODEL_ID`: what a checkpoint directory holds, from config.json and the
-// safetensors header alone (no backend, no weights read): architecture, sizes, labels, parameter
+// weights file's header alone (no weights read; the parameter registry comes from the Eigen module): architecture, sizes, labels, parameter
 // counts by dtype, how it would load into a sequence classifier, and which tokenizer files exist.
 
 #include <cstdint>
@@ -15,12 +15,13 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "backend_module.hpp"
 #include "commands.hpp"
 #include "ftlib/core/error.hpp"
 #include "ftlib/arch/registry.hpp"
-#include "ftlib/backends/eigen/eigen.hpp"
 #include "ftlib/hf/checkpoint.hpp"
-#include "ftlib/hf/config.hpp"
+#include "ftlib/hf/checkpoint_weights.hpp"
+#include "ftlib/arch/model_config.hpp"
 #include "ftlib/io/json_file.hpp"
 #include "ftlib/models/pretrained.hpp"
 #include "ftlib/hf/hub.hpp"
@@ -72,6 +73,17 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
   return out;
 }
 
+// The parameters a classifier of this config registers, from a backend's own registry (the Eigen
+// module reads it without allocating weights); error when no backend module offers it.
+std::vector<hf::ExpectedParameter> registered_parameters(const nlohmann::json& config, const std::filesystem::path& source) {
+  for (const char* backend : {"eigen", "libtorch"}) {
+    if (!has_backend_module(backend)) continue;
+    const auto& module = backend_module(backend);
+    if (module.expected_parameters != nullptr) return module.expected_parameters(config, source);
+  }
+  throw error("no backend module of this ftlib lists a classifier's parameters (the eigen module does)");
+}
+
 nlohmann::json report_json(const hf::LoadReport& r) {
   nlohmann::json mismatched = nlohmann::json::array();
   for (const auto& m : r.mismatched) {
@@ -84,11 +96,11 @@ nlohmann::json report_json(const hf::LoadReport& r) {
 }
 
 template <class Arch>
-void describe(const std::filesystem::path& dir, const hf::ModelConfig<Arch>& config, const nlohmann::json& raw_config,
+void describe(const std::filesystem::path& dir, const arch::ModelConfig<Arch>& config, const nlohmann::json& raw_config,
               const InspectArgs& args) {
-  const auto weights_path = dir / "model.safetensors";
-  std::optional<hf::SafetensorsFile> weights;
-  if (std::filesystem::exists(weights_path)) weights = hf::SafetensorsFile::open(weights_path);
+  std::optional<hf::CheckpointWeights> weights;
+  if (std::filesystem::exists(dir / "model.safetensors") || std::filesystem::exists(dir / "pytorch_model.bin"))
+    weights = hf::CheckpointWeights::open_directory(dir);
 
   std::map<std::string, DTypeCount> dtypes;
   std::int64_t parameters = 0;
@@ -97,7 +109,7 @@ void describe(const std::filesystem::path& dir, const hf::ModelConfig<Arch>& con
       auto& d = dtypes[std::string(hf::dtype_name(t.dtype))];
       ++d.tensors;
       d.parameters += t.numel();
-      d.bytes += t.nbytes();
+      d.bytes += static_cast<std::uint64_t>(t.numel()) * hf::dtype_size(t.dtype);
       parameters += t.numel();
     }
   }
@@ -105,8 +117,8 @@ void describe(const std::filesystem::path& dir, const hf::ModelConfig<Arch>& con
   std::string report_error;
   if (weights) {
     try {
-      const auto expected = eigen::SequenceClassifier<Arch>::expected_parameters(config);
-      report = plan_pretrained_load<Arch>(expected, *weights, /*ignore_mismatched_sizes=*/true);
+      report = plan_pretrained_load<Arch>(registered_parameters(raw_config, dir / "config.json"), *weights,
+                                          /*ignore_mismatched_sizes=*/true);
     } catch (const ftlib::error& e) {
       report_error = e.what();
     }
@@ -127,7 +139,7 @@ void describe(const std::filesystem::path& dir, const hf::ModelConfig<Arch>& con
     out["config"] = raw_config;  // as stored: to_json() would normalise torch_dtype
     out["labels"] = config.labels.id2label;
     out["num_labels"] = config.num_labels();
-    out["weights"] = weights ? nlohmann::json(weights_path.string()) : nlohmann::json(nullptr);
+    out["weights"] = weights ? nlohmann::json(weights->path().string()) : nlohmann::json(nullptr);
     out["num_tensors"] = weights ? weights->tensors().size() : 0;
     out["num_parameters"] = parameters;
     nlohmann::json d = nlohmann::json::object();
@@ -160,7 +172,7 @@ void describe(const std::filesystem::path& dir, const hf::ModelConfig<Arch>& con
   if (weights) {
     std::uint64_t bytes = 0;
     for (const auto& [name, c] : dtypes) bytes += c.bytes;
-    row("weights", "model.safetensors: " + std::to_string(weights->tensors().size()) + " tensors, " + grouped(parameters) +
+    row("weights", weights->path().filename().string() + ": " + std::to_string(weights->tensors().size()) + " tensors, " + grouped(parameters) +
                        " parameters, " + human_bytes(bytes));
     std::vector<std::string> parts;
     for (const auto& [name, c] : dtypes) {
@@ -173,9 +185,7 @@ void describe(const std::filesystem::path& dir, const hf::ModelConfig<Arch>& con
       row("metadata", join(meta, ", "));
     }
   } else {
-    row("weights", std::filesystem::exists(dir / "pytorch_model.bin")
-                       ? "no model.safetensors (only pytorch_model.bin, which ftlib does not read)"
-                       : "no model.safetensors");
+    row("weights", "no model.safetensors or pytorch_model.bin");
   }
   const std::string cls(Arch::classifier_architecture);
   if (report) {
@@ -213,7 +223,7 @@ void run_inspect(const InspectArgs& args) {
   const auto raw = io::read_json_file(config_path);
   arch::visit_architecture(arch::model_type_of(raw, config_path), [&](auto a) {
     using Arch = typename decltype(a)::type;
-    describe(dir, hf::ModelConfig<Arch>::from_json(raw, config_path), raw, args);
+    describe(dir, arch::ModelConfig<Arch>::from_json(raw, config_path), raw, args);
   });
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 // The tool's runtime face of one Trainer instantiation. The tool picks the architecture (model_type)
-// x backend (libtorch, eigen) at run time; each backend's instantiations live in one
-// translation unit (backend_eigen.cpp, backend_libtorch.cpp) behind this small interface, so the
-// LibTorch headers are compiled once.
+// x backend (libtorch, eigen) at run time; each backend's instantiations live in one translation
+// unit (backend_eigen.cpp, backend_libtorch.cpp), built as a module the tool opens on demand
+// (backend_module.hpp), behind this small interface.
 
 #include <cstdint>
 #include <filesystem>
@@ -57,9 +57,5 @@ inline std::string join_names(const std::vector<std::string>& names) {
   return out;
 }
 
-/// @brief The Eigen backend's sessions (backend_eigen.cpp).
-std::unique_ptr<Session> make_eigen_session(const ModelSpec& spec, AutoTokenizer tokenizer, TrainingArguments args);
-/// @brief The LibTorch backend's sessions (backend_libtorch.cpp); throws when the tool was built without it.
-std::unique_ptr<Session> make_libtorch_session(const ModelSpec& spec, AutoTokenizer tokenizer, TrainingArguments args);
 
 }  // namespace ftlib::cli

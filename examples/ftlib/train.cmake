@@ -1,18 +1,34 @@
-# `ftlib train` plus what train/evaluate/predict share: the session interface, one translation unit
-# per backend (all LibTorch instantiations in backend_libtorch.cpp), and the CLI helpers.
+# `ftlib train` plus what train/evaluate/predict share: the session interface and the CLI helpers.
 target_sources(ftlib_tool PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/train_command.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/cli_common.cpp)
+  ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/cli_common.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_loader.cpp)
+target_link_libraries(ftlib_tool PRIVATE ${CMAKE_DL_LIBS})
+if(TORCH_CXX_FLAGS MATCHES "_GLIBCXX_USE_CXX11_ABI=0")
+  target_compile_definitions(ftlib_tool PRIVATE _GLIBCXX_USE_CXX11_ABI=0)
+endif()
+
+# Each backend is a module the tool opens when a command needs it (backend_module.hpp): one
+# translation unit per backend holds all of its Trainer instantiations. Built beside the tool (the
+# build tree's examples/) and installed into <libdir>/ftlib.
+function(ftlib_add_backend_module name source component)
+  add_library(ftlib_backend_${name} MODULE ${source})
+  set_target_properties(ftlib_backend_${name} PROPERTIES
+    OUTPUT_NAME ftlib_backend_${name}
+    LIBRARY_OUTPUT_DIRECTORY $<TARGET_FILE_DIR:ftlib_tool>
+    CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+  target_link_libraries(ftlib_backend_${name} PRIVATE ${component} ftlib_native_arch)
+  # C++ objects cross between the tool and its modules: both sides need LibTorch's choice of libstdc++ ABI.
+  if(TORCH_CXX_FLAGS MATCHES "_GLIBCXX_USE_CXX11_ABI=0")
+    target_compile_definitions(ftlib_backend_${name} PRIVATE _GLIBCXX_USE_CXX11_ABI=0)
+  endif()
+  target_include_directories(ftlib_backend_${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ftlib)
+  add_dependencies(ftlib_tool ftlib_backend_${name})
+  install(TARGETS ftlib_backend_${name} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/ftlib)
+endfunction()
 if(TARGET ftlib::eigen)
-  target_sources(ftlib_tool PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_eigen.cpp)
-  target_link_libraries(ftlib_tool PRIVATE ftlib::eigen)
-else()
-  target_sources(ftlib_tool PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_eigen_missing.cpp)
+  ftlib_add_backend_module(eigen ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_eigen.cpp ftlib::eigen)
 endif()
 if(TARGET ftlib::libtorch)
-  target_sources(ftlib_tool PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_libtorch.cpp)
-  target_link_libraries(ftlib_tool PRIVATE ftlib::libtorch)
-  target_compile_definitions(ftlib_tool PRIVATE FTLIB_TOOL_HAS_LIBTORCH=1)
-else()
-  target_sources(ftlib_tool PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_libtorch_missing.cpp)
+  ftlib_add_backend_module(libtorch ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_libtorch.cpp ftlib::libtorch)
 endif()

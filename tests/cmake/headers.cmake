@@ -41,3 +41,6 @@ endif()
 # Built as part of `all`; the ctest entry makes the check visible in the test list.
 add_test(NAME headers_compile_standalone
   COMMAND ${CMAKE_COMMAND} --build ${PROJECT_BINARY_DIR} --target ${ftlib_header_check_targets})
+
+# Layers point one way (docs/architecture.md): no header includes one of a layer above its own.
+add_test(NAME ftlib_layers_point_one_way COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/check_layers.sh ${PROJECT_SOURCE_DIR})

@@ -22,6 +22,13 @@ if(TARGET ftlib_tool)
                      -DWORK=${CMAKE_CURRENT_BINARY_DIR}/trainer_e2e_${backend}
                      -P ${CMAKE_CURRENT_SOURCE_DIR}/trainer_cli_e2e.cmake)
     set_tests_properties(ftlib_cli_train_evaluate_predict_${backend} PROPERTIES LABELS "trainer;cli" TIMEOUT 300)
+    # The same workflow on a BERT checkpoint: config.json's model_type picks the architecture.
+    add_test(NAME ftlib_cli_train_evaluate_predict_bert_${backend}
+             COMMAND ${CMAKE_COMMAND} -DFTLIB=$<TARGET_FILE:ftlib_tool> -DBACKEND=${backend} -DMODEL=tiny-bert
+                     -DDATA=${CMAKE_CURRENT_SOURCE_DIR}/data/trainer
+                     -DWORK=${CMAKE_CURRENT_BINARY_DIR}/trainer_e2e_bert_${backend}
+                     -P ${CMAKE_CURRENT_SOURCE_DIR}/trainer_cli_e2e.cmake)
+    set_tests_properties(ftlib_cli_train_evaluate_predict_bert_${backend} PROPERTIES LABELS "trainer;cli" TIMEOUT 300)
   endforeach()
 endif()
 

@@ -10,7 +10,7 @@
 
 #include "ftlib/arch/activation.hpp"
 #include "ftlib/arch/fields.hpp"
-#include "ftlib/hf/config.hpp"
+#include "ftlib/arch/model_config.hpp"
 
 namespace ftlib::arch {
 
@@ -111,6 +111,6 @@ struct AlbertConfig {
 };
 
 /// @brief An ALBERT config.json.
-using AlbertModelConfig = hf::ModelConfig<AlbertConfig>;
+using AlbertModelConfig = ModelConfig<AlbertConfig>;
 
 }  // namespace ftlib::arch

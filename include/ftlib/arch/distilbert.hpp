@@ -10,7 +10,7 @@
 
 #include "ftlib/arch/activation.hpp"
 #include "ftlib/arch/fields.hpp"
-#include "ftlib/hf/config.hpp"
+#include "ftlib/arch/model_config.hpp"
 
 namespace ftlib::arch {
 
@@ -83,6 +83,6 @@ struct DistilBertConfig {
 };
 
 /// @brief A DistilBERT config.json.
-using DistilBertModelConfig = hf::ModelConfig<DistilBertConfig>;
+using DistilBertModelConfig = ModelConfig<DistilBertConfig>;
 
 }  // namespace ftlib::arch

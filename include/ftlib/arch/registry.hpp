@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ftlib/arch/albert.hpp"
+#include "ftlib/arch/bert.hpp"
 #include "ftlib/arch/distilbert.hpp"
 #include "ftlib/arch/fields.hpp"
 #include "ftlib/core/error.hpp"
@@ -26,7 +27,7 @@ template <Architecture... A>
 struct ArchitectureList {};
 
 /// @brief Every architecture ftlib supports, in the order messages list them.
-using SupportedArchitectures = ArchitectureList<DistilBertConfig, AlbertConfig>;
+using SupportedArchitectures = ArchitectureList<DistilBertConfig, AlbertConfig, BertConfig>;
 
 namespace detail {
 

@@ -70,6 +70,14 @@ inline bool starts_with_prefix(std::string_view name, std::string_view prefix) {
   return !prefix.empty() && name.size() > prefix.size() && name.starts_with(prefix) && name[prefix.size()] == '.';
 }
 
+/// @brief A checkpoint name as transformers reads it: TensorFlow-era LayerNorm names (bert-base-uncased's
+///        own files) `X.gamma` / `X.beta` are renamed to `X.weight` / `X.bias` on load.
+inline std::string modern_name(std::string_view name) {
+  if (name.ends_with(".gamma")) return std::string(name.substr(0, name.size() - 6)) + ".weight";
+  if (name.ends_with(".beta")) return std::string(name.substr(0, name.size() - 5)) + ".bias";
+  return std::string(name);
+}
+
 /// @brief Buffers transformers never reports as unexpected (non-persistent in current code,
 ///        but present in checkpoints written by older versions).
 inline bool is_ignored_buffer(std::string_view name) {
@@ -78,13 +86,15 @@ inline bool is_ignored_buffer(std::string_view name) {
 
 }  // namespace detail
 
-/// @brief Matches `expected` against the tensors of `file` as transformers' from_pretrained does.
+/// @brief Matches `expected` against the tensors of `file` (a SafetensorsFile, PytorchCheckpointFile or
+///        CheckpointWeights) as transformers' from_pretrained does.
 ///
 /// With a base_model_prefix: a checkpoint whose names lack the prefix (saved from a base model)
 /// loads into a model whose names have it, and the other way round. A shape mismatch is a
 /// tensor_error naming the tensor, both shapes and the file, unless ignore_mismatched_sizes.
-[[nodiscard]] inline LoadReport plan_checkpoint_load(std::span<const ExpectedParameter> expected,
-                                                     const SafetensorsFile& file, const LoadOptions& options = {}) {
+template <class File>
+[[nodiscard]] LoadReport plan_checkpoint_load(std::span<const ExpectedParameter> expected, const File& file,
+                                              const LoadOptions& options = {}) {
   const std::string_view prefix = options.base_model_prefix;
   const bool file_has_prefix = std::any_of(file.tensors().begin(), file.tensors().end(), [&](const TensorInfo& t) {
     return detail::starts_with_prefix(t.name, prefix);
@@ -101,14 +111,19 @@ inline bool is_ignored_buffer(std::string_view name) {
     return model_name;
   };
 
+  // Modern name -> name in the file.
+  std::unordered_map<std::string, std::string> file_name_of;
+  for (const auto& t : file.tensors()) file_name_of.emplace(detail::modern_name(t.name), t.name);
+
   LoadReport report;
   std::set<std::string> used;
   for (const auto& p : expected) {
-    const std::string ckpt = checkpoint_name_of(p.name);
-    if (!file.contains(ckpt)) {
+    const auto found = file_name_of.find(checkpoint_name_of(p.name));
+    if (found == file_name_of.end()) {
       report.missing_keys.push_back(p.name);
       continue;
     }
+    const std::string& ckpt = found->second;
     used.insert(ckpt);
     const TensorInfo& t = file.info(ckpt);
     if (t.shape != p.shape) {
@@ -129,7 +144,7 @@ inline bool is_ignored_buffer(std::string_view name) {
     report.loaded.push_back({p.name, ckpt});
   }
   for (const auto& t : file.tensors()) {
-    if (!used.contains(t.name) && !detail::is_ignored_buffer(t.name)) report.unexpected_keys.push_back(t.name);
+    if (!used.contains(t.name) && !detail::is_ignored_buffer(t.name)) report.unexpected_keys.push_back(detail::modern_name(t.name));
   }
   std::sort(report.missing_keys.begin(), report.missing_keys.end());
   std::sort(report.unexpected_keys.begin(), report.unexpected_keys.end());

@@ -14,7 +14,8 @@
 #include "ftlib/arch/fields.hpp"
 #include "ftlib/core/error.hpp"
 #include "ftlib/hf/checkpoint.hpp"
-#include "ftlib/hf/config.hpp"
+#include "ftlib/hf/checkpoint_weights.hpp"
+#include "ftlib/arch/model_config.hpp"
 #include "ftlib/hf/safetensors.hpp"
 #include "ftlib/models/model_options.hpp"
 
@@ -22,14 +23,14 @@ namespace ftlib {
 
 /// @brief `config` with the label and dropout overrides of `options` applied (validated first).
 template <arch::Architecture A>
-[[nodiscard]] hf::ModelConfig<A> configure(hf::ModelConfig<A> config, const ModelOptions& options) {
+[[nodiscard]] arch::ModelConfig<A> configure(arch::ModelConfig<A> config, const ModelOptions& options) {
   options.validate();
   const std::string problem_type = config.labels.problem_type;
   if (options.id2label) {
-    config.labels = hf::ClassificationLabels::from_names(*options.id2label);
+    config.labels = arch::ClassificationLabels::from_names(*options.id2label);
     config.labels.problem_type = problem_type;
   } else if (options.num_labels && *options.num_labels != config.num_labels()) {
-    config.labels = hf::ClassificationLabels::defaults(*options.num_labels);
+    config.labels = arch::ClassificationLabels::defaults(*options.num_labels);
     config.labels.problem_type = problem_type;
   }
   if (options.dropout) arch::set_dropout(config.arch, *options.dropout);
@@ -38,11 +39,11 @@ template <arch::Architecture A>
 
 /// @brief <dir>/config.json, naming the classifier as its architecture (ModelOptions not yet applied).
 template <arch::Architecture A>
-[[nodiscard]] hf::ModelConfig<A> load_pretrained_config(const std::filesystem::path& dir) {
+[[nodiscard]] arch::ModelConfig<A> load_pretrained_config(const std::filesystem::path& dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec))
     throw io_error(dir, "is not a checkpoint directory (expected config.json and model.safetensors in it)");
-  hf::ModelConfig<A> config = hf::ModelConfig<A>::load(dir / "config.json");
+  arch::ModelConfig<A> config = arch::ModelConfig<A>::load(dir / "config.json");
   config.architectures = {std::string(A::classifier_architecture)};
   return config;
 }
@@ -50,30 +51,22 @@ template <arch::Architecture A>
 /// @brief The config save_pretrained writes: the classifier as architecture, and problem_type
 ///        single_label_classification unless set (what transformers' first forward with labels sets).
 template <arch::Architecture A>
-[[nodiscard]] hf::ModelConfig<A> config_for_saving(hf::ModelConfig<A> config) {
+[[nodiscard]] arch::ModelConfig<A> config_for_saving(arch::ModelConfig<A> config) {
   config.architectures = {std::string(A::classifier_architecture)};
   if (config.labels.problem_type.empty()) config.labels.problem_type = "single_label_classification";
   return config;
 }
 
-/// @brief Opens <dir>/model.safetensors, or says clearly what is there instead.
-[[nodiscard]] inline hf::SafetensorsFile open_pretrained_weights(const std::filesystem::path& dir) {
-  const auto path = dir / "model.safetensors";
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    const bool has_bin = std::filesystem::exists(dir / "pytorch_model.bin", ec);
-    throw io_error(path, has_bin ? "not found; the directory has pytorch_model.bin, which ftlib cannot read yet "
-                                   "(convert it to safetensors, e.g. save_pretrained(..., safe_serialization=True))"
-                                 : "not found (expected a HuggingFace checkpoint directory)");
-  }
-  return hf::SafetensorsFile::open(path);
+/// @brief The weights of checkpoint directory `dir`: model.safetensors, else pytorch_model.bin.
+[[nodiscard]] inline hf::CheckpointWeights open_pretrained_weights(const std::filesystem::path& dir) {
+  return hf::CheckpointWeights::open_directory(dir);
 }
 
 /// @brief transformers' matching of `file`'s tensors to the parameters a backend registered for
 ///        architecture A (hf::plan_checkpoint_load with A's base-model prefix).
-template <arch::Architecture A>
-[[nodiscard]] hf::LoadReport plan_pretrained_load(std::span<const hf::ExpectedParameter> expected,
-                                                  const hf::SafetensorsFile& file, bool ignore_mismatched_sizes) {
+template <arch::Architecture A, class File>
+[[nodiscard]] hf::LoadReport plan_pretrained_load(std::span<const hf::ExpectedParameter> expected, const File& file,
+                                                  bool ignore_mismatched_sizes) {
   return hf::plan_checkpoint_load(expected, file, hf::LoadOptions{std::string(A::base_model_prefix), ignore_mismatched_sizes});
 }
 

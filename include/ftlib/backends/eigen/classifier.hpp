@@ -20,7 +20,7 @@
 #include "ftlib/core/error.hpp"
 #include "ftlib/core/host_tensor.hpp"
 #include "ftlib/hf/checkpoint.hpp"
-#include "ftlib/hf/config.hpp"
+#include "ftlib/arch/model_config.hpp"
 #include "ftlib/models/model_concept.hpp"
 #include "ftlib/models/model_options.hpp"
 #include "ftlib/models/pretrained.hpp"
@@ -84,7 +84,7 @@ template <class Derived, class S, arch::Architecture Arch>
 class ClassifierShell {
  public:
   using Tensor = BasicTensor<S>;                ///< the tensor type AdamW walks
-  using Config = hf::ModelConfig<Arch>;         ///< config.json
+  using Config = arch::ModelConfig<Arch>;         ///< config.json
   using Architecture = Arch;                    ///< the backend-free spec
   using RngState = std::uint64_t;               ///< the dropout stream's position
 
@@ -94,7 +94,7 @@ class ClassifierShell {
     return Derived(std::move(config), options);
   }
 
-  /// @brief Loads <dir>/config.json and <dir>/model.safetensors (F32/F16/BF16). A pretrained checkpoint
+  /// @brief Loads <dir>/config.json and <dir>/model.safetensors or pytorch_model.bin (F32/F16/BF16). A pretrained checkpoint
   ///        without the classifier (an encoder, MaskedLM, PreTraining) keeps its encoder; the head is
   ///        initialised as transformers does and load_report() lists the missing and unused names.
   ///        Like transformers, the model comes back in eval mode (dropout off): call set_training(true) to train.

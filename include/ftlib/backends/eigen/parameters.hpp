@@ -178,7 +178,8 @@ class ParameterStore {
 
   /// @brief Copies the tensors a load plan (hf::plan_checkpoint_load: transformers' matching of names,
   ///        base-model prefix, shape checks) takes from `file` into the parameters, converting to S.
-  void load(const hf::SafetensorsFile& file, const hf::LoadReport& plan) {
+  template <class File>
+  void load(const File& file, const hf::LoadReport& plan) {
     for (const auto& t : plan.loaded) {
       const auto it = index_.find(t.name);
       if (it == index_.end()) throw tensor_error("the model has no parameter '" + t.name + "' to load into");

@@ -5,6 +5,7 @@
 #include "ftlib/backends/libtorch/albert.hpp"
 #include "ftlib/backends/libtorch/autocast.hpp"
 #include "ftlib/backends/libtorch/batch_tensors.hpp"
+#include "ftlib/backends/libtorch/bert.hpp"
 #include "ftlib/backends/libtorch/cpu_allocator.hpp"
 #include "ftlib/backends/libtorch/distilbert.hpp"
 #include "ftlib/backends/libtorch/param_ops.hpp"

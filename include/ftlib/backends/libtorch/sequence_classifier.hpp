@@ -35,7 +35,7 @@
 #include "ftlib/io/atomic_file.hpp"
 #include "ftlib/hf/checkpoint.hpp"
 #include "ftlib/arch/fields.hpp"
-#include "ftlib/hf/config.hpp"
+#include "ftlib/arch/model_config.hpp"
 #include "ftlib/hf/safetensors.hpp"
 #include "ftlib/models/model_concept.hpp"
 #include "ftlib/models/model_options.hpp"
@@ -118,7 +118,7 @@ class SequenceClassifier {
  public:
   using Tensor = torch::Tensor;                               ///< the backend's tensor type
   using Architecture = Arch;                                  ///< the backend-free spec
-  using Config = hf::ModelConfig<Arch>;                       ///< the whole config.json
+  using Config = arch::ModelConfig<Arch>;                       ///< the whole config.json
   using Module = typename detail::ArchitectureModule<Arch>::type;  ///< the torch::nn module holder (HF names)
   using RngState = libtorch::RngState;                        ///< the dropout stream's position
   using LossScalerState = GradScalerState;                    ///< the loss scaler's scale and growth tracker
@@ -133,7 +133,7 @@ class SequenceClassifier {
         scaler_(make_scaler(options)) {
     config_.validate();
     check_precision(options_.precision, device_);
-    (void)resolve_sdpa(options_.attention);  // fails early when sdpa is asked for and absent
+    (void)detail::resolve_sdpa(options_.attention);  // fails early when sdpa is asked for and absent
     module_ = Module(config_.arch, config_.num_labels());
     at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options_.seed);
     for (auto& item : module_->named_parameters(/*recurse=*/true)) {
@@ -150,12 +150,13 @@ class SequenceClassifier {
     return SequenceClassifier(std::move(config), options);
   }
 
-  /// @brief Loads a checkpoint directory (config.json + model.safetensors, F32/F16/BF16), in eval
+  /// @brief Loads a checkpoint directory (config.json + model.safetensors or pytorch_model.bin,
+  ///        F32/F16/BF16), in eval
   ///        mode. A pretrained non-classifier checkpoint keeps its encoder; the head is initialised
   ///        as transformers does and listed in load_report().missing_keys.
   [[nodiscard]] static SequenceClassifier from_pretrained(const std::filesystem::path& dir, const ModelOptions& options = {}) {
     Config config = load_pretrained_config<Arch>(dir);
-    const hf::SafetensorsFile weights = open_pretrained_weights(dir);
+    const hf::CheckpointWeights weights = open_pretrained_weights(dir);
     ModelOptions on_cpu = options;
     on_cpu.device = "cpu";               // load into host memory, then move once
     on_cpu.precision = Precision::fp32;  // fp16 is refused on the CPU: set once on the device
@@ -175,8 +176,9 @@ class SequenceClassifier {
     load_weights(hf::SafetensorsFile::open(path), ignore_mismatched_sizes);
   }
 
-  /// @brief load_safetensors from an open file.
-  void load_weights(const hf::SafetensorsFile& file, bool ignore_mismatched_sizes) {
+  /// @brief load_safetensors from an open weights file (SafetensorsFile, PytorchCheckpointFile, CheckpointWeights).
+  template <class File>
+  void load_weights(const File& file, bool ignore_mismatched_sizes) {
     std::vector<hf::ExpectedParameter> expected;
     std::map<std::string, torch::Tensor> own;
     for (auto& item : module_->named_parameters(true)) {
@@ -299,8 +301,8 @@ class SequenceClassifier {
     return overflow_;
   }
 
-  /// @brief The trainable parameters under HF names: value (a detached alias, safe for in-place
-  ///        updates), the current gradient, and whether backward reached it. Call after backward;
+  /// @brief Every parameter under its HF name: value (a detached alias, safe for in-place updates), the
+  ///        current gradient, and whether backward reached it (never for a fixed table). Call after backward;
   ///        loss-scaled gradients are unscaled first (unscale_gradients).
   [[nodiscard]] std::vector<ParameterRef<torch::Tensor>> parameters() {
     (void)unscale_gradients();
@@ -350,7 +352,7 @@ class SequenceClassifier {
     const torch::NoGradGuard no_grad;
     const DropoutGenerator::Scope rng(dropout_rng_, device_, module_->is_training());
     const AutocastGuard autocast(device_, options_.precision);
-    const AttentionContext ctx = make_attention_context(t.attention_mask, options_.attention, module_->is_training(), nullptr);
+    const detail::AttentionContext ctx = detail::make_attention_context(t.attention_mask, options_.attention, module_->is_training(), nullptr);
     auto [hidden, pooled] = module_->encode(t.input_ids, t.token_type_ids, ctx);
     return EncoderOutput{std::move(hidden), std::move(pooled)};
   }
@@ -388,7 +390,7 @@ class SequenceClassifier {
   [[nodiscard]] Precision precision() const noexcept { return options_.precision; }
   /// @brief Chooses explicit-softmax or fused attention (sdpa needs LibTorch >= 2.0).
   void set_attention_backend(AttentionBackend backend) {
-    (void)resolve_sdpa(backend);
+    (void)detail::resolve_sdpa(backend);
     options_.attention = backend;
   }
   /// @brief The attention choice.
@@ -423,15 +425,15 @@ class SequenceClassifier {
     std::vector<ParameterRef<torch::Tensor>> out;
     for (const auto& item : module_->named_parameters(true)) {
       const torch::Tensor& p = item.value();
-      if (!p.requires_grad()) continue;
       const torch::Tensor& g = p.grad();
-      out.push_back(ParameterRef<torch::Tensor>{item.key(), p.detach(), g, g.defined()});
+      // A fixed table (DistilBERT's sinusoidal positions) is listed with has_grad = false, as in every backend.
+      out.push_back(ParameterRef<torch::Tensor>{item.key(), p.detach(), g, p.requires_grad() && g.defined()});
     }
     return out;
   }
 
   torch::Tensor run(const BatchTensors& t, Trace* trace) {
-    const AttentionContext ctx = make_attention_context(t.attention_mask, options_.attention, module_->is_training(), trace);
+    const detail::AttentionContext ctx = detail::make_attention_context(t.attention_mask, options_.attention, module_->is_training(), trace);
     return module_->forward(t.input_ids, t.token_type_ids, ctx);
   }
 

@@ -1,7 +1,7 @@
 #pragma once
-// config.json as transformers reads and writes it: an architecture's hyper-parameters (declared once
-// in its spec, arch/<name>.hpp), the classification labels, and every key ftlib does not interpret,
-// kept in `extra` and written back unchanged so that a config survives load -> save.
+// An architecture's config.json as transformers reads and writes it: the hyper-parameters (declared
+// once in its spec, arch/<name>.hpp), the classification labels, and every key ftlib does not
+// interpret, kept in `extra` and written back unchanged so that a config survives load -> save.
 // Errors name the file and the field, and say what was expected.
 
 #include <cstddef>
@@ -22,7 +22,7 @@
 #include "ftlib/core/error.hpp"
 #include "ftlib/io/json_file.hpp"
 
-namespace ftlib::hf {
+namespace ftlib::arch {
 
 /// @brief The classification labels of a config (id2label), and its problem type.
 struct ClassificationLabels {
@@ -61,7 +61,7 @@ struct ClassificationLabels {
 
 namespace detail {
 
-inline ClassificationLabels read_labels(arch::ConfigReader& r) {
+inline ClassificationLabels read_labels(ConfigReader& r) {
   ClassificationLabels labels;
   std::vector<std::string> from_id2label;
   bool have_id2label = false;
@@ -144,7 +144,7 @@ inline ClassificationLabels read_labels(arch::ConfigReader& r) {
 }  // namespace detail
 
 /// @brief A whole config.json: architecture hyper-parameters, labels, and everything else kept verbatim.
-template <arch::Architecture Arch>
+template <Architecture Arch>
 struct ModelConfig {
   using Architecture = Arch;               ///< the architecture spec
 
@@ -155,14 +155,14 @@ struct ModelConfig {
 
   /// @brief Parses and validates a config object; errors name `source` and the field.
   [[nodiscard]] static ModelConfig from_json(const nlohmann::json& json, const std::filesystem::path& source) {
-    arch::ConfigReader r(json, source);
+    ConfigReader r(json, source);
     ModelConfig config;
     if (const auto* v = r.find("model_type"); v != nullptr && !v->is_null()) {
       if (!v->is_string() || v->get<std::string>() != Arch::model_type) {
         r.fail("model_type", "expected \"" + std::string(Arch::model_type) + "\", got " + v->dump());
       }
     }
-    arch::read_fields(r, config.arch);
+    read_fields(r, config.arch);
     config.labels = detail::read_labels(r);
     if (const auto* v = r.find("architectures"); v != nullptr && !v->is_null()) {
       if (!v->is_array()) r.fail("architectures", "expected an array of class names, got " + v->dump());
@@ -186,8 +186,8 @@ struct ModelConfig {
 
   /// @brief Throws parse_error naming `source` and the field when a value is out of range.
   void validate(const std::filesystem::path& source = "config") const {
-    const arch::ConfigChecker k(source);
-    arch::check_fields(k, arch);
+    const ConfigChecker k(source);
+    check_fields(k, arch);
     if (labels.id2label.empty()) k.fail("id2label", "a classifier needs at least one label");
     std::set<std::string> names(labels.id2label.begin(), labels.id2label.end());
     if (names.size() != labels.id2label.size()) k.fail("id2label", "label names must be distinct");
@@ -197,7 +197,7 @@ struct ModelConfig {
   ///        id2label/label2id unless they are the default two LABEL_ names).
   [[nodiscard]] nlohmann::json to_json() const {
     nlohmann::json j = extra.is_object() ? extra : nlohmann::json::object();
-    arch::write_fields(j, arch);
+    write_fields(j, arch);
     if (!(labels.num_labels() == 2 && labels.are_default_names())) {
       nlohmann::json id2label = nlohmann::json::object();
       for (std::size_t i = 0; i < labels.id2label.size(); ++i) id2label[std::to_string(i)] = labels.id2label[i];
@@ -221,4 +221,4 @@ struct ModelConfig {
   [[nodiscard]] std::int64_t num_labels() const noexcept { return labels.num_labels(); }
 };
 
-}  // namespace ftlib::hf
+}  // namespace ftlib::arch

@@ -1,0 +1,181 @@
+#pragma once
+// BertForSequenceClassification on the Eigen backend, with HuggingFace parameter names.
+//
+//   e = dropout(LayerNorm(word_embeddings[ids] + token_type_embeddings[types] + position_embeddings[0..T-1]))
+//   h = encoder.layer[num_hidden_layers-1](... encoder.layer[0](e))   (see encoder.hpp: BertLayer has
+//       dropout on both residual branches, attention.output and output)
+//   logits = classifier(dropout(tanh(pooler.dense(h[:, 0]))));  loss = mean cross-entropy
+//   (the head's dropout is classifier_dropout, else hidden_dropout_prob)
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ftlib/arch/bert.hpp"
+#include "ftlib/backends/eigen/classifier.hpp"
+#include "ftlib/backends/eigen/encoder.hpp"
+#include "ftlib/backends/eigen/layers.hpp"
+#include "ftlib/backends/eigen/parameters.hpp"
+#include "ftlib/backends/eigen/tensor.hpp"
+#include "ftlib/core/batch.hpp"
+#include "ftlib/core/host_tensor.hpp"
+
+namespace ftlib::eigen {
+
+/// @brief BertForSequenceClassification (transformers semantics) with hand-written backward.
+///        S = float for training; S = double gives a sharp reference for gradient checks.
+///        The members that do not depend on the architecture come from detail::ClassifierShell.
+template <class S>
+class BasicSequenceClassifier<arch::BertConfig, S>
+    : public detail::ClassifierShell<BasicSequenceClassifier<arch::BertConfig, S>, S, arch::BertConfig> {
+  using Shell = detail::ClassifierShell<BasicSequenceClassifier, S, arch::BertConfig>;
+  friend Shell;
+
+ public:
+  using typename Shell::Config;
+
+  /// @brief A freshly initialised model (transformers' init: N(0, initializer_range), zero biases,
+  ///        LayerNorm 1/0, zero padding row), with `options`' label and dropout overrides applied.
+  explicit BasicSequenceClassifier(Config config, const ModelOptions& options = {})
+      : BasicSequenceClassifier(Shell::configured(std::move(config), options), options.seed, detail::Construction::fresh) {}
+
+  BasicSequenceClassifier(BasicSequenceClassifier&&) noexcept = default;
+  BasicSequenceClassifier& operator=(BasicSequenceClassifier&&) noexcept = default;
+  // Copies would share weight storage (tensors are handles): not offered.
+  BasicSequenceClassifier(const BasicSequenceClassifier&) = delete;
+  BasicSequenceClassifier& operator=(const BasicSequenceClassifier&) = delete;
+
+  /// @brief Intermediates of the last forward, named like the fixtures' `hidden.*`: "embeddings",
+  ///        "layer.<k>", "pooled", plus "last_hidden_state" [B, T, hidden] and "pooler_output" [B, hidden].
+  [[nodiscard]] std::map<std::string, HostTensor> hidden_states() const {
+    using detail::to_host;
+    std::map<std::string, HostTensor> out;
+    if (hidden_.empty()) return out;
+    const std::int64_t b = shape_.batch, t = shape_.seq_len, h = config_.arch.hidden_size;
+    out["embeddings"] = to_host(hidden_[0], {b, t, h});
+    for (std::size_t k = 1; k < hidden_.size(); ++k) out["layer." + std::to_string(k - 1)] = to_host(hidden_[k], {b, t, h});
+    out["last_hidden_state"] = to_host(hidden_.back(), {b, t, h});
+    out["pooled"] = to_host(head_cache_.pooled, {b, h});
+    out["pooler_output"] = out["pooled"];
+    return out;
+  }
+
+ private:
+  BasicSequenceClassifier(Config config, std::uint64_t seed, detail::Construction construction)
+      : Shell(std::move(config), seed, construction) {
+    const auto& a = config_.arch;
+    const std::int64_t h = a.hidden_size;
+    settings_.heads = a.num_attention_heads;
+    settings_.layer_norm_eps = a.layer_norm_eps;
+    settings_.activation = a.activation_kind();
+    settings_.attention_probs_dropout = a.attention_probs_dropout_prob;
+    settings_.attention_output_dropout = a.hidden_dropout_prob;  // BertSelfOutput's dropout
+    settings_.ffn_output_dropout = a.hidden_dropout_prob;        // BertOutput's dropout
+
+    word_embeddings_ = store_.add("bert.embeddings.word_embeddings.weight", {a.vocab_size, h}, ParamInit::normal, a.pad_token_id);
+    position_embeddings_ = store_.add("bert.embeddings.position_embeddings.weight", {a.max_position_embeddings, h}, ParamInit::normal);
+    token_type_embeddings_ = store_.add("bert.embeddings.token_type_embeddings.weight", {a.type_vocab_size, h}, ParamInit::normal);
+    embedding_norm_ = store_.add_layer_norm("bert.embeddings.LayerNorm", h);
+    for (std::int64_t i = 0; i < a.num_hidden_layers; ++i) {
+      const std::string prefix = "bert.encoder.layer." + std::to_string(i) + ".";
+      EncoderLayerParams<S> l;
+      l.query = store_.add_linear(prefix + "attention.self.query", h, h);
+      l.key = store_.add_linear(prefix + "attention.self.key", h, h);
+      l.value = store_.add_linear(prefix + "attention.self.value", h, h);
+      l.output = store_.add_linear(prefix + "attention.output.dense", h, h);
+      l.attention_norm = store_.add_layer_norm(prefix + "attention.output.LayerNorm", h);
+      l.ffn_in = store_.add_linear(prefix + "intermediate.dense", h, a.intermediate_size);
+      l.ffn_out = store_.add_linear(prefix + "output.dense", a.intermediate_size, h);
+      l.output_norm = store_.add_layer_norm(prefix + "output.LayerNorm", h);
+      layers_.push_back(l);
+    }
+    head_.dense = store_.add_linear("bert.pooler.dense", h, h);
+    head_.classifier = store_.add_linear("classifier", h, config_.num_labels());
+    this->finish_construction(construction);
+  }
+
+  void run_forward(const Batch& batch) {
+    detail::use_own_threading();
+    const auto& a = config_.arch;
+    const std::int64_t n = batch.batch_size * batch.seq_len;
+    Embedding<S>::check_ids(batch.input_ids, a.vocab_size, "bert.embeddings.word_embeddings (input_ids)");
+    token_type_ids_ = batch.token_type_ids.empty() ? std::vector<std::int64_t>(static_cast<std::size_t>(n), 0)
+                                                   : batch.token_type_ids;
+    Embedding<S>::check_ids(token_type_ids_, a.type_vocab_size, "bert.embeddings.token_type_embeddings (token_type_ids)");
+    shape_.batch = batch.batch_size;
+    shape_.seq_len = batch.seq_len;
+    shape_.key_bias = SelfAttention<S>::key_bias(detail::attention_mask_of(batch));
+    input_ids_ = batch.input_ids;
+    hidden_.resize(layers_.size() + 1);
+    caches_.resize(layers_.size());
+
+    // embeddings: LayerNorm(word + token type + position), then dropout
+    Matrix<S>& e = hidden_[0];
+    scratch_.sum.resize(n, a.hidden_size);
+    e.resize(n, a.hidden_size);
+    Embedding<S>::forward(batch.input_ids, word_embeddings_.value.matrix(), scratch_.sum);
+    Embedding<S>::forward_add(token_type_ids_, token_type_embeddings_.value.matrix(), scratch_.sum);
+    PositionEmbedding<S>::forward_add(position_embeddings_.value.matrix(), shape_.batch, shape_.seq_len, scratch_.sum);
+    LayerNorm<S>::forward(scratch_.sum, embedding_norm_.weight.value.vector(), embedding_norm_.bias.value.vector(),
+                          settings_.layer_norm_eps, e, embedding_norm_cache_);
+    EncoderLayer<S>::apply_dropout(a.hidden_dropout_prob, training_, dropout_rng_, e, embedding_dropout_mask_);
+
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      hidden_[i + 1].resize(n, a.hidden_size);
+      EncoderLayer<S>::forward(layers_[i], settings_, shape_, hidden_[i], training_, dropout_rng_, caches_[i], scratch_,
+                               hidden_[i + 1]);
+    }
+    ClassificationHead<S>::forward(head_, Activation::tanh, a.classifier_dropout_or_hidden(), shape_, hidden_.back(),
+                                   training_, dropout_rng_, head_cache_, logits_);
+  }
+
+  void run_backward(const Matrix<S>& d_logits) {
+    const auto& a = config_.arch;
+    const std::int64_t n = shape_.batch * shape_.seq_len;
+    d_hidden_.resize(n, a.hidden_size);
+    d_hidden_next_.resize(n, a.hidden_size);
+    ClassificationHead<S>::backward(head_, Activation::tanh, shape_, head_cache_, d_logits, d_hidden_);
+    for (std::size_t i = layers_.size(); i-- > 0;) {
+      EncoderLayer<S>::backward(layers_[i], settings_, shape_, hidden_[i], caches_[i], d_hidden_, scratch_,
+                                d_hidden_next_);
+      std::swap(d_hidden_, d_hidden_next_);
+    }
+    // e = dropout(LN(word[ids] + type[tt] + pos)): through dropout and LN, then scatter-add into the tables
+    if (embedding_dropout_mask_.size() != 0) Dropout<S>::backward(d_hidden_, embedding_dropout_mask_);
+    scratch_.d_sum.resize(n, a.hidden_size);
+    LayerNorm<S>::backward(embedding_norm_cache_, embedding_norm_.weight.value.vector(), d_hidden_, scratch_.d_sum,
+                           embedding_norm_.weight.grad.vector(), embedding_norm_.bias.grad.vector());
+    Embedding<S>::backward(input_ids_, scratch_.d_sum, word_embeddings_.grad.matrix(), a.pad_token_id);
+    Embedding<S>::backward(token_type_ids_, scratch_.d_sum, token_type_embeddings_.grad.matrix());
+    PositionEmbedding<S>::backward(scratch_.d_sum, shape_.batch, shape_.seq_len, position_embeddings_.grad.matrix());
+  }
+
+  using Shell::config_, Shell::dropout_rng_, Shell::training_, Shell::store_, Shell::logits_;
+
+  EncoderLayerSettings settings_;
+  Param<S> word_embeddings_, position_embeddings_, token_type_embeddings_;
+  LayerNormParams<S> embedding_norm_;
+  std::vector<EncoderLayerParams<S>> layers_;
+  ClassificationHeadParams<S> head_;
+
+  // activations of the last forward (kept for backward; reused across steps)
+  BatchShape<S> shape_;
+  std::vector<std::int64_t> input_ids_, token_type_ids_;
+  typename LayerNorm<S>::Cache embedding_norm_cache_;
+  Matrix<S> embedding_dropout_mask_;
+  std::vector<Matrix<S>> hidden_;  // hidden_[0] = embeddings, hidden_[i+1] = output of layer i
+  std::vector<EncoderLayerCache<S>> caches_;
+  ClassificationHeadCache<S> head_cache_;
+  EncoderScratch<S> scratch_;
+  Matrix<S> d_hidden_, d_hidden_next_;
+};
+
+/// @brief BERT at scalar type S.
+template <class S>
+using BasicBertForSequenceClassification = BasicSequenceClassifier<arch::BertConfig, S>;
+/// @brief The float32 BERT classifier the Trainer uses.
+using BertForSequenceClassification = SequenceClassifier<arch::BertConfig>;
+
+}  // namespace ftlib::eigen
