@@ -214,11 +214,11 @@ class PieceTrie {
  public:
   /// @brief Builds the trie of `entries` (piece bytes, id); pieces must be unique and non-empty.
   explicit PieceTrie(std::vector<std::pair<std::string_view, int>> entries = {}) {
-    units_.assign(256, Unit{});
-    base_used_.assign(256, false);
+    Builder build;
+    build.grow(units_);
     units_[0].check = -2;  // the root
-    base_used_[0] = true;  // base 0 is what leaves look through; keep it out of use
-    first_free_ = 1;
+    build.take(0);
+    build.base_used[0] = true;  // base 0 is what leaves look through; keep it out of use
     if (entries.empty()) return;
     std::sort(entries.begin(), entries.end());
     struct Task {
@@ -246,17 +246,15 @@ class PieceTrie {
         i = j;
       }
       if (labels.empty()) continue;
-      const std::int32_t base = find_base(labels);
+      const std::int32_t base = build.find_base(units_, labels);
       units_[static_cast<std::size_t>(t.slot)].base = base;
       for (std::size_t k = 0; k < labels.size(); ++k) {
         const std::int32_t child = base ^ labels[k];
         units_[static_cast<std::size_t>(child)].check = t.slot;
+        build.take(child);
         stack.push_back({child, ranges[k].first, ranges[k].second, t.depth + 1});
       }
-      while (first_free_ < units_.size() && units_[first_free_].check != -1) ++first_free_;
     }
-    base_used_.clear();
-    base_used_.shrink_to_fit();
   }
 
   /// @brief The child of `node` along byte `c`, or -1.
@@ -276,36 +274,85 @@ class PieceTrie {
     std::int32_t value = -1;  // piece id, -1 none
   };
 
-  std::int32_t find_base(const std::vector<unsigned char>& labels) {
-    std::size_t scanned = 0;
-    for (std::size_t f = first_free_;; ++f) {
-      if (scanned == 4096) {
-        // Crowded: try the fresh block at the end, where everything fits.
-        f = units_.size();
-        ++scanned;
-      }
-      if (f >= units_.size()) grow();
-      if (units_[f].check != -1) continue;
-      ++scanned;
-      const std::size_t base = f ^ labels[0];
-      if ((base | 255) >= units_.size()) grow();
-      if (base_used_[base]) continue;
-      const bool fits = std::all_of(labels.begin(), labels.end(),
-                                    [&](unsigned char c) { return units_[base ^ c].check == -1; });
-      if (!fits) continue;
-      base_used_[base] = true;
-      return static_cast<std::int32_t>(base);
-    }
-  }
+  // Construction-only state. A base search visits only free units (a circular doubly linked list)
+  // and only those of the last `open_blocks` 256-unit blocks, as darts-clone's builder does; an
+  // older block is closed with whatever it still has free. Searching all of the array instead made
+  // loading a 30k-piece model take most of a second (a scan over occupied units for every node).
+  struct Builder {
+    static constexpr std::size_t open_blocks = 16;
+    std::vector<std::int32_t> next, prev;  // free-list links, per unit
+    std::vector<bool> base_used;           // per unit: some node's base already
+    std::int32_t head = -1;                // first free unit of the open blocks, -1 none
 
-  void grow() {
-    units_.resize(units_.size() + 256);
-    base_used_.resize(units_.size(), false);
-  }
+    // Appends a free block (closing the oldest open one when there are too many).
+    void grow(std::vector<Unit>& units) {
+      const auto start = static_cast<std::int32_t>(units.size());
+      units.resize(units.size() + 256);
+      next.resize(units.size());
+      prev.resize(units.size());
+      base_used.resize(units.size(), false);
+      for (std::int32_t u = start; u < start + 256; ++u) link(u);
+      const std::size_t blocks = units.size() / 256;
+      if (blocks > open_blocks) {
+        const auto closed = static_cast<std::int32_t>((blocks - open_blocks - 1) * 256);
+        for (std::int32_t u = closed; u < closed + 256; ++u) {
+          if (units[static_cast<std::size_t>(u)].check == -1) take(u);
+        }
+      }
+    }
+
+    // Appends free unit `u` at the end of the list.
+    void link(std::int32_t u) {
+      const auto i = static_cast<std::size_t>(u);
+      if (head < 0) {
+        head = u;
+        next[i] = prev[i] = u;
+        return;
+      }
+      const std::int32_t tail = prev[static_cast<std::size_t>(head)];
+      next[i] = head;
+      prev[i] = tail;
+      next[static_cast<std::size_t>(tail)] = u;
+      prev[static_cast<std::size_t>(head)] = u;
+    }
+
+    // Removes unit `u` from the free list (it was just occupied, or its block closed).
+    void take(std::int32_t u) {
+      const auto i = static_cast<std::size_t>(u);
+      if (next[i] == u) {
+        head = -1;
+      } else {
+        next[static_cast<std::size_t>(prev[i])] = next[i];
+        prev[static_cast<std::size_t>(next[i])] = prev[i];
+        if (head == u) head = next[i];
+      }
+      next[i] = prev[i] = -1;
+    }
+
+    // The first unused base whose children for `labels` are all free; a fresh block when none is.
+    std::int32_t find_base(std::vector<Unit>& units, const std::vector<unsigned char>& labels) {
+      if (head >= 0) {
+        std::int32_t f = head;
+        do {
+          // f ^ labels[0] is in f's block, so every child slot below exists.
+          const auto base = static_cast<std::size_t>(f ^ labels[0]);
+          if (!base_used[base] && std::all_of(labels.begin(), labels.end(), [&](unsigned char c) {
+                return units[base ^ c].check == -1;
+              })) {
+            base_used[base] = true;
+            return static_cast<std::int32_t>(base);
+          }
+          f = next[static_cast<std::size_t>(f)];
+        } while (f != head);
+      }
+      const auto base = static_cast<std::int32_t>(units.size());
+      grow(units);
+      base_used[static_cast<std::size_t>(base)] = true;
+      return base;
+    }
+  };
 
   std::vector<Unit> units_;
-  std::vector<bool> base_used_;
-  std::size_t first_free_ = 1;
 };
 
 }  // namespace detail::spm
