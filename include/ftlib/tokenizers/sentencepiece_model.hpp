@@ -194,6 +194,20 @@ class DartsView {
     return best;
   }
 
+  /// @brief Whether some key starts with the bytes of `prefix` (or is them).
+  [[nodiscard]] bool has_prefix(std::string_view prefix) const noexcept {
+    if (units_.empty()) return false;
+    std::size_t node = offset(units_[0]);
+    for (const char ch : prefix) {
+      const auto c = static_cast<unsigned char>(ch);
+      node ^= c;
+      if (node >= units_.size() || label(units_[node]) != c) return false;
+      node ^= offset(units_[node]);
+      if (node >= units_.size()) return false;
+    }
+    return true;
+  }
+
   /// @brief Whether some key starts with byte `c`.
   [[nodiscard]] bool has_first_byte(unsigned char c) const noexcept {
     if (units_.empty()) return false;
@@ -209,18 +223,26 @@ class DartsView {
   std::vector<std::uint32_t> units_;
 };
 
-/// @brief Byte trie of the pieces as an XOR double array: a child lookup is one array access.
+/// @brief Byte trie of the pieces as an XOR double array: a child lookup is one array access, and
+/// the unit it reads also holds the value and score of the piece ending there.
 class PieceTrie {
  public:
-  /// @brief Builds the trie of `entries` (piece bytes, id); pieces must be unique and non-empty.
-  explicit PieceTrie(std::vector<std::pair<std::string_view, int>> entries = {}) {
+  /// @brief One key of the trie.
+  struct Entry {
+    std::string_view text;   ///< the key's bytes, unique and non-empty
+    std::int32_t value = 0;  ///< what value() gives at the key's node (>= 0)
+    float score = 0.0F;      ///< what score() gives there
+  };
+
+  /// @brief Builds the trie of `entries`.
+  explicit PieceTrie(std::vector<Entry> entries = {}) {
     Builder build;
     build.grow(units_);
     units_[0].check = -2;  // the root
     build.take(0);
     build.base_used[0] = true;  // base 0 is what leaves look through; keep it out of use
     if (entries.empty()) return;
-    std::sort(entries.begin(), entries.end());
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.text < b.text; });
     struct Task {
       std::int32_t slot;
       std::size_t begin, end, depth;
@@ -231,16 +253,18 @@ class PieceTrie {
     while (!stack.empty()) {
       Task t = stack.back();
       stack.pop_back();
-      if (entries[t.begin].first.size() == t.depth) {
-        units_[static_cast<std::size_t>(t.slot)].value = entries[t.begin].second;
+      if (entries[t.begin].text.size() == t.depth) {
+        Unit& unit = units_[static_cast<std::size_t>(t.slot)];
+        unit.value = entries[t.begin].value;
+        unit.score = entries[t.begin].score;
         ++t.begin;
       }
       labels.clear();
       ranges.clear();
       for (std::size_t i = t.begin; i < t.end;) {
-        const auto c = static_cast<unsigned char>(entries[i].first[t.depth]);
+        const auto c = static_cast<unsigned char>(entries[i].text[t.depth]);
         std::size_t j = i + 1;
-        while (j < t.end && static_cast<unsigned char>(entries[j].first[t.depth]) == c) ++j;
+        while (j < t.end && static_cast<unsigned char>(entries[j].text[t.depth]) == c) ++j;
         labels.push_back(c);
         ranges.emplace_back(i, j);
         i = j;
@@ -264,14 +288,18 @@ class PieceTrie {
     return units_[static_cast<std::size_t>(p)].check == node ? p : -1;
   }
 
-  /// @brief The piece id ending at `node`, or -1.
+  /// @brief The value of the key ending at `node`, or -1.
   [[nodiscard]] std::int32_t value(std::int32_t node) const noexcept { return units_[static_cast<std::size_t>(node)].value; }
+
+  /// @brief The score of the key ending at `node` (0 where none ends).
+  [[nodiscard]] float score(std::int32_t node) const noexcept { return units_[static_cast<std::size_t>(node)].score; }
 
  private:
   struct Unit {
     std::int32_t base = 0;    // children at base ^ label; 0 for a leaf
     std::int32_t check = -1;  // parent slot; -1 free
-    std::int32_t value = -1;  // piece id, -1 none
+    std::int32_t value = -1;  // the key's value, -1 none
+    float score = 0.0F;       // the key's score
   };
 
   // Construction-only state. A base search visits only free units (a circular doubly linked list)
@@ -427,7 +455,8 @@ class SentencePieceModel {
     bool prev_space = remove_extra_whitespaces_;
     while (pos < input.size()) {
       const auto c = static_cast<unsigned char>(input[pos]);
-      if (c < 0x80 && !may_rewrite_[c]) {
+      if (c < 0x80 && (!may_rewrite_[c] || (plain_before_ascii_[c] && (pos + 1 == input.size() ||
+                                                                       static_cast<unsigned char>(input[pos + 1]) < 0x80)))) {
         // Plain ASCII: the common case, copied without a trie lookup.
         if (c == ' ') {
           if (!prev_space) add_space(out);
@@ -496,16 +525,16 @@ class SentencePieceModel {
         node = trie_.child(node, s[key_pos]);
         if (node < 0) break;
         ++key_pos;
-        const std::int32_t id = trie_.value(node);
-        if (id < 0) continue;
-        const PieceType type = pieces_[static_cast<std::size_t>(id)].type;
-        if (type == PieceType::unused) continue;
+        // Unused pieces have no value in the trie: the search skips them.
+        const std::int32_t value = trie_.value(node);
+        if (value < 0) continue;
+        const std::int32_t id = value & ~user_defined_bit;
         const int length = key_pos - starts_at;
         // The library's `score` is double: (length * max_score) in float, minus the double 0.1,
         // or the piece's float score; the sum is double, compared with and stored as float.
-        const double score = type == PieceType::user_defined
+        const double score = (value & user_defined_bit) != 0
                                  ? static_cast<double>(static_cast<float>(length) * max_score_) - 0.1
-                                 : static_cast<double>(pieces_[static_cast<std::size_t>(id)].score);
+                                 : static_cast<double>(trie_.score(node));
         const double candidate = score + till_here_d;
         BestPathNode& target = best[static_cast<std::size_t>(key_pos)];
         if (target.starts_at == -1 || candidate > static_cast<double>(target.best_path_score)) {
@@ -513,7 +542,7 @@ class SentencePieceModel {
           target.starts_at = starts_at;
           target.id = id;
         }
-        if (!has_single_node && length == mblen) has_single_node = true;
+        has_single_node |= length == mblen;
       }
       if (!has_single_node) {
         BestPathNode& target = best[static_cast<std::size_t>(starts_at + mblen)];
@@ -770,8 +799,12 @@ class SentencePieceModel {
            "; only unigram models (model_type 1, what ALBERT uses) are supported");
     }
     // The vocabulary, as ModelInterface::InitializePieces sorts it into two maps.
-    std::vector<std::pair<std::string_view, int>> trie_entries;
+    // The search's trie holds the pieces it may choose (normal and user-defined) with their scores.
+    std::vector<detail::spm::PieceTrie::Entry> trie_entries;
     std::vector<std::pair<std::string_view, int>> user_defined;
+    if (pieces_.size() > static_cast<std::size_t>(user_defined_bit)) {
+      fail("it has " + std::to_string(pieces_.size()) + " pieces, more than " + std::to_string(user_defined_bit));
+    }
     max_score_ = 1.17549435e-38F;  // FLT_MIN, the library's starting value
     float min_score = 3.40282347e+38F;
     byte_value_.assign(pieces_.size(), 0);
@@ -781,8 +814,11 @@ class SentencePieceModel {
       const bool ordinary = p.type == PieceType::normal || p.type == PieceType::user_defined || p.type == PieceType::unused;
       auto& map = ordinary ? ordinary_ : reserved_;
       if (!map.emplace(p.text, id).second) fail("piece \"" + p.text + "\" (id " + std::to_string(id) + ") is defined twice");
-      if (ordinary) trie_entries.emplace_back(p.text, id);
-      if (p.type == PieceType::user_defined) user_defined.emplace_back(p.text, id);
+      if (p.type == PieceType::normal) trie_entries.push_back({p.text, id, p.score});
+      if (p.type == PieceType::user_defined) {
+        trie_entries.push_back({p.text, id | user_defined_bit, p.score});
+        user_defined.emplace_back(p.text, id);
+      }
       if (p.type == PieceType::unknown) {
         if (unk_id_ >= 0) fail("more than one unknown piece (ids " + std::to_string(unk_id_) + " and " + std::to_string(id) + ")");
         unk_id_ = id;
@@ -832,10 +868,20 @@ class SentencePieceModel {
       replacements_ = std::string(charsmap.substr(4 + trie_size));
     }
     // Which ASCII bytes the normalizer may change: the ones a charsmap rule or a user-defined
-    // symbol starts with, and the ones that are not plain copies (space handling aside).
+    // symbol starts with. Of those, the ones it copies unchanged when the next byte is ASCII too:
+    // nmt_nfkc's rules for letters all continue with a non-ASCII byte (a combining mark), so text
+    // in plain ASCII needs no trie lookup.
     for (int c = 0; c < 0x80; ++c) {
       const auto u = static_cast<unsigned char>(c);
-      may_rewrite_[u] = charsmap_.has_first_byte(u) || (has_user_defined_ && user_defined_.has_first_byte(u));
+      const bool user = has_user_defined_ && user_defined_.has_first_byte(u);
+      may_rewrite_[u] = charsmap_.has_first_byte(u) || user;
+      const char key[2] = {static_cast<char>(c), 0};
+      bool plain = !user && charsmap_.longest_prefix(std::string_view(key, 1)).first == 0;
+      for (int b = 0; plain && b < 0x80; ++b) {
+        const char pair[2] = {static_cast<char>(c), static_cast<char>(b)};
+        plain = !charsmap_.has_prefix(std::string_view(pair, 2));
+      }
+      plain_before_ascii_[u] = plain;
     }
   }
 
@@ -843,9 +889,13 @@ class SentencePieceModel {
   class UserDefinedMatcher {
    public:
     UserDefinedMatcher() = default;
-    explicit UserDefinedMatcher(const std::vector<std::pair<std::string_view, int>>& symbols)
-        : trie_(symbols) {
-      for (const auto& [text, id] : symbols) first_[static_cast<unsigned char>(text[0])] = true;
+    explicit UserDefinedMatcher(const std::vector<std::pair<std::string_view, int>>& symbols) {
+      std::vector<detail::spm::PieceTrie::Entry> entries;
+      for (const auto& [text, id] : symbols) {
+        entries.push_back({text, id});
+        first_[static_cast<unsigned char>(text[0])] = true;
+      }
+      trie_ = detail::spm::PieceTrie(std::move(entries));
     }
     [[nodiscard]] std::pair<std::size_t, int> longest_prefix(std::string_view s) const noexcept {
       std::pair<std::size_t, int> best{0, -1};
@@ -867,12 +917,15 @@ class SentencePieceModel {
   std::vector<Piece> pieces_;
   std::unordered_map<std::string, int> ordinary_;  // normal, user-defined, unused
   std::unordered_map<std::string, int> reserved_;  // control, unknown, byte
+  // The search's trie: normal pieces (value id) and user-defined ones (id | user_defined_bit), with scores.
+  static constexpr std::int32_t user_defined_bit = 1 << 30;
   detail::spm::PieceTrie trie_;
   UserDefinedMatcher user_defined_;
   bool has_user_defined_ = false;
   detail::spm::DartsView charsmap_;
   std::string replacements_;
   bool may_rewrite_[128] = {};
+  bool plain_before_ascii_[128] = {};  // copied unchanged when followed by an ASCII byte or the end
   int unk_id_ = -1;
   float unk_score_ = 0.0F;
   float max_score_ = 0.0F;
