@@ -34,7 +34,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds="$2"; shift ;;
     --threads) threads="$2"; shift ;;
     --out) out="$2"; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench_tokenizers.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
