@@ -730,28 +730,33 @@ class SentencePieceTokenizer {
   }
 
   void preprocess_ascii(std::string_view text, std::string& out) const {
+    // The result is never longer than `text`: written in place, then cut to its length.
     const std::size_t base = out.size();
+    out.resize(base + text.size());
+    char* const begin = out.data() + base;
+    char* w = begin;
     bool pending_space = false;
     const bool lower = options_.do_lower_case;
     const bool remove_space = options_.remove_space;
     for (std::size_t i = 0; i < text.size(); ++i) {
       char c = text[i];
       if (remove_space && detail::spm::is_python_space(static_cast<unsigned char>(c))) {
-        pending_space = out.size() > base;
+        pending_space = w != begin;
         continue;
       }
       if (pending_space) {
-        out.push_back(' ');
+        *w++ = ' ';
         pending_space = false;
       }
       if ((c == '`' || c == '\'') && i + 1 < text.size() && text[i + 1] == c) {
-        out.push_back('"');
+        *w++ = '"';
         ++i;
         continue;
       }
       if (lower && c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-      out.push_back(c);
+      *w++ = c;
     }
+    out.resize(base + static_cast<std::size_t>(w - begin));
   }
 
   /// SentencePiece encoding of a pre-processed chunk plus AlbertTokenizer._tokenize's rule: a piece

@@ -194,6 +194,20 @@ class DartsView {
     return best;
   }
 
+  /// @brief Whether some key starts with the bytes of `prefix` (or is them).
+  [[nodiscard]] bool has_prefix(std::string_view prefix) const noexcept {
+    if (units_.empty()) return false;
+    std::size_t node = offset(units_[0]);
+    for (const char ch : prefix) {
+      const auto c = static_cast<unsigned char>(ch);
+      node ^= c;
+      if (node >= units_.size() || label(units_[node]) != c) return false;
+      node ^= offset(units_[node]);
+      if (node >= units_.size()) return false;
+    }
+    return true;
+  }
+
   /// @brief Whether some key starts with byte `c`.
   [[nodiscard]] bool has_first_byte(unsigned char c) const noexcept {
     if (units_.empty()) return false;
@@ -209,18 +223,26 @@ class DartsView {
   std::vector<std::uint32_t> units_;
 };
 
-/// @brief Byte trie of the pieces as an XOR double array: a child lookup is one array access.
+/// @brief Byte trie of the pieces as an XOR double array: a child lookup is one array access, and
+/// the unit it reads also holds the value and score of the piece ending there.
 class PieceTrie {
  public:
-  /// @brief Builds the trie of `entries` (piece bytes, id); pieces must be unique and non-empty.
-  explicit PieceTrie(std::vector<std::pair<std::string_view, int>> entries = {}) {
-    units_.assign(256, Unit{});
-    base_used_.assign(256, false);
+  /// @brief One key of the trie.
+  struct Entry {
+    std::string_view text;   ///< the key's bytes, unique and non-empty
+    std::int32_t value = 0;  ///< what value() gives at the key's node (>= 0)
+    float score = 0.0F;      ///< what score() gives there
+  };
+
+  /// @brief Builds the trie of `entries`.
+  explicit PieceTrie(std::vector<Entry> entries = {}) {
+    Builder build;
+    build.grow(units_);
     units_[0].check = -2;  // the root
-    base_used_[0] = true;  // base 0 is what leaves look through; keep it out of use
-    first_free_ = 1;
+    build.take(0);
+    build.base_used[0] = true;  // base 0 is what leaves look through; keep it out of use
     if (entries.empty()) return;
-    std::sort(entries.begin(), entries.end());
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.text < b.text; });
     struct Task {
       std::int32_t slot;
       std::size_t begin, end, depth;
@@ -231,32 +253,32 @@ class PieceTrie {
     while (!stack.empty()) {
       Task t = stack.back();
       stack.pop_back();
-      if (entries[t.begin].first.size() == t.depth) {
-        units_[static_cast<std::size_t>(t.slot)].value = entries[t.begin].second;
+      if (entries[t.begin].text.size() == t.depth) {
+        Unit& unit = units_[static_cast<std::size_t>(t.slot)];
+        unit.value = entries[t.begin].value;
+        unit.score = entries[t.begin].score;
         ++t.begin;
       }
       labels.clear();
       ranges.clear();
       for (std::size_t i = t.begin; i < t.end;) {
-        const auto c = static_cast<unsigned char>(entries[i].first[t.depth]);
+        const auto c = static_cast<unsigned char>(entries[i].text[t.depth]);
         std::size_t j = i + 1;
-        while (j < t.end && static_cast<unsigned char>(entries[j].first[t.depth]) == c) ++j;
+        while (j < t.end && static_cast<unsigned char>(entries[j].text[t.depth]) == c) ++j;
         labels.push_back(c);
         ranges.emplace_back(i, j);
         i = j;
       }
       if (labels.empty()) continue;
-      const std::int32_t base = find_base(labels);
+      const std::int32_t base = build.find_base(units_, labels);
       units_[static_cast<std::size_t>(t.slot)].base = base;
       for (std::size_t k = 0; k < labels.size(); ++k) {
         const std::int32_t child = base ^ labels[k];
         units_[static_cast<std::size_t>(child)].check = t.slot;
+        build.take(child);
         stack.push_back({child, ranges[k].first, ranges[k].second, t.depth + 1});
       }
-      while (first_free_ < units_.size() && units_[first_free_].check != -1) ++first_free_;
     }
-    base_used_.clear();
-    base_used_.shrink_to_fit();
   }
 
   /// @brief The child of `node` along byte `c`, or -1.
@@ -266,46 +288,99 @@ class PieceTrie {
     return units_[static_cast<std::size_t>(p)].check == node ? p : -1;
   }
 
-  /// @brief The piece id ending at `node`, or -1.
+  /// @brief The value of the key ending at `node`, or -1.
   [[nodiscard]] std::int32_t value(std::int32_t node) const noexcept { return units_[static_cast<std::size_t>(node)].value; }
+
+  /// @brief The score of the key ending at `node` (0 where none ends).
+  [[nodiscard]] float score(std::int32_t node) const noexcept { return units_[static_cast<std::size_t>(node)].score; }
 
  private:
   struct Unit {
     std::int32_t base = 0;    // children at base ^ label; 0 for a leaf
     std::int32_t check = -1;  // parent slot; -1 free
-    std::int32_t value = -1;  // piece id, -1 none
+    std::int32_t value = -1;  // the key's value, -1 none
+    float score = 0.0F;       // the key's score
   };
 
-  std::int32_t find_base(const std::vector<unsigned char>& labels) {
-    std::size_t scanned = 0;
-    for (std::size_t f = first_free_;; ++f) {
-      if (scanned == 4096) {
-        // Crowded: try the fresh block at the end, where everything fits.
-        f = units_.size();
-        ++scanned;
-      }
-      if (f >= units_.size()) grow();
-      if (units_[f].check != -1) continue;
-      ++scanned;
-      const std::size_t base = f ^ labels[0];
-      if ((base | 255) >= units_.size()) grow();
-      if (base_used_[base]) continue;
-      const bool fits = std::all_of(labels.begin(), labels.end(),
-                                    [&](unsigned char c) { return units_[base ^ c].check == -1; });
-      if (!fits) continue;
-      base_used_[base] = true;
-      return static_cast<std::int32_t>(base);
-    }
-  }
+  // Construction-only state. A base search visits only free units (a circular doubly linked list)
+  // and only those of the last `open_blocks` 256-unit blocks, as darts-clone's builder does; an
+  // older block is closed with whatever it still has free. Searching all of the array instead made
+  // loading a 30k-piece model take most of a second (a scan over occupied units for every node).
+  struct Builder {
+    static constexpr std::size_t open_blocks = 16;
+    std::vector<std::int32_t> next, prev;  // free-list links, per unit
+    std::vector<bool> base_used;           // per unit: some node's base already
+    std::int32_t head = -1;                // first free unit of the open blocks, -1 none
 
-  void grow() {
-    units_.resize(units_.size() + 256);
-    base_used_.resize(units_.size(), false);
-  }
+    // Appends a free block (closing the oldest open one when there are too many).
+    void grow(std::vector<Unit>& units) {
+      const auto start = static_cast<std::int32_t>(units.size());
+      units.resize(units.size() + 256);
+      next.resize(units.size());
+      prev.resize(units.size());
+      base_used.resize(units.size(), false);
+      for (std::int32_t u = start; u < start + 256; ++u) link(u);
+      const std::size_t blocks = units.size() / 256;
+      if (blocks > open_blocks) {
+        const auto closed = static_cast<std::int32_t>((blocks - open_blocks - 1) * 256);
+        for (std::int32_t u = closed; u < closed + 256; ++u) {
+          if (units[static_cast<std::size_t>(u)].check == -1) take(u);
+        }
+      }
+    }
+
+    // Appends free unit `u` at the end of the list.
+    void link(std::int32_t u) {
+      const auto i = static_cast<std::size_t>(u);
+      if (head < 0) {
+        head = u;
+        next[i] = prev[i] = u;
+        return;
+      }
+      const std::int32_t tail = prev[static_cast<std::size_t>(head)];
+      next[i] = head;
+      prev[i] = tail;
+      next[static_cast<std::size_t>(tail)] = u;
+      prev[static_cast<std::size_t>(head)] = u;
+    }
+
+    // Removes unit `u` from the free list (it was just occupied, or its block closed).
+    void take(std::int32_t u) {
+      const auto i = static_cast<std::size_t>(u);
+      if (next[i] == u) {
+        head = -1;
+      } else {
+        next[static_cast<std::size_t>(prev[i])] = next[i];
+        prev[static_cast<std::size_t>(next[i])] = prev[i];
+        if (head == u) head = next[i];
+      }
+      next[i] = prev[i] = -1;
+    }
+
+    // The first unused base whose children for `labels` are all free; a fresh block when none is.
+    std::int32_t find_base(std::vector<Unit>& units, const std::vector<unsigned char>& labels) {
+      if (head >= 0) {
+        std::int32_t f = head;
+        do {
+          // f ^ labels[0] is in f's block, so every child slot below exists.
+          const auto base = static_cast<std::size_t>(f ^ labels[0]);
+          if (!base_used[base] && std::all_of(labels.begin(), labels.end(), [&](unsigned char c) {
+                return units[base ^ c].check == -1;
+              })) {
+            base_used[base] = true;
+            return static_cast<std::int32_t>(base);
+          }
+          f = next[static_cast<std::size_t>(f)];
+        } while (f != head);
+      }
+      const auto base = static_cast<std::int32_t>(units.size());
+      grow(units);
+      base_used[static_cast<std::size_t>(base)] = true;
+      return base;
+    }
+  };
 
   std::vector<Unit> units_;
-  std::vector<bool> base_used_;
-  std::size_t first_free_ = 1;
 };
 
 }  // namespace detail::spm
@@ -379,19 +454,32 @@ class SentencePieceModel {
     if (!treat_whitespace_as_suffix_ && add_dummy_prefix_) add_space(out);
     bool prev_space = remove_extra_whitespaces_;
     while (pos < input.size()) {
-      const auto c = static_cast<unsigned char>(input[pos]);
-      if (c < 0x80 && !may_rewrite_[c]) {
-        // Plain ASCII: the common case, copied without a trie lookup.
-        if (c == ' ') {
-          if (!prev_space) add_space(out);
-          prev_space = true;
-        } else {
-          out.push_back(static_cast<char>(c));
-          prev_space = false;
+      // A run of ASCII bytes the normalizer copies as they are (spaces aside), the common case:
+      // written in place (at most 3 bytes each), without a trie lookup.
+      std::size_t end = pos;
+      while (end < input.size() && copies_ascii(input, end)) ++end;
+      if (end > pos) {
+        const std::size_t at = out.size();
+        out.resize(at + 3 * (end - pos));
+        char* w = out.data() + at;
+        for (; pos < end; ++pos) {
+          const char c = input[pos];
+          if (c == ' ') {
+            if (!prev_space) {
+              if (escape_whitespaces_) {
+                w = std::copy(underline.begin(), underline.end(), w);
+              } else {
+                *w++ = ' ';
+              }
+            }
+            prev_space = remove_extra_whitespaces_;
+          } else {
+            *w++ = c;
+            prev_space = false;
+          }
         }
-        ++pos;
-        if (!remove_extra_whitespaces_) prev_space = false;
-        continue;
+        out.resize(static_cast<std::size_t>(w - out.data()));
+        if (pos == input.size()) break;
       }
       const auto [rep, len] = normalize_prefix(input.substr(pos));
       std::string_view sp = rep;
@@ -449,16 +537,16 @@ class SentencePieceModel {
         node = trie_.child(node, s[key_pos]);
         if (node < 0) break;
         ++key_pos;
-        const std::int32_t id = trie_.value(node);
-        if (id < 0) continue;
-        const PieceType type = pieces_[static_cast<std::size_t>(id)].type;
-        if (type == PieceType::unused) continue;
+        // Unused pieces have no value in the trie: the search skips them.
+        const std::int32_t value = trie_.value(node);
+        if (value < 0) continue;
+        const std::int32_t id = value & ~user_defined_bit;
         const int length = key_pos - starts_at;
         // The library's `score` is double: (length * max_score) in float, minus the double 0.1,
         // or the piece's float score; the sum is double, compared with and stored as float.
-        const double score = type == PieceType::user_defined
+        const double score = (value & user_defined_bit) != 0
                                  ? static_cast<double>(static_cast<float>(length) * max_score_) - 0.1
-                                 : static_cast<double>(pieces_[static_cast<std::size_t>(id)].score);
+                                 : static_cast<double>(trie_.score(node));
         const double candidate = score + till_here_d;
         BestPathNode& target = best[static_cast<std::size_t>(key_pos)];
         if (target.starts_at == -1 || candidate > static_cast<double>(target.best_path_score)) {
@@ -466,7 +554,7 @@ class SentencePieceModel {
           target.starts_at = starts_at;
           target.id = id;
         }
-        if (!has_single_node && length == mblen) has_single_node = true;
+        has_single_node |= length == mblen;
       }
       if (!has_single_node) {
         BestPathNode& target = best[static_cast<std::size_t>(starts_at + mblen)];
@@ -598,6 +686,15 @@ class SentencePieceModel {
     }
   }
 
+  /// Whether the normalizer copies the ASCII byte at `input[i]` unchanged (a space becomes the
+  /// space symbol): no charsmap rule or user-defined symbol can start there.
+  [[nodiscard]] bool copies_ascii(std::string_view input, std::size_t i) const noexcept {
+    const auto c = static_cast<unsigned char>(input[i]);
+    if (c >= 0x80) return false;
+    if (!may_rewrite_[c]) return true;
+    return plain_before_ascii_[c] && (i + 1 == input.size() || static_cast<unsigned char>(input[i + 1]) < 0x80);
+  }
+
   /// Normalizer::NormalizePrefix: {replacement, bytes consumed} at the start of non-empty `input`.
   [[nodiscard]] std::pair<std::string_view, std::size_t> normalize_prefix(std::string_view input) const {
     if (has_user_defined_) {
@@ -723,8 +820,12 @@ class SentencePieceModel {
            "; only unigram models (model_type 1, what ALBERT uses) are supported");
     }
     // The vocabulary, as ModelInterface::InitializePieces sorts it into two maps.
-    std::vector<std::pair<std::string_view, int>> trie_entries;
+    // The search's trie holds the pieces it may choose (normal and user-defined) with their scores.
+    std::vector<detail::spm::PieceTrie::Entry> trie_entries;
     std::vector<std::pair<std::string_view, int>> user_defined;
+    if (pieces_.size() > static_cast<std::size_t>(user_defined_bit)) {
+      fail("it has " + std::to_string(pieces_.size()) + " pieces, more than " + std::to_string(user_defined_bit));
+    }
     max_score_ = 1.17549435e-38F;  // FLT_MIN, the library's starting value
     float min_score = 3.40282347e+38F;
     byte_value_.assign(pieces_.size(), 0);
@@ -734,8 +835,11 @@ class SentencePieceModel {
       const bool ordinary = p.type == PieceType::normal || p.type == PieceType::user_defined || p.type == PieceType::unused;
       auto& map = ordinary ? ordinary_ : reserved_;
       if (!map.emplace(p.text, id).second) fail("piece \"" + p.text + "\" (id " + std::to_string(id) + ") is defined twice");
-      if (ordinary) trie_entries.emplace_back(p.text, id);
-      if (p.type == PieceType::user_defined) user_defined.emplace_back(p.text, id);
+      if (p.type == PieceType::normal) trie_entries.push_back({p.text, id, p.score});
+      if (p.type == PieceType::user_defined) {
+        trie_entries.push_back({p.text, id | user_defined_bit, p.score});
+        user_defined.emplace_back(p.text, id);
+      }
       if (p.type == PieceType::unknown) {
         if (unk_id_ >= 0) fail("more than one unknown piece (ids " + std::to_string(unk_id_) + " and " + std::to_string(id) + ")");
         unk_id_ = id;
@@ -785,10 +889,20 @@ class SentencePieceModel {
       replacements_ = std::string(charsmap.substr(4 + trie_size));
     }
     // Which ASCII bytes the normalizer may change: the ones a charsmap rule or a user-defined
-    // symbol starts with, and the ones that are not plain copies (space handling aside).
+    // symbol starts with. Of those, the ones it copies unchanged when the next byte is ASCII too:
+    // nmt_nfkc's rules for letters all continue with a non-ASCII byte (a combining mark), so text
+    // in plain ASCII needs no trie lookup.
     for (int c = 0; c < 0x80; ++c) {
       const auto u = static_cast<unsigned char>(c);
-      may_rewrite_[u] = charsmap_.has_first_byte(u) || (has_user_defined_ && user_defined_.has_first_byte(u));
+      const bool user = has_user_defined_ && user_defined_.has_first_byte(u);
+      may_rewrite_[u] = charsmap_.has_first_byte(u) || user;
+      const char key[2] = {static_cast<char>(c), 0};
+      bool plain = !user && charsmap_.longest_prefix(std::string_view(key, 1)).first == 0;
+      for (int b = 0; plain && b < 0x80; ++b) {
+        const char pair[2] = {static_cast<char>(c), static_cast<char>(b)};
+        plain = !charsmap_.has_prefix(std::string_view(pair, 2));
+      }
+      plain_before_ascii_[u] = plain;
     }
   }
 
@@ -796,9 +910,13 @@ class SentencePieceModel {
   class UserDefinedMatcher {
    public:
     UserDefinedMatcher() = default;
-    explicit UserDefinedMatcher(const std::vector<std::pair<std::string_view, int>>& symbols)
-        : trie_(symbols) {
-      for (const auto& [text, id] : symbols) first_[static_cast<unsigned char>(text[0])] = true;
+    explicit UserDefinedMatcher(const std::vector<std::pair<std::string_view, int>>& symbols) {
+      std::vector<detail::spm::PieceTrie::Entry> entries;
+      for (const auto& [text, id] : symbols) {
+        entries.push_back({text, id});
+        first_[static_cast<unsigned char>(text[0])] = true;
+      }
+      trie_ = detail::spm::PieceTrie(std::move(entries));
     }
     [[nodiscard]] std::pair<std::size_t, int> longest_prefix(std::string_view s) const noexcept {
       std::pair<std::size_t, int> best{0, -1};
@@ -820,12 +938,15 @@ class SentencePieceModel {
   std::vector<Piece> pieces_;
   std::unordered_map<std::string, int> ordinary_;  // normal, user-defined, unused
   std::unordered_map<std::string, int> reserved_;  // control, unknown, byte
+  // The search's trie: normal pieces (value id) and user-defined ones (id | user_defined_bit), with scores.
+  static constexpr std::int32_t user_defined_bit = 1 << 30;
   detail::spm::PieceTrie trie_;
   UserDefinedMatcher user_defined_;
   bool has_user_defined_ = false;
   detail::spm::DartsView charsmap_;
   std::string replacements_;
   bool may_rewrite_[128] = {};
+  bool plain_before_ascii_[128] = {};  // copied unchanged when followed by an ASCII byte or the end
   int unk_id_ = -1;
   float unk_score_ = 0.0F;
   float max_score_ = 0.0F;
