@@ -374,10 +374,10 @@ void with_model(const std::string& backend, const std::string& model_name, bool 
     if (bf16) throw ftlib::option_error(ftlib::SourceLocation{"--bf16", {}, {}}, "the Eigen backend computes in float32 only");
 #if defined(FTLIB_HAS_EIGEN)
     if (model_name == "distilbert") {
-      ftlib::eigen::DistilBertForSequenceClassification m(distilbert_base(), 0);
+      ftlib::eigen::DistilBertForSequenceClassification m(distilbert_base(), ftlib::eigen::ModelOptions{}.with_seed(0));
       fn(m);
     } else {
-      ftlib::eigen::AlbertForSequenceClassification m(albert_base(), 0);
+      ftlib::eigen::AlbertForSequenceClassification m(albert_base(), ftlib::eigen::ModelOptions{}.with_seed(0));
       fn(m);
     }
     return;

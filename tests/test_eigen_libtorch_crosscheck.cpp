@@ -189,7 +189,7 @@ TEST_CASE("eigen and libtorch backends agree: DistilBERT, dim 64, 3 layers, T 33
   c.arch.dropout = c.arch.attention_dropout = c.arch.seq_classif_dropout = 0.0;
   c.arch.initializer_range = 0.1;
   c.labels = ftlib::arch::ClassificationLabels::defaults(4);
-  fe::DistilBertForSequenceClassification model(c, 21);
+  fe::DistilBertForSequenceClassification model(c, fe::ModelOptions{}.with_seed(21));
   cross_check<lt::DistilBertForSequenceClassification>(model, "distilbert", random_batch(3, 33, 200, 4));
 }
 
@@ -207,6 +207,6 @@ TEST_CASE("eigen and libtorch backends agree: ALBERT, 6 layers / 3 groups / 2 in
   c.arch.hidden_dropout_prob = c.arch.attention_probs_dropout_prob = c.arch.classifier_dropout_prob = 0.0;
   c.arch.initializer_range = 0.1;
   c.labels = ftlib::arch::ClassificationLabels::defaults(3);
-  fe::AlbertForSequenceClassification model(c, 21);
+  fe::AlbertForSequenceClassification model(c, fe::ModelOptions{}.with_seed(21));
   cross_check<lt::AlbertForSequenceClassification>(model, "albert", random_batch(4, 29, 200, 3));
 }

@@ -1,6 +1,6 @@
-# HuggingFace formats: safetensors, config.json, checkpoint loading reports, the hub cache/download.
+# HuggingFace formats: safetensors, checkpoint loading reports, the hub cache/download.
 ftlib_add_test(test_hf_safetensors SOURCES test_hf_safetensors.cpp)
-ftlib_add_test(test_hf_config SOURCES test_hf_config.cpp)
+
 # The loader's matching is checked against a backend's parameter registry: the Eigen one's.
 if(TARGET ftlib::eigen)
   ftlib_add_test(test_hf_checkpoint SOURCES test_hf_checkpoint.cpp LIBS ftlib::eigen)

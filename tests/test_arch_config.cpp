@@ -15,7 +15,6 @@
 #include "test_support.hpp"
 
 namespace arch = ftlib::arch;
-namespace hf = ftlib::hf;
 using ftlib::testing::shared_path;
 using ftlib::testing::TempDir;
 using ftlib::Activation;
