@@ -50,12 +50,6 @@ class BasicSequenceClassifier<arch::AlbertConfig, S>
   explicit BasicSequenceClassifier(Config config, const ModelOptions& options = {})
       : BasicSequenceClassifier(Shell::configured(std::move(config), options), options.seed, detail::Construction::fresh) {}
 
-  BasicSequenceClassifier(BasicSequenceClassifier&&) noexcept = default;
-  BasicSequenceClassifier& operator=(BasicSequenceClassifier&&) noexcept = default;
-  // Copies would share weight storage (tensors are handles): not offered.
-  BasicSequenceClassifier(const BasicSequenceClassifier&) = delete;
-  BasicSequenceClassifier& operator=(const BasicSequenceClassifier&) = delete;
-
   /// @brief Intermediates of the last forward, named like the fixtures' `hidden.*`: "embeddings",
   ///        "embedding_projection", "layer.<k>" (k-th layer application), "pooled", plus
   ///        "last_hidden_state" [B, T, hidden] and "pooler_output" [B, hidden].
@@ -84,13 +78,14 @@ class BasicSequenceClassifier<arch::AlbertConfig, S>
     settings_.attention_output_dropout = a.hidden_dropout_prob;
     settings_.ffn_output_dropout = 0.0;  // transformers defines this dropout and never applies it
 
-    word_embeddings_ = store_.add("albert.embeddings.word_embeddings.weight", {a.vocab_size, a.embedding_size},
-                                  ParamInit::normal, a.pad_token_id);
-    position_embeddings_ = store_.add("albert.embeddings.position_embeddings.weight",
-                                      {a.max_position_embeddings, a.embedding_size}, ParamInit::normal);
-    token_type_embeddings_ = store_.add("albert.embeddings.token_type_embeddings.weight",
-                                        {a.type_vocab_size, a.embedding_size}, ParamInit::normal);
-    embedding_norm_ = store_.add_layer_norm("albert.embeddings.LayerNorm", a.embedding_size);
+    embedding_params_.word = store_.add("albert.embeddings.word_embeddings.weight", {a.vocab_size, a.embedding_size},
+                                        ParamInit::normal, a.pad_token_id);
+    embedding_params_.position = store_.add("albert.embeddings.position_embeddings.weight",
+                                            {a.max_position_embeddings, a.embedding_size}, ParamInit::normal);
+    embedding_params_.token_type = store_.add("albert.embeddings.token_type_embeddings.weight",
+                                              {a.type_vocab_size, a.embedding_size}, ParamInit::normal);
+    embedding_params_.has_token_types = true;
+    embedding_params_.norm = store_.add_layer_norm("albert.embeddings.LayerNorm", a.embedding_size);
     projection_ = store_.add_linear("albert.encoder.embedding_hidden_mapping_in", a.embedding_size, a.hidden_size);
     groups_.resize(static_cast<std::size_t>(a.num_hidden_groups));
     for (std::int64_t g = 0; g < a.num_hidden_groups; ++g) {
@@ -123,26 +118,15 @@ class BasicSequenceClassifier<arch::AlbertConfig, S>
     detail::use_own_threading();
     const auto& a = config_.arch;
     const std::int64_t n = batch.batch_size * batch.seq_len;
-    Embedding<S>::check_ids(batch.input_ids, a.vocab_size, "albert.embeddings.word_embeddings (input_ids)");
-    token_type_ids_ = batch.token_type_ids.empty() ? std::vector<std::int64_t>(static_cast<std::size_t>(n), 0)
-                                                   : batch.token_type_ids;
-    Embedding<S>::check_ids(token_type_ids_, a.type_vocab_size, "albert.embeddings.token_type_embeddings (token_type_ids)");
     shape_.batch = batch.batch_size;
     shape_.seq_len = batch.seq_len;
     shape_.key_bias = SelfAttention<S>::key_bias(detail::attention_mask_of(batch));
-    input_ids_ = batch.input_ids;
     hidden_.resize(schedule_.size() + 1);
     caches_.resize(schedule_.size());
 
     // embeddings: LayerNorm(word + token type + position), dropout, then the projection to hidden_size
-    scratch_.sum.resize(n, a.embedding_size);
-    embeddings_.resize(n, a.embedding_size);
-    Embedding<S>::forward(batch.input_ids, word_embeddings_.value.matrix(), scratch_.sum);
-    Embedding<S>::forward_add(token_type_ids_, token_type_embeddings_.value.matrix(), scratch_.sum);
-    PositionEmbedding<S>::forward_add(position_embeddings_.value.matrix(), shape_.batch, shape_.seq_len, scratch_.sum);
-    LayerNorm<S>::forward(scratch_.sum, embedding_norm_.weight.value.vector(), embedding_norm_.bias.value.vector(),
-                          settings_.layer_norm_eps, embeddings_, embedding_norm_cache_);
-    EncoderLayer<S>::apply_dropout(a.hidden_dropout_prob, training_, dropout_rng_, embeddings_, embedding_dropout_mask_);
+    Embeddings<S>::forward(embedding_params_, batch, settings_.layer_norm_eps, a.hidden_dropout_prob, training_, dropout_rng_,
+                           "albert.embeddings", embedding_cache_, scratch_, embeddings_);
     hidden_[0].resize(n, a.hidden_size);
     EncoderLayer<S>::linear(projection_, embeddings_, hidden_[0]);
 
@@ -171,20 +155,13 @@ class BasicSequenceClassifier<arch::AlbertConfig, S>
     // h = e W_map^T + b: de = dh W_map; then through dropout and LayerNorm into the three tables
     Matrix<S> d_embeddings(n, a.embedding_size);
     EncoderLayer<S>::linear_backward(projection_, embeddings_, d_hidden_, d_embeddings);
-    if (embedding_dropout_mask_.size() != 0) Dropout<S>::backward(d_embeddings, embedding_dropout_mask_);
-    scratch_.d_sum.resize(n, a.embedding_size);
-    LayerNorm<S>::backward(embedding_norm_cache_, embedding_norm_.weight.value.vector(), d_embeddings, scratch_.d_sum,
-                           embedding_norm_.weight.grad.vector(), embedding_norm_.bias.grad.vector());
-    Embedding<S>::backward(input_ids_, scratch_.d_sum, word_embeddings_.grad.matrix(), a.pad_token_id);
-    Embedding<S>::backward(token_type_ids_, scratch_.d_sum, token_type_embeddings_.grad.matrix());
-    PositionEmbedding<S>::backward(scratch_.d_sum, shape_.batch, shape_.seq_len, position_embeddings_.grad.matrix());
+    Embeddings<S>::backward(embedding_params_, embedding_cache_, shape_.batch, shape_.seq_len, a.pad_token_id, d_embeddings, scratch_);
   }
 
   using Shell::config_, Shell::dropout_rng_, Shell::training_, Shell::store_, Shell::logits_;
 
   EncoderLayerSettings settings_;
-  Param<S> word_embeddings_, position_embeddings_, token_type_embeddings_;
-  LayerNormParams<S> embedding_norm_;
+  EmbeddingParams<S> embedding_params_;
   LinearParams<S> projection_;
   std::vector<std::vector<EncoderLayerParams<S>>> groups_;     // [group][layer within group]
   std::vector<std::pair<std::size_t, std::size_t>> schedule_;  // (group, layer) of each application
@@ -192,9 +169,7 @@ class BasicSequenceClassifier<arch::AlbertConfig, S>
 
   // activations of the last forward (kept for backward; reused across steps)
   BatchShape<S> shape_;
-  std::vector<std::int64_t> input_ids_, token_type_ids_;
-  typename LayerNorm<S>::Cache embedding_norm_cache_;
-  Matrix<S> embedding_dropout_mask_;
+  EmbeddingCache<S> embedding_cache_;
   Matrix<S> embeddings_;           // [N, embedding_size]
   std::vector<Matrix<S>> hidden_;  // hidden_[0] = projection, hidden_[k+1] = output of application k
   std::vector<EncoderLayerCache<S>> caches_;

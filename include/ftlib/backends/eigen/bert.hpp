@@ -41,12 +41,6 @@ class BasicSequenceClassifier<arch::BertConfig, S>
   explicit BasicSequenceClassifier(Config config, const ModelOptions& options = {})
       : BasicSequenceClassifier(Shell::configured(std::move(config), options), options.seed, detail::Construction::fresh) {}
 
-  BasicSequenceClassifier(BasicSequenceClassifier&&) noexcept = default;
-  BasicSequenceClassifier& operator=(BasicSequenceClassifier&&) noexcept = default;
-  // Copies would share weight storage (tensors are handles): not offered.
-  BasicSequenceClassifier(const BasicSequenceClassifier&) = delete;
-  BasicSequenceClassifier& operator=(const BasicSequenceClassifier&) = delete;
-
   /// @brief Intermediates of the last forward, named like the fixtures' `hidden.*`: "embeddings",
   ///        "layer.<k>", "pooled", plus "last_hidden_state" [B, T, hidden] and "pooler_output" [B, hidden].
   [[nodiscard]] std::map<std::string, HostTensor> hidden_states() const {
@@ -74,10 +68,11 @@ class BasicSequenceClassifier<arch::BertConfig, S>
     settings_.attention_output_dropout = a.hidden_dropout_prob;  // BertSelfOutput's dropout
     settings_.ffn_output_dropout = a.hidden_dropout_prob;        // BertOutput's dropout
 
-    word_embeddings_ = store_.add("bert.embeddings.word_embeddings.weight", {a.vocab_size, h}, ParamInit::normal, a.pad_token_id);
-    position_embeddings_ = store_.add("bert.embeddings.position_embeddings.weight", {a.max_position_embeddings, h}, ParamInit::normal);
-    token_type_embeddings_ = store_.add("bert.embeddings.token_type_embeddings.weight", {a.type_vocab_size, h}, ParamInit::normal);
-    embedding_norm_ = store_.add_layer_norm("bert.embeddings.LayerNorm", h);
+    embedding_params_.word = store_.add("bert.embeddings.word_embeddings.weight", {a.vocab_size, h}, ParamInit::normal, a.pad_token_id);
+    embedding_params_.position = store_.add("bert.embeddings.position_embeddings.weight", {a.max_position_embeddings, h}, ParamInit::normal);
+    embedding_params_.token_type = store_.add("bert.embeddings.token_type_embeddings.weight", {a.type_vocab_size, h}, ParamInit::normal);
+    embedding_params_.has_token_types = true;
+    embedding_params_.norm = store_.add_layer_norm("bert.embeddings.LayerNorm", h);
     for (std::int64_t i = 0; i < a.num_hidden_layers; ++i) {
       const std::string prefix = "bert.encoder.layer." + std::to_string(i) + ".";
       EncoderLayerParams<S> l;
@@ -100,28 +95,13 @@ class BasicSequenceClassifier<arch::BertConfig, S>
     detail::use_own_threading();
     const auto& a = config_.arch;
     const std::int64_t n = batch.batch_size * batch.seq_len;
-    Embedding<S>::check_ids(batch.input_ids, a.vocab_size, "bert.embeddings.word_embeddings (input_ids)");
-    token_type_ids_ = batch.token_type_ids.empty() ? std::vector<std::int64_t>(static_cast<std::size_t>(n), 0)
-                                                   : batch.token_type_ids;
-    Embedding<S>::check_ids(token_type_ids_, a.type_vocab_size, "bert.embeddings.token_type_embeddings (token_type_ids)");
     shape_.batch = batch.batch_size;
     shape_.seq_len = batch.seq_len;
     shape_.key_bias = SelfAttention<S>::key_bias(detail::attention_mask_of(batch));
-    input_ids_ = batch.input_ids;
     hidden_.resize(layers_.size() + 1);
     caches_.resize(layers_.size());
-
-    // embeddings: LayerNorm(word + token type + position), then dropout
-    Matrix<S>& e = hidden_[0];
-    scratch_.sum.resize(n, a.hidden_size);
-    e.resize(n, a.hidden_size);
-    Embedding<S>::forward(batch.input_ids, word_embeddings_.value.matrix(), scratch_.sum);
-    Embedding<S>::forward_add(token_type_ids_, token_type_embeddings_.value.matrix(), scratch_.sum);
-    PositionEmbedding<S>::forward_add(position_embeddings_.value.matrix(), shape_.batch, shape_.seq_len, scratch_.sum);
-    LayerNorm<S>::forward(scratch_.sum, embedding_norm_.weight.value.vector(), embedding_norm_.bias.value.vector(),
-                          settings_.layer_norm_eps, e, embedding_norm_cache_);
-    EncoderLayer<S>::apply_dropout(a.hidden_dropout_prob, training_, dropout_rng_, e, embedding_dropout_mask_);
-
+    Embeddings<S>::forward(embedding_params_, batch, settings_.layer_norm_eps, a.hidden_dropout_prob, training_, dropout_rng_,
+                           "bert.embeddings", embedding_cache_, scratch_, hidden_[0]);
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       hidden_[i + 1].resize(n, a.hidden_size);
       EncoderLayer<S>::forward(layers_[i], settings_, shape_, hidden_[i], training_, dropout_rng_, caches_[i], scratch_,
@@ -142,29 +122,19 @@ class BasicSequenceClassifier<arch::BertConfig, S>
                                 d_hidden_next_);
       std::swap(d_hidden_, d_hidden_next_);
     }
-    // e = dropout(LN(word[ids] + type[tt] + pos)): through dropout and LN, then scatter-add into the tables
-    if (embedding_dropout_mask_.size() != 0) Dropout<S>::backward(d_hidden_, embedding_dropout_mask_);
-    scratch_.d_sum.resize(n, a.hidden_size);
-    LayerNorm<S>::backward(embedding_norm_cache_, embedding_norm_.weight.value.vector(), d_hidden_, scratch_.d_sum,
-                           embedding_norm_.weight.grad.vector(), embedding_norm_.bias.grad.vector());
-    Embedding<S>::backward(input_ids_, scratch_.d_sum, word_embeddings_.grad.matrix(), a.pad_token_id);
-    Embedding<S>::backward(token_type_ids_, scratch_.d_sum, token_type_embeddings_.grad.matrix());
-    PositionEmbedding<S>::backward(scratch_.d_sum, shape_.batch, shape_.seq_len, position_embeddings_.grad.matrix());
+    Embeddings<S>::backward(embedding_params_, embedding_cache_, shape_.batch, shape_.seq_len, a.pad_token_id, d_hidden_, scratch_);
   }
 
   using Shell::config_, Shell::dropout_rng_, Shell::training_, Shell::store_, Shell::logits_;
 
   EncoderLayerSettings settings_;
-  Param<S> word_embeddings_, position_embeddings_, token_type_embeddings_;
-  LayerNormParams<S> embedding_norm_;
+  EmbeddingParams<S> embedding_params_;
   std::vector<EncoderLayerParams<S>> layers_;
   ClassificationHeadParams<S> head_;
 
   // activations of the last forward (kept for backward; reused across steps)
   BatchShape<S> shape_;
-  std::vector<std::int64_t> input_ids_, token_type_ids_;
-  typename LayerNorm<S>::Cache embedding_norm_cache_;
-  Matrix<S> embedding_dropout_mask_;
+  EmbeddingCache<S> embedding_cache_;
   std::vector<Matrix<S>> hidden_;  // hidden_[0] = embeddings, hidden_[i+1] = output of layer i
   std::vector<EncoderLayerCache<S>> caches_;
   ClassificationHeadCache<S> head_cache_;

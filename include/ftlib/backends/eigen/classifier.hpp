@@ -186,7 +186,7 @@ class ClassifierShell {
   }
   ClassifierShell(ClassifierShell&&) noexcept = default;
   ClassifierShell& operator=(ClassifierShell&&) noexcept = default;
-  // Copies would share weight storage (tensors are handles): not offered.
+  // Copies would share weight storage (tensors are handles): not offered, by any model (moves are).
   ClassifierShell(const ClassifierShell&) = delete;
   ClassifierShell& operator=(const ClassifierShell&) = delete;
   ~ClassifierShell() = default;

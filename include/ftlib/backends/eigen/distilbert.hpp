@@ -46,12 +46,6 @@ class BasicSequenceClassifier<arch::DistilBertConfig, S>
   explicit BasicSequenceClassifier(Config config, const ModelOptions& options = {})
       : BasicSequenceClassifier(Shell::configured(std::move(config), options), options.seed, detail::Construction::fresh) {}
 
-  BasicSequenceClassifier(BasicSequenceClassifier&&) noexcept = default;
-  BasicSequenceClassifier& operator=(BasicSequenceClassifier&&) noexcept = default;
-  // Copies would share weight storage (tensors are handles): not offered.
-  BasicSequenceClassifier(const BasicSequenceClassifier&) = delete;
-  BasicSequenceClassifier& operator=(const BasicSequenceClassifier&) = delete;
-
   /// @brief Intermediates of the last forward, named like the fixtures' `hidden.*`: "embeddings",
   ///        "layer.<k>", "pooled", plus "last_hidden_state" [B, T, dim].
   [[nodiscard]] std::map<std::string, HostTensor> hidden_states() const {
@@ -77,12 +71,12 @@ class BasicSequenceClassifier<arch::DistilBertConfig, S>
     settings_.attention_output_dropout = 0.0;  // DistilBERT adds out_lin(attn) to x without dropout
     settings_.ffn_output_dropout = a.dropout;
 
-    word_embeddings_ = store_.add("distilbert.embeddings.word_embeddings.weight", {a.vocab_size, a.dim},
-                                  ParamInit::normal, a.pad_token_id);
-    position_embeddings_ = store_.add("distilbert.embeddings.position_embeddings.weight",
-                                      {a.max_position_embeddings, a.dim},
-                                      a.sinusoidal_pos_embds ? ParamInit::fixed : ParamInit::normal);
-    embedding_norm_ = store_.add_layer_norm("distilbert.embeddings.LayerNorm", a.dim);
+    embedding_params_.word = store_.add("distilbert.embeddings.word_embeddings.weight", {a.vocab_size, a.dim},
+                                        ParamInit::normal, a.pad_token_id);
+    embedding_params_.position = store_.add("distilbert.embeddings.position_embeddings.weight",
+                                            {a.max_position_embeddings, a.dim},
+                                            a.sinusoidal_pos_embds ? ParamInit::fixed : ParamInit::normal);
+    embedding_params_.norm = store_.add_layer_norm("distilbert.embeddings.LayerNorm", a.dim);
     for (std::int64_t i = 0; i < a.n_layers; ++i) {
       const std::string prefix = "distilbert.transformer.layer." + std::to_string(i) + ".";
       EncoderLayerParams<S> l;
@@ -100,7 +94,7 @@ class BasicSequenceClassifier<arch::DistilBertConfig, S>
     head_.classifier = store_.add_linear("classifier", a.dim, config_.num_labels());
 
     if (a.sinusoidal_pos_embds && store_.allocates())
-      position_embeddings_.value.matrix() = PositionEmbedding<S>::sinusoidal_table(a.max_position_embeddings, a.dim);
+      embedding_params_.position.value.matrix() = PositionEmbedding<S>::sinusoidal_table(a.max_position_embeddings, a.dim);
     this->finish_construction(construction);
   }
 
@@ -108,23 +102,14 @@ class BasicSequenceClassifier<arch::DistilBertConfig, S>
     detail::use_own_threading();
     const auto& a = config_.arch;
     const std::int64_t n = batch.batch_size * batch.seq_len;
-    Embedding<S>::check_ids(batch.input_ids, a.vocab_size, "distilbert.embeddings.word_embeddings (input_ids)");
     shape_.batch = batch.batch_size;
     shape_.seq_len = batch.seq_len;
     shape_.key_bias = SelfAttention<S>::key_bias(detail::attention_mask_of(batch));
-    input_ids_ = batch.input_ids;
     hidden_.resize(layers_.size() + 1);
     caches_.resize(layers_.size());
-
     // embeddings: LayerNorm(word + position), then dropout
-    Matrix<S>& e = hidden_[0];
-    scratch_.sum.resize(n, a.dim);
-    e.resize(n, a.dim);
-    Embedding<S>::forward(batch.input_ids, word_embeddings_.value.matrix(), scratch_.sum);
-    PositionEmbedding<S>::forward_add(position_embeddings_.value.matrix(), shape_.batch, shape_.seq_len, scratch_.sum);
-    LayerNorm<S>::forward(scratch_.sum, embedding_norm_.weight.value.vector(), embedding_norm_.bias.value.vector(),
-                          settings_.layer_norm_eps, e, embedding_norm_cache_);
-    EncoderLayer<S>::apply_dropout(a.dropout, training_, dropout_rng_, e, embedding_dropout_mask_);
+    Embeddings<S>::forward(embedding_params_, batch, settings_.layer_norm_eps, a.dropout, training_, dropout_rng_,
+                           "distilbert.embeddings", embedding_cache_, scratch_, hidden_[0]);
 
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       hidden_[i + 1].resize(n, a.dim);
@@ -145,29 +130,20 @@ class BasicSequenceClassifier<arch::DistilBertConfig, S>
                                 d_hidden_next_);
       std::swap(d_hidden_, d_hidden_next_);
     }
-    // e = dropout(LN(word[ids] + pos)): de through dropout and LN, then scatter-add into the tables
-    if (embedding_dropout_mask_.size() != 0) Dropout<S>::backward(d_hidden_, embedding_dropout_mask_);
-    scratch_.d_sum.resize(n, config_.arch.dim);
-    LayerNorm<S>::backward(embedding_norm_cache_, embedding_norm_.weight.value.vector(), d_hidden_, scratch_.d_sum,
-                           embedding_norm_.weight.grad.vector(), embedding_norm_.bias.grad.vector());
-    Embedding<S>::backward(input_ids_, scratch_.d_sum, word_embeddings_.grad.matrix(), config_.arch.pad_token_id);
-    if (position_embeddings_.trainable)
-      PositionEmbedding<S>::backward(scratch_.d_sum, shape_.batch, shape_.seq_len, position_embeddings_.grad.matrix());
+    Embeddings<S>::backward(embedding_params_, embedding_cache_, shape_.batch, shape_.seq_len, config_.arch.pad_token_id,
+                            d_hidden_, scratch_);
   }
 
   using Shell::config_, Shell::dropout_rng_, Shell::training_, Shell::store_, Shell::logits_;
 
   EncoderLayerSettings settings_;
-  Param<S> word_embeddings_, position_embeddings_;
-  LayerNormParams<S> embedding_norm_;
+  EmbeddingParams<S> embedding_params_;
   std::vector<EncoderLayerParams<S>> layers_;
   ClassificationHeadParams<S> head_;
 
   // activations of the last forward (kept for backward; reused across steps)
   BatchShape<S> shape_;
-  std::vector<std::int64_t> input_ids_;
-  typename LayerNorm<S>::Cache embedding_norm_cache_;
-  Matrix<S> embedding_dropout_mask_;
+  EmbeddingCache<S> embedding_cache_;
   std::vector<Matrix<S>> hidden_;  // hidden_[0] = embeddings, hidden_[i+1] = output of layer i
   std::vector<EncoderLayerCache<S>> caches_;
   ClassificationHeadCache<S> head_cache_;

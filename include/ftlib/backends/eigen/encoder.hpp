@@ -10,11 +10,13 @@
 //                                                                 ALBERT tanh/albert.pooler)
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "ftlib/backends/eigen/layers.hpp"
 #include "ftlib/backends/eigen/parameters.hpp"
 #include "ftlib/backends/eigen/tensor.hpp"
+#include "ftlib/core/batch.hpp"
 
 namespace ftlib::eigen {
 
@@ -219,6 +221,62 @@ struct ClassificationHead {
     EncoderLayer<S>::linear_backward(p.dense, c.first_token, d_pooled, d_first);
     d_hidden.setZero();
     for (std::int64_t b = 0; b < shape.batch; ++b) d_hidden.row(b * shape.seq_len) = d_first.row(b);
+  }
+};
+
+/// @brief The embedding block's parameters: word and position tables, an optional token type table
+///        (BERT, ALBERT; not DistilBERT), and the LayerNorm after their sum.
+template <class S>
+struct EmbeddingParams {
+  Param<S> word;        ///< word_embeddings [vocab, E]; its padding row gets no gradient
+  Param<S> position;    ///< position_embeddings [positions, E]; a fixed (sinusoidal) table is not trained
+  Param<S> token_type;  ///< token_type_embeddings [types, E], when has_token_types
+  bool has_token_types = false;
+  LayerNormParams<S> norm;  ///< embeddings.LayerNorm
+};
+
+/// @brief What the embedding block keeps for its backward.
+template <class S>
+struct EmbeddingCache {
+  std::vector<std::int64_t> input_ids;       ///< of the last forward
+  std::vector<std::int64_t> token_type_ids;  ///< of the last forward (zeros when the batch has none)
+  typename LayerNorm<S>::Cache norm;
+  Matrix<S> dropout_mask;  ///< empty when inactive
+};
+
+/// @brief e = dropout(LayerNorm(word[ids] (+ token_type[types]) + position[0..T-1])), and its backward.
+template <class S>
+struct Embeddings {
+  /// @brief `prefix` ("bert.embeddings") names the tables in errors about out-of-range ids.
+  static void forward(const EmbeddingParams<S>& p, const Batch& batch, double layer_norm_eps, double dropout, bool training,
+                      DropoutRng& rng, const std::string& prefix, EmbeddingCache<S>& c, EncoderScratch<S>& scratch, Matrix<S>& e) {
+    const std::int64_t n = batch.batch_size * batch.seq_len;
+    const Eigen::Index dim = p.word.value.size(1);
+    Embedding<S>::check_ids(batch.input_ids, p.word.value.size(0), prefix + ".word_embeddings (input_ids)");
+    c.input_ids = batch.input_ids;
+    scratch.sum.resize(n, dim);
+    e.resize(n, dim);
+    Embedding<S>::forward(batch.input_ids, p.word.value.matrix(), scratch.sum);
+    if (p.has_token_types) {
+      c.token_type_ids = batch.token_type_ids.empty() ? std::vector<std::int64_t>(static_cast<std::size_t>(n), 0) : batch.token_type_ids;
+      Embedding<S>::check_ids(c.token_type_ids, p.token_type.value.size(0), prefix + ".token_type_embeddings (token_type_ids)");
+      Embedding<S>::forward_add(c.token_type_ids, p.token_type.value.matrix(), scratch.sum);
+    }
+    PositionEmbedding<S>::forward_add(p.position.value.matrix(), batch.batch_size, batch.seq_len, scratch.sum);
+    LayerNorm<S>::forward(scratch.sum, p.norm.weight.value.vector(), p.norm.bias.value.vector(), layer_norm_eps, e, c.norm);
+    EncoderLayer<S>::apply_dropout(dropout, training, rng, e, c.dropout_mask);
+  }
+
+  /// @brief Accumulates the tables' and LayerNorm's gradients from de (which dropout's backward overwrites).
+  static void backward(EmbeddingParams<S>& p, const EmbeddingCache<S>& c, std::int64_t batch, std::int64_t seq_len,
+                       std::int64_t pad_token_id, Matrix<S>& de, EncoderScratch<S>& scratch) {
+    if (c.dropout_mask.size() != 0) Dropout<S>::backward(de, c.dropout_mask);
+    scratch.d_sum.resize(de.rows(), de.cols());
+    LayerNorm<S>::backward(c.norm, p.norm.weight.value.vector(), de, scratch.d_sum, p.norm.weight.grad.vector(),
+                           p.norm.bias.grad.vector());
+    Embedding<S>::backward(c.input_ids, scratch.d_sum, p.word.grad.matrix(), pad_token_id);
+    if (p.has_token_types) Embedding<S>::backward(c.token_type_ids, scratch.d_sum, p.token_type.grad.matrix());
+    if (p.position.trainable) PositionEmbedding<S>::backward(scratch.d_sum, batch, seq_len, p.position.grad.matrix());
   }
 };
 

@@ -21,29 +21,11 @@ namespace ftlib::libtorch {
 
 namespace detail {
 
-struct AlbertEmbeddingsImpl : torch::nn::Module {
-  explicit AlbertEmbeddingsImpl(const arch::AlbertConfig& a)
-      : word_embeddings(register_module("word_embeddings", Embedding(a.vocab_size, a.embedding_size, a.pad_token_id))),
-        position_embeddings(register_module("position_embeddings", Embedding(a.max_position_embeddings, a.embedding_size))),
-        token_type_embeddings(register_module("token_type_embeddings", Embedding(a.type_vocab_size, a.embedding_size))),
-        LayerNorm(register_module("LayerNorm", detail::LayerNorm(a.embedding_size, a.layer_norm_eps))),
-        dropout(a.hidden_dropout_prob) {}
-  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids) {
-    const std::int64_t t = input_ids.size(1);
-    // No token types means type 0 everywhere: one broadcast row instead of a gather.
-    const torch::Tensor types = token_type_ids.defined() ? token_type_embeddings->forward(token_type_ids)
-                                                         : token_type_embeddings->weight.select(0, 0);
-    const torch::Tensor x =
-        word_embeddings->forward(input_ids) + types + position_embeddings->weight.slice(0, 0, t).unsqueeze(0);
-    return apply_dropout(LayerNorm->forward(x), dropout, is_training());
-  }
-  Embedding word_embeddings;
-  Embedding position_embeddings;
-  Embedding token_type_embeddings;
-  detail::LayerNorm LayerNorm;  // NOLINT: HF's name
-  double dropout;
-};
-TORCH_MODULE(AlbertEmbeddings);
+/// @brief HF AlbertEmbeddings: word + position + token type, LayerNorm, dropout.
+inline TokenEmbeddings make_embeddings(const arch::AlbertConfig& a) {
+  return TokenEmbeddings(a.vocab_size, a.max_position_embeddings, a.type_vocab_size, a.embedding_size, a.pad_token_id,
+                         a.layer_norm_eps, a.hidden_dropout_prob);
+}
 
 struct AlbertAttentionImpl : torch::nn::Module {
   explicit AlbertAttentionImpl(const arch::AlbertConfig& a)
@@ -133,7 +115,7 @@ TORCH_MODULE(AlbertTransformer);
 /// @brief HF AlbertModel with its pooler: embeddings.*, encoder.*, pooler.*
 struct AlbertModelImpl : torch::nn::Module {
   explicit AlbertModelImpl(const arch::AlbertConfig& a)
-      : embeddings(register_module("embeddings", AlbertEmbeddings(a))),
+      : embeddings(register_module("embeddings", make_embeddings(a))),
         encoder(register_module("encoder", AlbertTransformer(a))),
         pooler(register_module("pooler", Linear(a.hidden_size, a.hidden_size))) {}
   /// (last_hidden_state [B, T, H], pooler_output [B, H])
@@ -145,7 +127,7 @@ struct AlbertModelImpl : torch::nn::Module {
     torch::Tensor pooled = at::tanh(pooler->forward(h.select(1, 0)));
     return {std::move(h), std::move(pooled)};
   }
-  AlbertEmbeddings embeddings;
+  TokenEmbeddings embeddings;
   AlbertTransformer encoder;
   Linear pooler;
 };

@@ -22,29 +22,11 @@ namespace ftlib::libtorch {
 
 namespace detail {
 
-struct BertEmbeddingsImpl : torch::nn::Module {
-  explicit BertEmbeddingsImpl(const arch::BertConfig& a)
-      : word_embeddings(register_module("word_embeddings", Embedding(a.vocab_size, a.hidden_size, a.pad_token_id))),
-        position_embeddings(register_module("position_embeddings", Embedding(a.max_position_embeddings, a.hidden_size))),
-        token_type_embeddings(register_module("token_type_embeddings", Embedding(a.type_vocab_size, a.hidden_size))),
-        LayerNorm(register_module("LayerNorm", detail::LayerNorm(a.hidden_size, a.layer_norm_eps))),
-        dropout(a.hidden_dropout_prob) {}
-  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids) {
-    const std::int64_t t = input_ids.size(1);
-    // No token types means type 0 everywhere: one broadcast row instead of a gather.
-    const torch::Tensor types = token_type_ids.defined() ? token_type_embeddings->forward(token_type_ids)
-                                                         : token_type_embeddings->weight.select(0, 0);
-    const torch::Tensor x =
-        word_embeddings->forward(input_ids) + types + position_embeddings->weight.slice(0, 0, t).unsqueeze(0);
-    return apply_dropout(LayerNorm->forward(x), dropout, is_training());
-  }
-  Embedding word_embeddings;
-  Embedding position_embeddings;
-  Embedding token_type_embeddings;
-  detail::LayerNorm LayerNorm;  // NOLINT: HF's name
-  double dropout;
-};
-TORCH_MODULE(BertEmbeddings);
+/// @brief HF BertEmbeddings: word + position + token type, LayerNorm, dropout.
+inline TokenEmbeddings make_embeddings(const arch::BertConfig& a) {
+  return TokenEmbeddings(a.vocab_size, a.max_position_embeddings, a.type_vocab_size, a.hidden_size, a.pad_token_id,
+                         a.layer_norm_eps, a.hidden_dropout_prob);
+}
 
 /// @brief HF BertSelfAttention: query, key, value.
 struct BertSelfAttentionImpl : torch::nn::Module {
@@ -118,7 +100,7 @@ TORCH_MODULE(BertLayer);
 /// @brief HF BertModel with its pooler: embeddings.*, encoder.layer.N.*, pooler.dense.*
 struct BertModelImpl : torch::nn::Module {
   explicit BertModelImpl(const arch::BertConfig& a)
-      : embeddings(register_module("embeddings", BertEmbeddings(a))),
+      : embeddings(register_module("embeddings", make_embeddings(a))),
         encoder(register_module("encoder", std::make_shared<torch::nn::Module>())),
         pooler(register_module("pooler", std::make_shared<torch::nn::Module>())) {
     layer = encoder->register_module("layer", torch::nn::ModuleList());
@@ -140,7 +122,7 @@ struct BertModelImpl : torch::nn::Module {
     torch::Tensor pooled = at::tanh(pooler_dense->forward(h.select(1, 0)));
     return {std::move(h), std::move(pooled)};
   }
-  BertEmbeddings embeddings;
+  TokenEmbeddings embeddings;
   std::shared_ptr<torch::nn::Module> encoder;  // holds encoder.layer
   std::shared_ptr<torch::nn::Module> pooler;   // holds pooler.dense
   torch::nn::ModuleList layer{nullptr};

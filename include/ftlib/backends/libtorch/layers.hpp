@@ -152,5 +152,33 @@ struct AttentionContext {
   return table;
 }
 
+/// @brief HF's BertEmbeddings / AlbertEmbeddings: word_embeddings, position_embeddings,
+///        token_type_embeddings, LayerNorm; LayerNorm(word[ids] + type[types] + position[0..T-1]), dropout.
+struct TokenEmbeddingsImpl : torch::nn::Module {
+  /// @brief Tables of `dim` columns.
+  TokenEmbeddingsImpl(std::int64_t vocab_size, std::int64_t max_positions, std::int64_t type_vocab_size, std::int64_t dim,
+                      std::int64_t pad_token_id, double layer_norm_eps, double dropout_p)
+      : word_embeddings(register_module("word_embeddings", Embedding(vocab_size, dim, pad_token_id))),
+        position_embeddings(register_module("position_embeddings", Embedding(max_positions, dim))),
+        token_type_embeddings(register_module("token_type_embeddings", Embedding(type_vocab_size, dim))),
+        LayerNorm(register_module("LayerNorm", detail::LayerNorm(dim, layer_norm_eps))),
+        dropout(dropout_p) {}
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids) {
+    const std::int64_t t = input_ids.size(1);
+    // No token types means type 0 everywhere: one broadcast row instead of a gather.
+    const torch::Tensor types = token_type_ids.defined() ? token_type_embeddings->forward(token_type_ids)
+                                                         : token_type_embeddings->weight.select(0, 0);
+    const torch::Tensor x =
+        word_embeddings->forward(input_ids) + types + position_embeddings->weight.slice(0, 0, t).unsqueeze(0);
+    return apply_dropout(LayerNorm->forward(x), dropout, is_training());
+  }
+  Embedding word_embeddings;
+  Embedding position_embeddings;
+  Embedding token_type_embeddings;
+  detail::LayerNorm LayerNorm;  // NOLINT: HF's name
+  double dropout;
+};
+TORCH_MODULE(TokenEmbeddings);
+
 }  // namespace detail
 }  // namespace ftlib::libtorch
