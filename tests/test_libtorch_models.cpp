@@ -8,7 +8,8 @@
 //     (distilbert-wide, dim 768: 2e-5, float32 sums over 768/3072 terms)
 //   grad.* stored F32: |ours - file| <= 1e-5 + 1e-4 * |file|
 //   grad.* stored BF16 (distilbert-wide 2-D weights): |ours - file| <= 2^-8 * |file| + 1e-6
-//   step3.*: 1e-5 where |grad| >= 1e-6, 2e-3 elsewhere (fixture README: noise-level gradients)
+//   step3.*: 1e-5 where |grad| >= 1e-6, 4e-3 elsewhere (fixture README: noise-level gradients, which AdamW
+//     turns into steps of up to lr each: two runs differ by at most 2 x (1e-3 + 8/9 1e-3) = 3.8e-3)
 //   step3.loss_history: 1e-5; step3.lr_history: 1e-9 (our own 2-line schedule formula)
 
 // LibTorch and doctest in the one order that keeps doctest's CHECK (see the header).
@@ -26,8 +27,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -125,6 +127,15 @@ double linear_factor(int step, int warmup, int total) {
   return std::max(0.0, static_cast<double>(total - step) / std::max(1, total - warmup));
 }
 
+/// The device of the parity cases: FTLIB_TEST_DEVICE (cpu, cuda, cuda:N; default cpu), which
+/// scripts/gpu_check.sh sets. Asking for CUDA without a CUDA device fails rather than skips.
+torch::Device test_device() {
+  const char* name = std::getenv("FTLIB_TEST_DEVICE");
+  const torch::Device device(name != nullptr && *name != '\0' ? name : "cpu");
+  if (device.is_cuda()) REQUIRE_MESSAGE(torch::cuda::is_available(), "FTLIB_TEST_DEVICE=" << name << " but no CUDA device");
+  return device;
+}
+
 std::vector<lt::AttentionBackend> attention_backends() {
   std::vector<lt::AttentionBackend> out{lt::AttentionBackend::explicit_softmax};
   if (lt::compat::has_sdpa) out.push_back(lt::AttentionBackend::sdpa);
@@ -155,14 +166,14 @@ void check_classifier_case(const std::string& name) {
   for (const auto backend : attention_backends()) {
     CAPTURE(name);
     CAPTURE(backend_name(backend));
-    auto model = Model::from_pretrained(*dir, lt::LoadOptions{}.with_attention(backend));
+    auto model = Model::from_pretrained(*dir, lt::LoadOptions{}.with_attention(backend).with_device(test_device()));
     CHECK(model.load_report().complete());
     model.set_training(true);  // the fixtures are computed in training mode with dropout 0
 
     // Forward with the intermediates, then backward of the mean cross-entropy.
     lt::Trace trace;
     const torch::Tensor logits = model.logits(batch, &trace);
-    const torch::Tensor labels = torch::tensor(batch.labels, torch::kLong);
+    const torch::Tensor labels = torch::tensor(batch.labels, torch::kLong).to(logits.device());
     const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, labels);
     loss.backward();
     const double logits_diff = max_abs_diff(logits, expected.get("logits"));
@@ -224,7 +235,7 @@ void check_classifier_case(const std::string& name) {
     if (!expected.has("step3.loss_history")) continue;  // distilbert-wide has no step3
 
     // Three AdamW steps on a fresh copy: lr 1e-3, wd 0.01 on everything, linear warmup 1 / total 10.
-    auto fresh = Model::from_pretrained(*dir, lt::LoadOptions{}.with_attention(backend));
+    auto fresh = Model::from_pretrained(*dir, lt::LoadOptions{}.with_attention(backend).with_device(test_device()));
     fresh.set_training(true);
     ftlib::AdamW<torch::Tensor> optimizer(
         ftlib::AdamWOptions{}.with_lr(1e-3).with_weight_decay(0.01).with_betas(0.9, 0.999).with_eps(1e-8));
@@ -258,14 +269,14 @@ void check_classifier_case(const std::string& name) {
         continue;
       }
       const torch::Tensor significant = expected.get("grad." + pname).abs() >= 1e-6;
-      const torch::Tensor diff = (value.detach() - want).abs();
+      const torch::Tensor diff = (value.detach().cpu() - want).abs();
       const double d_sig = significant.any().item<bool>() ? diff.masked_select(significant).max().item<double>() : 0.0;
       const double d_noise =
           significant.logical_not().any().item<bool>() ? diff.masked_select(significant.logical_not()).max().item<double>() : 0.0;
       worst_step = std::max(worst_step, d_sig);
       worst_step_noise = std::max(worst_step_noise, d_noise);
       CHECK(d_sig <= 1e-5);
-      CHECK(d_noise <= 2e-3);
+      CHECK(d_noise <= 4e-3);  // LibTorch 2.x's fused CPU SDPA rounds the noise differently: 2.03e-3 seen
     }
     MESSAGE(name << " [" << backend_name(backend) << "] step3: max|param - file| = " << worst_step
                  << " where |grad| >= 1e-6, " << worst_step_noise << " elsewhere");
@@ -284,7 +295,8 @@ void check_checkpoint_case(const std::string& name) {
   for (const auto backend : attention_backends()) {
     CAPTURE(name);
     CAPTURE(backend_name(backend));
-    auto model = Model::from_pretrained(*dir, lt::LoadOptions{}.with_num_labels(num_labels).with_attention(backend));
+    auto model = Model::from_pretrained(
+        *dir, lt::LoadOptions{}.with_num_labels(num_labels).with_attention(backend).with_device(test_device()));
     CHECK(model.num_labels() == num_labels);
     CHECK(model.load_report().missing_keys == split_commas(meta.at("missing_keys")));
     CHECK(model.load_report().unexpected_keys == split_commas(meta.at("unexpected_keys")));
@@ -753,7 +765,7 @@ TEST_CASE("libtorch: adamw_step takes the op-by-op form for strided, float64 and
   if (torch::cuda::is_available()) {
     run_both(torch::randn({1000}, torch::kCUDA), torch::randn({1000}, torch::kCUDA) * 1e-2);
   } else {
-    MESSAGE("SKIPPED: CUDA half of this check (no CUDA device); the meta tensor above covers the dispatch");
+    MESSAGE("SKIPPED: no CUDA device for the CUDA half of this check; the meta tensor above covers the dispatch");
   }
 }
 
@@ -937,7 +949,7 @@ TEST_CASE("libtorch: bf16 autocast on CPU runs, stays close to fp32 and keeps fp
       }
       CHECK_FALSE(lt::compat::is_autocast_enabled(c10::DeviceType::CPU));  // the guard restored the state
     };
-    const auto options = lt::LoadOptions{}.with_precision(lt::Precision::bf16);
+    const auto options = lt::LoadOptions{}.with_precision(lt::Precision::bf16).with_device(test_device());
     if (name.starts_with("distilbert")) {
       run(lt::DistilBertForSequenceClassification::from_pretrained(*dir, options));
     } else {
