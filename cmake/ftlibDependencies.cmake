@@ -38,10 +38,33 @@ if(FTLIB_WITH_LIBTORCH AND NOT TARGET ftlib_torch_imported)
   endif()
   # The LibTorch this ftlib was built with (set by ftlibConfig.cmake): an installed ftlib finds the same
   # one unless Torch_DIR or CMAKE_PREFIX_PATH say otherwise.
+  set(_ftlib_torch_hints "")
   if(FTLIB_BUILT_WITH_TORCH_DIR)
-    find_dependency(Torch HINTS "${FTLIB_BUILT_WITH_TORCH_DIR}")
+    set(_ftlib_torch_hints HINTS "${FTLIB_BUILT_WITH_TORCH_DIR}")
+  endif()
+  # TorchConfig loads its targets with find_dependency(Caffe2 PATHS <its folder>/../Caffe2), and PATHS
+  # come after the system's folders: pip's torch on a machine that also has Debian's libtorch-dev would
+  # get Debian's 1.13 targets. So TorchConfig.cmake is located first, by the same search (its version
+  # file stands in for it: that only sets variables), and Caffe2_DIR is pinned beside it.
+  if(Torch_DIR AND EXISTS "${Torch_DIR}/TorchConfig.cmake")
+    set(_ftlib_torch_dir "${Torch_DIR}")
   else()
-    find_dependency(Torch)
+    find_package(ftlib_torch_location NAMES Torch CONFIGS TorchConfigVersion.cmake QUIET ${_ftlib_torch_hints})
+    set(_ftlib_torch_dir "${ftlib_torch_location_DIR}")
+    if(_ftlib_torch_dir)
+      set(Torch_DIR "${_ftlib_torch_dir}" CACHE PATH "The directory containing TorchConfig.cmake" FORCE)
+    endif()
+  endif()
+  if(_ftlib_torch_dir AND EXISTS "${_ftlib_torch_dir}/../Caffe2/Caffe2Config.cmake")
+    get_filename_component(_ftlib_caffe2_dir "${_ftlib_torch_dir}/../Caffe2" ABSOLUTE)
+    set(Caffe2_DIR "${_ftlib_caffe2_dir}" CACHE PATH "Caffe2's config, beside TorchConfig.cmake" FORCE)
+  endif()
+  find_dependency(Torch ${_ftlib_torch_hints})
+  get_filename_component(_ftlib_caffe2_want "${Torch_DIR}/../Caffe2" ABSOLUTE)
+  get_filename_component(_ftlib_caffe2_got "${Caffe2_DIR}" ABSOLUTE)
+  if(EXISTS "${_ftlib_caffe2_want}" AND NOT _ftlib_caffe2_got STREQUAL _ftlib_caffe2_want)
+    message(FATAL_ERROR "ftlib: LibTorch's config ${Torch_DIR} loaded the Caffe2 targets of another LibTorch "
+                        "(${Caffe2_DIR}); set -DCaffe2_DIR=${_ftlib_caffe2_want}")
   endif()
 
   # TorchConfig looks for c10 with find_library(... PATHS <prefix>/lib), which searches the system

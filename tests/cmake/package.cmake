@@ -10,7 +10,7 @@ endif()
 add_test(NAME package_install
   COMMAND ${CMAKE_COMMAND} --install ${PROJECT_BINARY_DIR} --prefix ${ftlib_consumer_prefix})
 add_test(NAME package_consumer_configure
-  COMMAND ${CMAKE_COMMAND} -S ${CMAKE_CURRENT_SOURCE_DIR}/consumer -B ${ftlib_consumer_build} -G ${CMAKE_GENERATOR}
+  COMMAND ${CMAKE_COMMAND} -S ${CMAKE_CURRENT_SOURCE_DIR}/consumer -B ${ftlib_consumer_build}
           -DCMAKE_PREFIX_PATH=${ftlib_consumer_prefix} -DCMAKE_BUILD_TYPE=Release
           -DFTLIB_CONSUMER_LIBTORCH=${ftlib_consumer_libtorch})
 add_test(NAME package_consumer_build COMMAND ${CMAKE_COMMAND} --build ${ftlib_consumer_build})
