@@ -101,9 +101,9 @@ prefix_path="$torch_cmake"
 if [[ -d "$carry/prefix" ]]; then
   say "using the carried dependencies in $carry/prefix"
   prefix_path="$carry/prefix;$prefix_path"
-  if ! ls /usr/include/curl/curl.h /usr/include/*/curl/curl.h >/dev/null 2>&1; then
+  if ! compgen -G '/usr/include/curl/curl.h' >/dev/null && ! compgen -G '/usr/include/*/curl/curl.h' >/dev/null; then
     # Headers from the carry, the library from the machine (curl's own dependencies are the machine's).
-    curl_lib=$(ldconfig -p 2>/dev/null | awk '/libcurl\.so\.4 .*x86-64/ {print $NF; exit}')
+    curl_lib=$( (ldconfig -p 2>/dev/null || true) | awk '/libcurl\.so\.4 .*x86-64/ && !found {print $NF; found = 1}')
     [[ -n "$curl_lib" ]] || { say "no libcurl.so.4 on this machine (ftlib's hub download links it)" >&2; exit 1; }
     cmake_args+=(-DCURL_INCLUDE_DIR="$carry/prefix/include" -DCURL_LIBRARY="$curl_lib")
   fi
