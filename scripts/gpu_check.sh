@@ -115,11 +115,12 @@ shared="${FTLIB_SHARED_DIR:-$root/../shared}"
 # --- build -----------------------------------------------------------------------------------------
 # Only what runs: the LibTorch backend (no Eigen backend, no tool), its test and the step benchmark.
 say "building test_libtorch_models and train_step in $build ($jobs jobs)"
+mkdir -p "$build"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_cmake/Torch" \
   -DCMAKE_PREFIX_PATH="$prefix_path" -DFTLIB_WITH_EIGEN=OFF -DFTLIB_BUILD_EXAMPLES=OFF \
-  -DFTLIB_BUILD_TESTS=ON -DFTLIB_BUILD_BENCHMARKS=ON -DFTLIB_SHARED_DIR="$shared" "${cmake_args[@]}" >"$build.configure.log" 2>&1 \
-  || { tail -n 30 "$build.configure.log"; say "configure failed (log: $build.configure.log)" >&2; exit 1; }
-grep '^-- ftlib:' "$build.configure.log" || true
+  -DFTLIB_BUILD_TESTS=ON -DFTLIB_BUILD_BENCHMARKS=ON -DFTLIB_SHARED_DIR="$shared" "${cmake_args[@]}" >"$build/gpu-check-configure.log" 2>&1 \
+  || { tail -n 30 "$build/gpu-check-configure.log"; say "configure failed (log: $build/gpu-check-configure.log)" >&2; exit 1; }
+grep '^-- ftlib:' "$build/gpu-check-configure.log" || true
 cmake --build "$build" --target test_libtorch_models train_step --parallel "$jobs"
 for bin in "$build/tests/test_libtorch_models" "$build/benchmarks/train_step"; do
   libs=$(ldd "$bin" | awk '/libtorch_cuda|libcudart|libc10_cuda/ {print $1 " -> " $3}' | tr '\n' ' ')
