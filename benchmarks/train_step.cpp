@@ -4,7 +4,7 @@
 // (so that the peak RSS is that configuration's own); each mode prints one JSON line.
 //
 //   train_step step  --backend libtorch|eigen --model distilbert|albert --batch B --seq T
-//                    [--bf16] [--threads 2] [--warmup 2] [--iters 5]
+//                    [--bf16 | --fp16] [--device cpu|cuda|cuda:N] [--threads 2] [--warmup 2] [--iters 5]
 //                    [--malloc default|retain] [--cpu-allocator default|caching] [--clock wall|cpu]
 //                    [--profile TRACE.json]
 //   train_step gemm  [--n 2048] [--threads 2] [--iters 10] [--clock wall|cpu]
@@ -18,6 +18,8 @@
 // reported fields mirror bench_reference.py: lr 1e-5 with a linear schedule over 1000 steps,
 // weight decay 0.01 on every parameter, row 0 of a batch full length and the other rows of random
 // length in [T/4, T], tokens/s = batch x padded length / median seconds per step.
+// On CUDA (libtorch only; scripts/gpu_check.sh) every step ends with a device synchronisation, and
+// --fp16 runs float16 autocast with the model's own GradScaler (dynamic loss scaling).
 
 #include <malloc.h>
 #include <sys/resource.h>
@@ -86,7 +88,7 @@ class Args {
       std::string key = argv[i];
       if (key.rfind("--", 0) != 0) throw ftlib::option_error(ftlib::SourceLocation{key, {}, {}}, "expected a --flag");
       key = key.substr(2);
-      if (key == "bf16") {
+      if (key == "bf16" || key == "fp16") {
         values_[key] = "1";
       } else {
         if (i + 1 >= argc) throw ftlib::option_error(ftlib::SourceLocation{"--" + key, {}, {}}, "needs a value");
@@ -315,7 +317,8 @@ struct StepTimes {
 
 template <class Model>
 StepTimes time_steps(Model& model, const std::function<ftlib::Batch(std::int64_t)>& batch_for_step,
-                     std::int64_t warmup, std::int64_t iters, StepClock clock) {
+                     std::int64_t warmup, std::int64_t iters, StepClock clock,
+                     const std::function<void()>& wait_for_device = [] {}) {
   ftlib::AdamW<typename Model::Tensor> optimizer(adamw_options());
   const auto schedule = ftlib::LearningRateSchedule::linear(base_lr, 0, schedule_steps);
   model.set_training(true);
@@ -329,6 +332,7 @@ StepTimes time_steps(Model& model, const std::function<ftlib::Batch(std::int64_t
     const double t_fb = clock.now() - t0;
     auto params = model.parameters();
     optimizer.step(params);
+    wait_for_device();  // CUDA runs the optimizer's kernels asynchronously
     const double t_step = clock.now() - t0;
     out.losses.push_back(loss);
     if (s >= warmup) {
@@ -349,15 +353,23 @@ void set_torch_threads(int threads) {
 }
 #endif
 
-/// Runs `fn(model)` on a fresh model of `backend` / `model_name` with random weights.
+/// Runs `fn(model)` on a fresh model of `backend` / `model_name` with random weights, on `device`
+/// (libtorch: cpu, cuda, cuda:N) in fp32, bf16 or fp16 (CUDA only, with loss scaling).
 template <class Fn>
-void with_model(const std::string& backend, const std::string& model_name, bool bf16, Fn&& fn) {
+void with_model(const std::string& backend, const std::string& model_name, bool bf16, Fn&& fn,
+                const std::string& device = "cpu", bool fp16 = false) {
+  if (bf16 && fp16) throw ftlib::option_error(ftlib::SourceLocation{"--fp16", {}, {}}, "give --bf16 or --fp16, not both");
   if (model_name != "distilbert" && model_name != "albert")
     throw ftlib::option_error(ftlib::SourceLocation{"--model", {}, {}}, "expected distilbert or albert, got '" + model_name + "'");
   if (backend == "libtorch") {
 #if defined(FTLIB_HAS_LIBTORCH)
+    const torch::Device torch_device(device);
+    if (torch_device.is_cuda() && !torch::cuda::is_available())
+      throw ftlib::option_error(ftlib::SourceLocation{"--device", {}, {}}, "'" + device + "': no CUDA device");
+    using ftlib::libtorch::Precision;
     ftlib::libtorch::ModelOptions options;
-    options.with_precision(bf16 ? ftlib::libtorch::Precision::bf16 : ftlib::libtorch::Precision::fp32).with_seed(0);
+    options.with_precision(fp16 ? Precision::fp16 : bf16 ? Precision::bf16 : Precision::fp32).with_seed(0);
+    options.with_device(device);
     if (model_name == "distilbert") {
       ftlib::libtorch::DistilBertForSequenceClassification m(distilbert_base(), options);
       fn(m);
@@ -371,7 +383,9 @@ void with_model(const std::string& backend, const std::string& model_name, bool 
 #endif
   }
   if (backend == "eigen") {
-    if (bf16) throw ftlib::option_error(ftlib::SourceLocation{"--bf16", {}, {}}, "the Eigen backend computes in float32 only");
+    if (bf16 || fp16)
+      throw ftlib::option_error(ftlib::SourceLocation{bf16 ? "--bf16" : "--fp16", {}, {}}, "the Eigen backend computes in float32 only");
+    if (device != "cpu") throw ftlib::option_error(ftlib::SourceLocation{"--device", {}, {}}, "the Eigen backend runs on the CPU only");
 #if defined(FTLIB_HAS_EIGEN)
     if (model_name == "distilbert") {
       ftlib::eigen::DistilBertForSequenceClassification m(distilbert_base(), ftlib::eigen::ModelOptions{}.with_seed(0));
@@ -409,6 +423,8 @@ int run_step(const Args& args) {
   const std::int64_t batch = args.integer("batch", 8);
   const std::int64_t seq = args.integer("seq", 128);
   const bool bf16 = args.flag("bf16");
+  const bool fp16 = args.flag("fp16");
+  const std::string device = args.str("device", "cpu");
   const auto threads = static_cast<int>(args.integer("threads", 2));
   const std::int64_t warmup = args.integer("warmup", 2);
   const std::int64_t iters = args.integer("iters", 5);
@@ -437,7 +453,11 @@ int run_step(const Args& args) {
 #else
     if (!profile_path.empty()) throw ftlib::option_error(ftlib::SourceLocation{"--profile", {}, {}}, "needs the LibTorch backend");
 #endif
-    const StepTimes times = time_steps(model, same_batch, warmup, iters, clock);
+    std::function<void()> wait_for_device = [] {};
+#if defined(FTLIB_HAS_LIBTORCH)
+    if (torch::Device(device).is_cuda()) wait_for_device = [] { torch::cuda::synchronize(); };
+#endif
+    const StepTimes times = time_steps(model, same_batch, warmup, iters, clock, wait_for_device);
     const double med = median(times.step);
     const double flops = step_flops(model_name, batch, seq);
     out = {{"impl", "ftlib " + backend},
@@ -445,6 +465,8 @@ int run_step(const Args& args) {
            {"batch", batch},
            {"seq", seq},
            {"bf16", bf16},
+           {"fp16", fp16},
+           {"device", device},
            {"threads", threads},
            {"malloc", malloc_policy},
            {"cpu_allocator", cpu_allocator},
@@ -461,7 +483,7 @@ int run_step(const Args& args) {
            {"rss_after_model_mib", rss_model},
            {"peak_rss_mib", peak_rss_mib()},
            {"first_losses", std::vector<double>(times.losses.begin(), times.losses.begin() + std::min<std::size_t>(3, times.losses.size()))}};
-  });
+  }, device, fp16);
   std::cout << one_line(out) << std::endl;
   return 0;
 }

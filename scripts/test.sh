@@ -1,11 +1,50 @@
 #!/usr/bin/env bash
-# Builds ftlib with every component and runs every test. Usage: scripts/test.sh [extra ctest args]
+# Builds ftlib with every component and runs every test.
+#
+#   scripts/test.sh [--libtorch debian|pypi] [extra ctest args]
+#
+# The LibTorch (also FTLIB_LIBTORCH=debian|pypi; the flag wins):
+#   debian  Debian's libtorch-dev 1.13, CPU only (the default), in build/
+#   pypi    PyPI's torch 2.15 (a CUDA 13 build that also runs on the CPU) from the virtual environment
+#           of scripts/python_env.sh (created on first use, several GB), in build-pypi/; its CMake
+#           config needs the CUDA toolkit's nvcc (/usr/local/cuda or on PATH), not a GPU
+# Each has its own build directory (FTLIB_BUILD_DIR overrides it). CMake finds LibTorch through
+# Torch_DIR, as it would any LibTorch (see README.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+libtorch="${FTLIB_LIBTORCH:-debian}"
+if [[ "${1:-}" == --libtorch ]]; then
+  libtorch="${2:?--libtorch needs debian or pypi}"
+  shift 2
+elif [[ "${1:-}" == --libtorch=* ]]; then
+  libtorch="${1#--libtorch=}"
+  shift
+fi
+
 "$root/scripts/install-deps.sh"
-build="${FTLIB_BUILD_DIR:-$root/build}"
+case "$libtorch" in
+  debian)
+    build="${FTLIB_BUILD_DIR:-$root/build}"
+    torch_dir="/usr/lib/$(gcc -print-multiarch)/cmake/Torch"
+    ;;
+  pypi)
+    build="${FTLIB_BUILD_DIR:-$root/build-pypi}"
+    venv=$("$root/scripts/python_env.sh")
+    torch_dir="$("$venv/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)')/Torch"
+    ;;
+  *)
+    echo "test.sh: unknown LibTorch '$libtorch' (FTLIB_LIBTORCH / --libtorch: debian or pypi)" >&2
+    exit 2
+    ;;
+esac
+if [[ ! -f "$torch_dir/TorchConfig.cmake" ]]; then
+  echo "test.sh: no TorchConfig.cmake in $torch_dir (LibTorch '$libtorch')" >&2
+  exit 1
+fi
+echo "test.sh: LibTorch '$libtorch' ($torch_dir), build directory $build"
+
 # Explicit ON: the demo configures the same build dir without tests.
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_dir" \
   -DFTLIB_BUILD_TESTS=ON -DFTLIB_BUILD_EXAMPLES=ON -DFTLIB_BUILD_BENCHMARKS=ON
 cmake --build "$build" --parallel "${FTLIB_JOBS:-$(nproc)}"
 ctest --test-dir "$build" --output-on-failure --timeout 900 "$@"

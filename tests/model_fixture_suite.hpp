@@ -57,6 +57,15 @@ struct Tolerances {
   Tolerance grads_bf16;    ///< grad.* stored as BF16 (the file rounded them to 2^-8)
 };
 
+/// One way of running every case (e.g. an attention implementation), and the tolerance of its step3
+/// weights where |grad| < 1e-6 (AdamW turns such rounding-noise gradients into updates of up to lr a
+/// step, so two implementations may end up to 2 x (1e-3 + 8/9 1e-3) = 3.8e-3 apart there).
+struct Variant {
+  std::string name;
+  ModelOptions options;
+  double step3_noise = 2e-3;
+};
+
 /// Where a case's files are.
 enum class Source { shared, repository };
 
@@ -159,7 +168,9 @@ void check_classifier_case(const Case& c) {
   std::size_t grad_entries = 0;
   for (const auto& t : expected.tensors()) grad_entries += t.name.starts_with("grad.");
 
-  for (const auto& [variant, options] : Backend::variants()) {
+  for (const Variant& v : Backend::variants()) {
+    const std::string& variant = v.name;
+    const ModelOptions& options = v.options;
     CAPTURE(c.name);
     CAPTURE(variant);
     M model = M::from_pretrained(*dir, options);
@@ -242,7 +253,7 @@ void check_classifier_case(const Case& c) {
         // README: rounding-noise gradients (|grad| < 1e-6, e.g. key biases) become updates of up to lr.
         const bool significant = std::abs(g->second.data[i]) >= 1e-6;
         (significant ? worst_step : worst_noise) = std::max(significant ? worst_step : worst_noise, d);
-        bad += d > (significant ? 1e-5 : 2e-3);
+        bad += d > (significant ? 1e-5 : v.step3_noise);
       }
       INFO(key << ": " << bad << " elements out of tolerance");
       CHECK(bad == 0);
@@ -267,7 +278,9 @@ void check_checkpoint_case(const Case& c) {
   const auto expected = hf::SafetensorsFile::open(*dir / "expected.safetensors");
   const auto& meta = expected.metadata();
   const std::int64_t num_labels = std::stoll(meta.at("target_num_labels"));
-  for (auto [variant, options] : Backend::variants()) {
+  for (const Variant& v : Backend::variants()) {
+    const std::string& variant = v.name;
+    ModelOptions options = v.options;
     CAPTURE(c.name);
     CAPTURE(variant);
     M model = M::from_pretrained(*dir, options.with_num_labels(num_labels).with_seed(7));

@@ -4,9 +4,8 @@ target_sources(ftlib_tool PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/cli_common.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/ftlib/backend_loader.cpp)
 target_link_libraries(ftlib_tool PRIVATE ${CMAKE_DL_LIBS})
-if(TORCH_CXX_FLAGS MATCHES "_GLIBCXX_USE_CXX11_ABI=0")
-  target_compile_definitions(ftlib_tool PRIVATE _GLIBCXX_USE_CXX11_ABI=0)
-endif()
+# C++ objects cross between the tool and its modules: the top-level CMakeLists.txt gives every
+# program LibTorch's choice of libstdc++ ABI.
 
 # Each backend is a module the tool opens when a command needs it (backend_module.hpp): one
 # translation unit per backend holds all of its Trainer instantiations. Built beside the tool (the
@@ -18,10 +17,6 @@ function(ftlib_add_backend_module name source component)
     LIBRARY_OUTPUT_DIRECTORY $<TARGET_FILE_DIR:ftlib_tool>
     CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
   target_link_libraries(ftlib_backend_${name} PRIVATE ${component} ftlib_native_arch)
-  # C++ objects cross between the tool and its modules: both sides need LibTorch's choice of libstdc++ ABI.
-  if(TORCH_CXX_FLAGS MATCHES "_GLIBCXX_USE_CXX11_ABI=0")
-    target_compile_definitions(ftlib_backend_${name} PRIVATE _GLIBCXX_USE_CXX11_ABI=0)
-  endif()
   target_include_directories(ftlib_backend_${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ftlib)
   add_dependencies(ftlib_tool ftlib_backend_${name})
   install(TARGETS ftlib_backend_${name} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/ftlib)

@@ -1,6 +1,8 @@
 #pragma once
 // The one place that knows which LibTorch it is compiled against (Debian's 1.13 CPU build, or a
-// current 2.x with CUDA). Everything version-specific goes through these few functions.
+// current 2.x with CUDA). Everything version-specific goes through these few functions. Both sides of
+// every branch are compiled and tested: against 1.13 and against PyPI's torch 2.15 (scripts/test.sh
+// --libtorch pypi); the build-side differences (CUDA, rpath, ABI, oneDNN) are cmake/ftlibDependencies.cmake's.
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
@@ -89,7 +91,7 @@ inline void set_autocast_dtype(c10::DeviceType device_type, at::ScalarType dtype
 
 /// @brief c10::Allocator with the virtual functions of the LibTorch in use implemented over two that
 ///        do not change: allocate_bytes(n) and raw_deleter_fn(). 2.3 made allocate() non-const and
-///        added copy_data() (unverified here: this machine has 1.13 only).
+///        added copy_data().
 class CpuAllocatorBase : public c10::Allocator {
  public:
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
