@@ -33,7 +33,7 @@ done
 model=$("$root/scripts/fetch_minilm.sh")
 venv=$("$root/scripts/python_env.sh")
 "$root/scripts/install-deps.sh"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+[ -f "$build/CMakeCache.txt" ] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" --target ftlib_tool -j"$(nproc)" >/dev/null
 ftlib="$build/examples/ftlib"
 work="$build/compare_hf"

@@ -2,7 +2,8 @@
 # Creates (once) and prints the path of the Python virtual environment that ftlib's Python-side
 # checks use: fixture generators, interoperability checks, the HuggingFace peer of the benchmarks
 # and the PyPI LibTorch 2.x. It lives outside the checkout, in ${FTLIB_CACHE_DIR:-~/.cache/ftlib},
-# keyed by the pinned requirements, so a changed pin makes a new one and a second call costs nothing.
+# keyed by the pinned requirements, so a changed pin makes a new one and a second call costs nothing;
+# requirements-python-extras.txt adds small packages to it (a changed list installs only them).
 #
 #   venv=$(scripts/python_env.sh)            # installs when missing, prints the venv's path
 #   scripts/python_env.sh --check            # prints the path if it is ready, exits 1 otherwise
@@ -16,7 +17,9 @@ cache="${FTLIB_CACHE_DIR:-$HOME/.cache/ftlib}"
 key=$(grep -v '^#' "$requirements" | sha256sum | cut -c1-12)
 venv="$cache/venv-$key"
 
-if [ -f "$venv/.complete" ]; then
+extras="$root/scripts/requirements-python-extras.txt"
+extras_key=$(grep -v '^#' "$extras" | sha256sum | cut -c1-12)
+if [ -f "$venv/.complete" ] && [ -f "$venv/.extras-$extras_key" ]; then
   echo "$venv"
   exit 0
 fi
@@ -45,5 +48,9 @@ if [ ! -f "$venv/.complete" ]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2
   touch "$venv/.complete"
+fi
+if [ ! -f "$venv/.extras-$extras_key" ]; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$extras" >&2
+  touch "$venv/.extras-$extras_key"
 fi
 echo "$venv"

@@ -5,12 +5,14 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "ftlib/data/dataset.hpp"
 #include "ftlib/tokenizers/auto_tokenizer.hpp"
 #include "ftlib/tokenizers/post_processing.hpp"
 #include "ftlib/tokenizers/tokenizer_concept.hpp"
@@ -391,4 +393,42 @@ TEST_CASE("AutoTokenizer loads ALBERT's SentencePiece tokenizer") {
     CHECK(tok.pad_token_id() == direct.pad_token_id());
     CHECK(tok.vocab_size() == direct.vocab_size());
   }
+}
+
+TEST_CASE("tokenizer.json (what transformers 5 saves instead of vocab.txt) gives the vocab.txt tokenizer's ids") {
+  const auto dir = ftlib::testing::shared_path("vocab/bert-base-uncased");
+  if (!dir) return;
+  const auto reviews = ftlib::testing::shared_path("data/amazon_reviews_5class/train.csv");
+  if (!reviews) return;
+  const auto from_vocab = ftlib::WordPieceTokenizer::from_vocab_file(*dir / "vocab.txt");
+  const auto from_json = ftlib::WordPieceTokenizer::from_tokenizer_json(*dir / "tokenizer.json");
+  CHECK(from_json.vocab_size() == from_vocab.vocab_size());
+  const auto data = ftlib::TextClassificationDataset::load(*reviews, ftlib::DatasetOptions{}.with_text_column("review_body").with_label_column("stars"));
+  REQUIRE(data.size() >= 400);
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    const auto a = from_vocab.encode(data.text(i)).ids;
+    const auto b = from_json.encode(data.text(i)).ids;
+    same += a == b;
+  }
+  CHECK(same == data.size());
+  const auto pair_a = from_vocab.encode_pair("Hello there!", "General Kenobi.");
+  const auto pair_b = from_json.encode_pair("Hello there!", "General Kenobi.");
+  CHECK(pair_a.ids == pair_b.ids);
+  CHECK(pair_a.type_ids == pair_b.type_ids);
+
+  // A directory with tokenizer.json only loads the same tokenizer.
+  const ftlib::testing::TempDir tmp;
+  std::filesystem::copy_file(*dir / "tokenizer.json", tmp.path() / "tokenizer.json");
+  const auto auto_tok = ftlib::AutoTokenizer::from_pretrained(tmp.path());
+  CHECK(auto_tok.kind() == "wordpiece");
+  CHECK(auto_tok.encode(data.text(0)).ids == from_vocab.encode(data.text(0)).ids);
+}
+
+TEST_CASE("tokenizer.json of another kind is refused, naming the field") {
+  const auto dir = ftlib::testing::shared_path("vocab/albert-base-v2");
+  if (!dir) return;
+  CHECK_THROWS_WITH_AS((void)ftlib::WordPieceTokenizer::from_tokenizer_json(*dir / "tokenizer.json"),
+                       doctest::Contains("field 'model.type': ftlib reads WordPiece tokenizer.json files, this one is \"Unigram\""),
+                       ftlib::parse_error);
 }

@@ -70,11 +70,12 @@ std::unique_ptr<Session> make_session(const BackendFlags& flags, const ModelSpec
 
 AutoTokenizer load_tokenizer(const std::filesystem::path& model_dir, const std::string& explicit_path) {
   if (!explicit_path.empty()) return AutoTokenizer::from_pretrained(explicit_path);
-  const bool has_files = std::filesystem::exists(model_dir / "vocab.txt") || std::filesystem::exists(model_dir / "spiece.model");
+  const bool has_files = std::filesystem::exists(model_dir / "vocab.txt") || std::filesystem::exists(model_dir / "spiece.model") ||
+                         std::filesystem::exists(model_dir / "tokenizer.json");
   if (!has_files)
     throw option_error(SourceLocation{"--tokenizer", {}, {}},
-                       model_dir.string() + " has no tokenizer files (vocab.txt or spiece.model); pass --tokenizer PATH "
-                                            "(a vocab.txt, an spiece.model or a directory holding one)");
+                       model_dir.string() + " has no tokenizer files (vocab.txt, spiece.model or tokenizer.json); pass --tokenizer "
+                                            "PATH (a vocab.txt, an spiece.model or a directory holding one)");
   return AutoTokenizer::from_pretrained(model_dir);
 }
 

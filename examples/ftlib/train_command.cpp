@@ -67,7 +67,7 @@ void run_train(TrainFlags& f) {
   ModelSpec spec;
   spec.dir = dir;
   spec.model_type = model_type_of(dir);
-  spec.from_scratch = !std::filesystem::exists(dir / "model.safetensors");
+  spec.from_scratch = !std::filesystem::exists(dir / "model.safetensors") && !std::filesystem::exists(dir / "pytorch_model.bin");
   spec.threads = f.backend.threads;
   spec.options = model_options(f.backend, f.bf16, f.fp16);
   spec.options.dropout = f.dropout;
@@ -97,7 +97,7 @@ void run_train(TrainFlags& f) {
     std::cerr << "resuming from " << args.resume_from_checkpoint->string()
               << ": weights, optimizer state, schedule, data position and RNG come from there\n";
   } else if (spec.from_scratch) {
-    std::cerr << "\n*** " << (dir / "model.safetensors").string() << " does not exist: TRAINING FROM SCRATCH ***\n"
+    std::cerr << "\n*** " << dir.string() << " has no model.safetensors or pytorch_model.bin: TRAINING FROM SCRATCH ***\n"
               << "*** (random initialisation from config.json; no pretrained weights are used) ***\n\n";
   }
   auto session = make_session(f.backend, spec, std::move(tokenizer), args);
@@ -143,7 +143,7 @@ void add_train_command(CLI::App& app) {
   auto flags = std::make_shared<TrainFlags>();
   TrainingArguments& a = flags->args;
   auto* cmd = app.add_subcommand("train", "Fine-tune a classifier (flags follow transformers' TrainingArguments)");
-  cmd->add_option("--model", flags->model, "checkpoint directory or hub name (config.json without model.safetensors = from scratch)")->required();
+  cmd->add_option("--model", flags->model, "checkpoint directory or hub name (config.json without weights = from scratch)")->required();
   cmd->add_option("--tokenizer", flags->tokenizer, "vocab.txt / spiece.model / directory (default: the model directory)");
   cmd->add_option("--train", flags->train, "training file (CSV, TSV or JSONL)")->required();
   cmd->add_option("--validation", flags->validation, "validation file, evaluated every --eval-steps");

@@ -27,3 +27,12 @@ if(TARGET ftlib_tool)
              "SKIPPED: ${_hf_inspect_dir} not found (check out ../shared beside the source tree)")
   endif()
 endif()
+
+# transformers loads what `ftlib train` saves and ftlib scores what transformers saves (safetensors and
+# pytorch_model.bin); needs the project's Python environment, skipped (exit 77) without it.
+if(TARGET ftlib_tool)
+  add_test(NAME interop_transformers
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/interop/run_interop.sh $<TARGET_FILE:ftlib_tool>
+                   ${CMAKE_CURRENT_BINARY_DIR}/interop ${FTLIB_SHARED_DIR})
+  set_tests_properties(interop_transformers PROPERTIES SKIP_RETURN_CODE 77 LABELS "python;interop" TIMEOUT 600)
+endif()

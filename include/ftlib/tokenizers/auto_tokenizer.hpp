@@ -47,6 +47,14 @@ inline std::optional<std::string> json_string(const std::filesystem::path& path,
   return it->get<std::string>();
 }
 
+// Whether `path` is a tokenizers tokenizer.json holding a WordPiece model.
+inline bool is_wordpiece_json(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
+  const nlohmann::json j = io::read_json_file(path);
+  return j.is_object() && j.contains("model") && j["model"].is_object() && j["model"].value("type", std::string()) == "WordPiece";
+}
+
 }  // namespace auto_tokenizer::detail
 
 /// @brief A WordPiece or SentencePiece tokenizer chosen from a checkpoint's files; satisfies Tokenizer.
@@ -72,6 +80,7 @@ class AutoTokenizer {
     if (!std::filesystem::is_directory(path, ec)) {
       if (path.extension() == ".model") return AutoTokenizer(SentencePieceTokenizer::from_model_file(path));
       if (path.extension() == ".txt") return AutoTokenizer(WordPieceTokenizer::from_vocab_file(path));
+      if (path.filename() == "tokenizer.json") return AutoTokenizer(WordPieceTokenizer::from_tokenizer_json(path));
       throw io_error(path, "unknown tokenizer file (expected vocab.txt for WordPiece or spiece.model for SentencePiece)");
     }
     std::optional<TokenizerKind> kind;
@@ -89,7 +98,8 @@ class AutoTokenizer {
         kind = arch::tokenizer_kind_of(*type);
     }
     if (!kind) {
-      if (std::filesystem::exists(path / "vocab.txt", ec)) {
+      if (std::filesystem::exists(path / "vocab.txt", ec) ||
+          (!std::filesystem::exists(path / "spiece.model", ec) && auto_tokenizer::detail::is_wordpiece_json(path / "tokenizer.json"))) {
         kind = TokenizerKind::wordpiece;
       } else if (std::filesystem::exists(path / "spiece.model", ec)) {
         kind = TokenizerKind::sentencepiece;
@@ -98,6 +108,9 @@ class AutoTokenizer {
       }
     }
     if (*kind == TokenizerKind::wordpiece) return AutoTokenizer(WordPieceTokenizer::from_pretrained(path));
+    if (!std::filesystem::exists(path / "spiece.model", ec) && std::filesystem::exists(path / "tokenizer.json", ec))
+      throw io_error(path, "has a SentencePiece (Unigram) tokenizer.json but no spiece.model; ftlib reads ALBERT "
+                           "tokenizers from spiece.model (copy it from the base model, e.g. albert-base-v2)");
     return AutoTokenizer(SentencePieceTokenizer::from_pretrained(path));
   }
 

@@ -135,6 +135,11 @@ class VocabIndex {
   std::size_t max_length_ = 0;
 };
 
+/// @brief parse_error "<file>: field '<field>': <what>".
+[[noreturn]] inline void field_error(const std::filesystem::path& file, const std::string& field, const std::string& what) {
+  throw parse_error(SourceLocation{file.string(), {}, {}}, "field '" + field + "': " + what);
+}
+
 /// @brief A special token given as "[CLS]" or as an AddedToken object {"content": "[CLS]", ...}.
 inline std::optional<std::string> token_string(const nlohmann::json& config, const char* key) {
   const auto it = config.find(key);
@@ -245,6 +250,99 @@ class WordPieceTokenizer {
     return WordPieceTokenizer(std::move(vocab), std::move(options), path.string());
   }
 
+  /// @brief Reads a HuggingFace tokenizers `tokenizer.json` of a WordPiece model (what transformers 5's
+  ///        save_pretrained writes instead of vocab.txt): the vocabulary from model.vocab, the
+  ///        BertNormalizer settings, the [CLS] A [SEP] (B [SEP]) template. `options` gives what the file
+  ///        does not say (mask token, model_max_length). parse_error naming the file and the field for any
+  ///        other model, normalizer, pre-tokenizer or template (its truncation/padding are ignored, as
+  ///        transformers overrides them per call).
+  [[nodiscard]] static WordPieceTokenizer from_tokenizer_json(const std::filesystem::path& path, WordPieceOptions options = {}) {
+    const nlohmann::json j = io::read_json_file(path);
+    const auto fail = [&](const std::string& field, const std::string& what) { wordpiece::detail::field_error(path, field, what); };
+    const auto object = [&](const nlohmann::json& parent, const char* key, const std::string& field) -> const nlohmann::json* {
+      const auto it = parent.find(key);
+      if (it == parent.end() || it->is_null()) return nullptr;
+      if (!it->is_object()) fail(field, "expected an object, got " + std::string(it->type_name()));
+      return &*it;
+    };
+    if (!j.is_object()) throw parse_error(SourceLocation{path.string(), {}, {}}, "expected a JSON object");
+    const nlohmann::json* model = object(j, "model", "model");
+    if (model == nullptr) fail("model", "missing");
+    const std::string type = model->value("type", std::string());
+    if (type != "WordPiece") fail("model.type", "ftlib reads WordPiece tokenizer.json files, this one is \"" + type + "\"");
+    if (model->value("continuing_subword_prefix", std::string("##")) != "##")
+      fail("model.continuing_subword_prefix", "only \"##\" is supported");
+    if (const auto it = model->find("unk_token"); it != model->end() && it->is_string()) options.unk_token = it->get<std::string>();
+    if (const auto it = model->find("max_input_chars_per_word"); it != model->end() && it->is_number_unsigned())
+      options.max_input_chars_per_word = it->get<std::size_t>();
+    const nlohmann::json* vocab_json = object(*model, "vocab", "model.vocab");
+    if (vocab_json == nullptr || vocab_json->empty()) fail("model.vocab", "missing or empty");
+    std::vector<std::string> vocab(vocab_json->size());
+    std::vector<bool> filled(vocab.size(), false);
+    for (const auto& [token, id] : vocab_json->items()) {
+      if (!id.is_number_unsigned() || id.get<std::uint64_t>() >= vocab.size() || filled[id.get<std::size_t>()])
+        fail("model.vocab", "ids must be 0.." + std::to_string(vocab.size() - 1) + " each used once; \"" + token + "\" has " + id.dump());
+      if (unicode::find_invalid_utf8(token) != unicode::npos) fail("model.vocab", "a token is not valid UTF-8");
+      vocab[id.get<std::size_t>()] = token;
+      filled[id.get<std::size_t>()] = true;
+    }
+    if (const nlohmann::json* n = object(j, "normalizer", "normalizer")) {
+      if (n->value("type", std::string()) != "BertNormalizer")
+        fail("normalizer.type", "ftlib's WordPiece runs BertNormalizer only, got " + n->value("type", std::string("?")));
+      options.lowercase = n->value("lowercase", true);
+      options.clean_text = n->value("clean_text", true);
+      options.tokenize_chinese_chars = n->value("handle_chinese_chars", true);
+      if (const auto it = n->find("strip_accents"); it != n->end() && it->is_boolean()) {
+        options.strip_accents = it->get<bool>();
+      } else {
+        options.strip_accents.reset();
+      }
+    }
+    if (const nlohmann::json* pre = object(j, "pre_tokenizer", "pre_tokenizer"); pre == nullptr || pre->value("type", std::string()) != "BertPreTokenizer")
+      fail("pre_tokenizer.type", "ftlib's WordPiece runs BertPreTokenizer only");
+    if (const nlohmann::json* post = object(j, "post_processor", "post_processor")) {
+      const std::string post_type = post->value("type", std::string());
+      if (post_type == "BertProcessing") {
+        const auto& cls = post->at("cls");
+        const auto& sep = post->at("sep");
+        if (cls.is_array() && !cls.empty() && cls[0].is_string()) options.cls_token = cls[0].get<std::string>();
+        if (sep.is_array() && !sep.empty() && sep[0].is_string()) options.sep_token = sep[0].get<std::string>();
+      } else if (post_type == "TemplateProcessing") {
+        // [CLS] A [SEP] and [CLS] A [SEP] B [SEP] (B's part with type id 1): the BERT template, nothing else.
+        const auto pieces = [&](const char* key) {
+          std::vector<std::pair<std::string, std::int64_t>> out;  // ("A"/"B" or special token, type id)
+          const auto it = post->find(key);
+          if (it == post->end() || !it->is_array()) fail(std::string("post_processor.") + key, "missing");
+          for (const auto& item : *it) {
+            const bool special = item.contains("SpecialToken");
+            const auto& body = special ? item.at("SpecialToken") : item.at("Sequence");
+            std::string name(special ? "" : "$");  // append(): GCC 12 gives a false -Wrestrict warning on operator+
+            name.append(body.at("id").get<std::string>());
+            out.emplace_back(std::move(name), body.value("type_id", std::int64_t{0}));
+          }
+          return out;
+        };
+        const auto single = pieces("single");
+        const auto pair = pieces("pair");
+        const bool bert_single = single.size() == 3 && single[1].first == "$A" && single[0].first[0] != '$' &&
+                                 single[2].first[0] != '$' && single[0].second == 0 && single[2].second == 0;
+        const bool bert_pair = pair.size() == 5 && pair[0] == single[0] && pair[1].first == "$A" && pair[2] == single[2] &&
+                               pair[3] == std::pair<std::string, std::int64_t>{"$B", 1} && pair[4].first == single[2].first &&
+                               pair[4].second == 1;
+        if (!bert_single || !bert_pair)
+          fail("post_processor", "ftlib's WordPiece builds [CLS] A [SEP] (B [SEP]) only; this template differs");
+        options.cls_token = single[0].first;
+        options.sep_token = single[2].first;
+      } else {
+        fail("post_processor.type", "expected TemplateProcessing or BertProcessing, got \"" + post_type + "\"");
+      }
+    }
+    if (const nlohmann::json* padding = object(j, "padding", "padding")) {
+      if (const auto it = padding->find("pad_token"); it != padding->end() && it->is_string()) options.pad_token = it->get<std::string>();
+    }
+    return WordPieceTokenizer(std::move(vocab), std::move(options), path.string());
+  }
+
   /// @brief Loads a checkpoint directory's vocab.txt with tokenizer_config.json / special_tokens_map.json
   /// settings (do_lower_case, strip_accents, tokenize_chinese_chars, special tokens, model_max_length).
   [[nodiscard]] static WordPieceTokenizer from_pretrained(const std::filesystem::path& dir) {
@@ -281,6 +379,9 @@ class WordPieceTokenizer {
       if (auto t = token_string(config, "pad_token")) options.pad_token = *t;
       if (auto t = token_string(config, "mask_token")) options.mask_token = *t;
     }
+    // transformers 5's save_pretrained writes tokenizer.json only; older checkpoints have vocab.txt.
+    if (!std::filesystem::exists(dir / "vocab.txt") && std::filesystem::exists(dir / "tokenizer.json"))
+      return from_tokenizer_json(dir / "tokenizer.json", std::move(options));
     return from_vocab_file(dir / "vocab.txt", std::move(options));
   }
 
