@@ -1,30 +1,37 @@
 #!/usr/bin/env bash
-# Training-speed benchmarks: ftlib (LibTorch and Eigen backends) side by side with PyTorch-from-Python
-# (../shared/reference/bench_reference.py, same LibTorch 1.13), every number measured in this run, one
-# process per configuration (so each peak RSS is that configuration's own). Prints a table of ratios
+# Training-speed benchmarks: ftlib (LibTorch and Eigen backends) side by side with the real peer,
+# HuggingFace transformers' own models on PyPI's torch (benchmarks/hf_train_step.py: eager as a notebook
+# runs it, and with torch.compile), every number measured in this run, one process per configuration (so
+# each peak RSS is that configuration's own). ftlib's LibTorch side runs on the same LibTorch 2.x (the
+# wheel's, build-bench-pypi/) and on Debian's 1.13 for reference (build-bench/). Prints a table of ratios
 # and keeps the raw JSON lines.
 #
 #   scripts/bench.sh [--quick] [--only step|gemm|eigen|epoch]... [--threads N] [--out FILE]
 #
 #   --quick    distilbert 8x128 (fp32, bf16) and albert 8x128 only, eigen 8x128, epoch sampled
-#   --only X   run only that part (repeatable): gemm, step (libtorch vs Python), eigen, epoch,
+#   --no-compile  leave out the torch.compile peer (its compilation costs minutes per configuration)
+#   --only X   run only that part (repeatable): gemm, step (ftlib vs HF), eigen, epoch,
 #              variants (distilbert 8x512 fp32 and bf16, 8x128 with --quick, with each side's allocator
 #              and BLAS settings switched, to see what each contributes; not in the default run)
 #   --threads  threads of every process (default 2, the machine's cores here)
-#   --warmup N, --iters N  untimed and timed steps of every step process (default 2 and 5, as bench_reference.py)
+#   --warmup N, --iters N  untimed and timed steps of every step process (default 2 and 5; torch.compile's
+#              compilation falls in the warm-up)
 #   --out      raw results (JSONL; default build-bench/bench-results.jsonl)
 #   --clock cpu  time steps in CPU seconds of the whole process instead of wall-clock seconds, for
 #              a machine that others are using (use with --threads 1: CPU time then hardly depends
 #              on the load). The Python side gets the same clock (time.perf_counter is replaced by
-#              time.process_time around bench_reference.py, which is otherwise run unchanged).
+#              time.process_time around hf_train_step.py, which is otherwise run unchanged).
 #
-# Environment: FTLIB_BENCH_BUILD (build dir, default build-bench), PYTHON (default /usr/bin/python3),
+# Environment: FTLIB_BENCH_BUILD (Debian-LibTorch build dir, default build-bench), FTLIB_BENCH_BUILD_PYPI
+# (default build-bench-pypi), PYTHON (default: the venv of scripts/python_env.sh, created on first use),
 # FTLIB_SHARED_DIR (default ../shared). Run it on an otherwise idle machine: the script prints
 # `uptime` before and after so that a busy run can be recognised.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="${FTLIB_BENCH_BUILD:-$root/build-bench}"
-python="${PYTHON:-/usr/bin/python3}"
+python="${PYTHON:-}"
+build_pypi="${FTLIB_BENCH_BUILD_PYPI:-$root/build-bench-pypi}"
+compile=1
 shared="${FTLIB_SHARED_DIR:-$root/../shared}"
 threads=2
 clock=wall
@@ -36,13 +43,14 @@ out=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1 ;;
+    --no-compile) compile=0 ;;
     --only) only+=("$2"); shift ;;
     --threads) threads="$2"; shift ;;
     --out) out="$2"; shift ;;
     --clock) clock="$2"; shift ;;
     --warmup) warmup="$2"; shift ;;
     --iters) iters="$2"; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -56,33 +64,31 @@ wants() {
 }
 
 "$root/scripts/install-deps.sh"
-# The PyTorch-from-Python baseline: Debian's PyTorch (the same LibTorch 1.13 ftlib links), for
-# benchmarks only; ftlib itself never needs Python.
-if [[ "$python" == /usr/bin/python3 ]] && ! "$python" -c "import torch" 2>/dev/null; then
-  echo "bench.sh: installing Debian's python3-torch for the PyTorch baseline" >&2
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends python3-torch python3-numpy >&2 || true
-fi
-if [[ ! -x "$build/benchmarks/train_step" ]]; then
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
-cmake --build "$build" --target train_step >/dev/null
-bin="$build/benchmarks/train_step"
-reference="$shared/reference/bench_reference.py"
-have_python=1
-if [[ ! -f "$reference" ]] || ! "$python" -c "import torch" 2>/dev/null; then
-  echo "bench.sh: no PyTorch baseline ($reference with $python); ftlib numbers only" >&2
-  have_python=0
-fi
+# The peer: transformers on PyPI's torch, from the project's virtual environment (benchmarks only; ftlib
+# itself never needs Python). Its LibTorch is also the 2.x one ftlib is built against here.
+[[ -n "$python" ]] || python="$("$root/scripts/python_env.sh")/bin/python"
+torch_pypi="$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')/Torch"
+# build_bench DIR TORCH_DIR: the train_step binary against that LibTorch
+build_bench() {
+  if [[ ! -x "$1/benchmarks/train_step" ]]; then
+    cmake -S "$root" -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$2" \
+      -DFTLIB_BUILD_TESTS=OFF -DFTLIB_BUILD_EXAMPLES=OFF -DFTLIB_BUILD_BENCHMARKS=ON >/dev/null
+  fi
+  cmake --build "$1" --target train_step >/dev/null
+}
+build_bench "$build" "/usr/lib/$(gcc -print-multiarch)/cmake/Torch"
+build_bench "$build_pypi" "$torch_pypi"
+bin="$build_pypi/benchmarks/train_step"       # ftlib on the peer's LibTorch 2.x
+bin_debian="$build/benchmarks/train_step"     # ftlib on Debian's LibTorch 1.13, for reference
+peer="$root/benchmarks/hf_train_step.py"
 
 [[ "$clock" == wall || "$clock" == cpu ]] || { echo "bench.sh: --clock must be wall or cpu" >&2; exit 2; }
-# python_ref ARGS...: bench_reference.py, its step timer switched to process CPU time under --clock cpu
-python_ref() {
+# hf ARGS...: hf_train_step.py, its step timer switched to process CPU time under --clock cpu
+hf() {
   if [[ "$clock" == cpu ]]; then
-    "$python" -c 'import runpy, sys, time; time.perf_counter = time.process_time; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__")' "$reference" "$@"
+    "$python" -c 'import runpy, sys, time; time.perf_counter = time.process_time; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__")' "$peer" "$@"
   else
-    "$python" "$reference" "$@"
+    "$python" "$peer" "$@"
   fi
 }
 
@@ -120,13 +126,14 @@ if wants step; then
     read -r model b t <<<"$c"
     for prec in fp32 bf16; do
       flag=(); [[ $prec == bf16 ]] && flag=(--bf16)
-      # Python first, then ftlib: alternating keeps slow drifts of the machine from favouring one side.
-      if [[ $have_python -eq 1 ]]; then
-        run "python $model $b x $t $prec" python_ref --model "$model" --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters" "${flag[@]}"
-      fi
+      common=(--model "$model" --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters")
+      # HF first, then ftlib: alternating keeps slow drifts of the machine from favouring one side.
+      run "hf eager $model $b x $t $prec" hf "${common[@]}" --precision "$prec"
+      [[ $compile -eq 1 ]] && run "hf compile $model $b x $t $prec" hf "${common[@]}" --precision "$prec" --compile
       # As the ftlib tool runs: --malloc retain (its main() keeps freed memory in the process) and
       # --cpu-allocator caching (its LibTorch sessions install ftlib's caching CPU allocator).
-      run "ftlib libtorch $model $b x $t $prec" "$bin" step --backend libtorch --model "$model" --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters" --clock "$clock" --malloc retain --cpu-allocator caching "${flag[@]}"
+      run "ftlib libtorch $model $b x $t $prec" "$bin" step --backend libtorch "${common[@]}" --clock "$clock" --malloc retain --cpu-allocator caching "${flag[@]}"
+      run "ftlib libtorch-1.13 $model $b x $t $prec" "$bin_debian" step --backend libtorch "${common[@]}" --clock "$clock" --malloc retain --cpu-allocator caching "${flag[@]}"
     done
   done
 fi
@@ -150,12 +157,9 @@ if [[ ${#only[@]} -gt 0 ]] && wants variants; then
   for prec in fp32 bf16; do
     flag=(); [[ $prec == bf16 ]] && flag=(--bf16)
     common=(--model distilbert --batch 8 --seq "$variant_seq" --threads "$threads" --warmup "$warmup" --iters "$iters" "${flag[@]}")
-    if [[ $have_python -eq 1 ]]; then
-      run "variant: python $prec" python_ref "${common[@]}"
-      GLIBC_TUNABLES="$tunables" run "variant: python $prec, malloc retain" python_ref "${common[@]}"
-      (unset OPENBLAS_CORETYPE; run "variant: python $prec, OpenBLAS autodetected" python_ref "${common[@]}")
-      (unset OPENBLAS_CORETYPE; GLIBC_TUNABLES="$tunables" run "variant: python $prec, OpenBLAS autodetected, malloc retain" python_ref "${common[@]}")
-    fi
+    hf_common=(--model distilbert --batch 8 --seq "$variant_seq" --threads "$threads" --warmup "$warmup" --iters "$iters" --precision "$prec")
+    run "variant: python $prec" hf "${hf_common[@]}"
+    GLIBC_TUNABLES="$tunables" run "variant: python $prec, malloc retain" hf "${hf_common[@]}"
     run "variant: ftlib $prec, malloc default, LibTorch's allocator" "$bin" step --backend libtorch "${common[@]}" --clock "$clock"
     run "variant: ftlib $prec, malloc retain, LibTorch's allocator" "$bin" step --backend libtorch "${common[@]}" --clock "$clock" --malloc retain
     run "variant: ftlib $prec, malloc default, caching allocator" "$bin" step --backend libtorch "${common[@]}" --clock "$clock" --cpu-allocator caching
@@ -170,7 +174,7 @@ if wants epoch; then
 fi
 echo "# done $(date -u +%FT%TZ); $(uptime)"
 
-# The summary needs only a JSON parser; the Python baseline's interpreter has one.
+# The summary needs only a JSON parser; the peer's interpreter has one.
 "$python" - "$out" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -193,31 +197,41 @@ if gemm:
           + (f", Eigen fp32 {gemm['eigen_sgemm_gflops_best']:.0f} GFLOP/s" if 'eigen_sgemm_gflops_best' in gemm else "")
           + f"; 'of GEMM peak' below divides by {sgemm:.0f} (fp32) and {bgemm:.0f} (bf16)")
 print()
-print("| model | B x T | prec | PyTorch s/step | ftlib s/step | speed-up | ftlib tok/s | ftlib GFLOP/s | of GEMM peak | fwd+bwd / AdamW s | peak RSS py / ftlib MiB |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+def s_of(r):
+    return f"{r['sec_per_step_median']:.3f}" if r else "failed"
+def ratio(a, b):
+    return f"{a['sec_per_step_median'] / b['sec_per_step_median']:.2f}x" if a and b else "-"
+def hf_prec(bf16):
+    return "bf16" if bf16 else "fp32"
+hf_steps = [r for r in rows if r.get("impl", "").startswith("hf ") and r.get("sec_per_step_median") is not None
+            and not r.get("label", "").startswith("variant:")]
+def find_hf(impl, model, b, t, bf16):
+    m = [r for r in hf_steps if r["impl"] == impl and r["model"] == model and r["batch"] == b and r["seq"] == t and r["bf16"] == bf16]
+    return m[0] if m else None
+if hf_steps:
+    print(f"peer: {hf_steps[0]['versions']}, attention {hf_steps[0]['attention']}")
+print("| model | B x T | prec | HF eager s/step | HF compile s/step | ftlib s/step | vs HF eager | vs HF compile | ftlib 1.13 s/step | ftlib GFLOP/s | of GEMM peak | fwd+bwd / AdamW s | peak RSS HF eager / compile / ftlib MiB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 seen = []
 for r in steps:
-    if r["impl"] != "ftlib libtorch": continue
+    if r["impl"] != "ftlib libtorch" or not r.get("label", "").startswith("ftlib libtorch "): continue
     key = (r["model"], r["batch"], r["seq"], r["bf16"])
     if key in seen: continue
     seen.append(key)
-    py = find("ftlib torch_reference", *key)
-    f = find("ftlib libtorch", *key)
+    eager, comp = find_hf("hf eager", *key), find_hf("hf compile", *key)
+    by_label = lambda side: next((x for x in steps if x.get("label") == f"{side} {key[0]} {key[1]} x {key[2]} {hf_prec(key[3])}"), None)
+    f, old = by_label("ftlib libtorch"), by_label("ftlib libtorch-1.13")
     peak = bgemm if r["bf16"] else sgemm
-    py_s = f"{py['sec_per_step_median']:.3f}" if py else "failed"
-    ratio = f"{py['sec_per_step_median'] / f['sec_per_step_median']:.2f}x" if py else "-"
     frac = f"{f['gflop_per_s'] / peak:.0%}" if peak else "-"
-    rss = f"{py['peak_rss_mib']:.0f} / {f['peak_rss_mib']:.0f}" if py else f"- / {f['peak_rss_mib']:.0f}"
-    print(f"| {key[0]} | {key[1]}x{key[2]} | {'bf16' if key[3] else 'fp32'} | {py_s} | {f['sec_per_step_median']:.3f} | {ratio} | "
-          f"{f['tokens_per_s']:.0f} | {f['gflop_per_s']:.0f} | {frac} | {f['forward_backward_median']:.3f} / {f['optimizer_median']:.3f} | {rss} |")
+    rss = " / ".join(f"{x['peak_rss_mib']:.0f}" if x else "-" for x in (eager, comp, f))
+    print(f"| {key[0]} | {key[1]}x{key[2]} | {hf_prec(key[3])} | {s_of(eager)} | {s_of(comp) if comp else '-'} | {s_of(f)} | "
+          f"{ratio(eager, f)} | {ratio(comp, f)} | {s_of(old)} | {f['gflop_per_s']:.0f} | {frac} | "
+          f"{f['forward_backward_median']:.3f} / {f['optimizer_median']:.3f} | {rss} |")
 print()
 for model, b, t, _ in [k for k in seen if not k[3]]:
     f32, b16 = find("ftlib libtorch", model, b, t, False), find("ftlib libtorch", model, b, t, True)
-    p32, p16 = find("ftlib torch_reference", model, b, t, False), find("ftlib torch_reference", model, b, t, True)
-    line = f"bf16 autocast speed-up over fp32, {model} {b}x{t}: ftlib "
-    line += f"{f32['sec_per_step_median'] / b16['sec_per_step_median']:.2f}x" if f32 and b16 else "-"
-    line += f", PyTorch {p32['sec_per_step_median'] / p16['sec_per_step_median']:.2f}x" if p32 and p16 else ", PyTorch -"
-    print(line)
+    p32, p16 = find_hf("hf eager", model, b, t, False), find_hf("hf eager", model, b, t, True)
+    print(f"bf16 autocast speed-up over fp32, {model} {b}x{t}: ftlib {ratio(f32, b16)}, HF eager {ratio(p32, p16)}")
 eig = [r for r in steps if r["impl"] == "ftlib eigen"]
 if eig:
     print()

@@ -25,7 +25,7 @@
 #      bf16 autocast: logits and loss within 5e-2 of the float32 fixture; fp16 autocast with the model's
 #      GradScaler: loss within 5e-2, every gradient within 1e-3 + 5e-2 |g|. The binary's CPU-only cases
 #      (allocator, dropout, resume) run too.
-#   2. benchmarks/train_step --device cuda against scripts/gpu_check_hf.py, fp32, bf16 and fp16 (loss
+#   2. benchmarks/train_step --device cuda against benchmarks/hf_train_step.py, fp32, bf16 and fp16 (loss
 #      scaling on both sides), each configuration in its own process, median of 20 steps after 5.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -156,8 +156,8 @@ for shape in "${shapes[@]}"; do
   for prec in fp32 bf16 fp16; do
     flag=(); [[ $prec != fp32 ]] && flag=(--"$prec")
     say "step: $model $b x $t $prec"
-    if line=$("$python" "$root/scripts/gpu_check_hf.py" --model "$model" --batch "$b" --seq "$t" --precision "$prec" \
-        --device cuda --warmup 5 --iters 20 2>"$out/last.err" | tail -n 1) && [[ $line == "{"* ]]; then
+    if line=$("$python" "$root/benchmarks/hf_train_step.py" --model "$model" --batch "$b" --seq "$t" --precision "$prec" \
+        --attention eager --device cuda --warmup 5 --iters 20 2>"$out/last.err" | tail -n 1) && [[ $line == "{"* ]]; then
       echo "{\"side\": \"hf\", ${line:1}" >>"$results"
     else
       echo "{\"side\": \"hf\", \"failed\": true, \"model\": \"$model\", \"batch\": $b, \"seq\": $t, \"precision\": \"$prec\"}" >>"$results"
@@ -181,7 +181,7 @@ table = {}
 for r in rows:
     table.setdefault(key(r), {})[r["side"]] = r
 print(f"\nTraining step on {sys.argv[2]} (torch {sys.argv[3]}): median seconds per step of 20 after 5 warm-up steps,")
-print("ftlib (benchmarks/train_step, LibTorch) next to HF transformers eager (scripts/gpu_check_hf.py); fp16 with loss scaling")
+print("ftlib (benchmarks/train_step, LibTorch) next to HF transformers eager (benchmarks/hf_train_step.py); fp16 with loss scaling")
 print(f"{'model':<11}{'shape':>9}{'prec':>6}{'HF s/step':>12}{'ftlib s/step':>14}{'HF / ftlib':>12}{'HF peak MiB':>13}")
 for k in sorted(table, key=lambda k: (k[0], k[1] * k[2], k[1], ["fp32", "bf16", "fp16"].index(k[3]))):
     hf, ft = table[k].get("hf", {}), table[k].get("ftlib", {})
