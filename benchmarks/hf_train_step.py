@@ -30,17 +30,17 @@ NUM_LABELS = 5
 
 
 def config(model: str, attention: str) -> transformers.PretrainedConfig:
-    labels = {"id2label": {i: f"LABEL_{i}" for i in range(NUM_LABELS)},
+    common = {"id2label": {i: f"LABEL_{i}" for i in range(NUM_LABELS)},
               "label2id": {f"LABEL_{i}": i for i in range(NUM_LABELS)}}
     if attention != "default":
-        labels["attn_implementation"] = attention
+        common["attn_implementation"] = attention
     if model == "distilbert":  # distilbert-base-uncased
         return transformers.DistilBertConfig(vocab_size=30522, dim=768, n_layers=6, n_heads=12, hidden_dim=3072,
-                                             **labels)
+                                             **common)
     return transformers.AlbertConfig(vocab_size=30000, embedding_size=128, hidden_size=768, num_hidden_layers=12,
                                      num_attention_heads=12, intermediate_size=3072, hidden_act="gelu_new",
                                      hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                                     classifier_dropout_prob=0.1, **labels)
+                                     classifier_dropout_prob=0.1, **common)
 
 
 def make_batch(model: str, vocab: int, batch: int, seq: int) -> dict[str, torch.Tensor]:

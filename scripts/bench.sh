@@ -95,7 +95,8 @@ hf() {
 mkdir -p "$(dirname "$out")"
 : >"$out"
 echo "# $(date -u +%FT%TZ) on $(nproc) cores, $threads threads per process, $clock clock, $warmup+$iters steps; $(uptime)"
-# OpenBLAS (LibTorch's fp32 GEMM here) obeys these; OPENBLAS_CORETYPE=Haswell halves its rate on AVX-512 machines.
+# The BLAS libraries obey these (Debian's LibTorch: OpenBLAS, where OPENBLAS_CORETYPE=Haswell halves its rate on
+# AVX-512 machines; the wheel's: MKL).
 echo "# environment: $(env | grep -E '^(OPENBLAS_|OMP_|GOMP_|MKL_|GLIBC_TUNABLES)' | sort | tr '\n' ' ')"
 
 # run LABEL CMD...: one process, its JSON line appended to $out (a failure is recorded, not fatal)
@@ -148,8 +149,7 @@ if wants eigen; then
 fi
 if [[ ${#only[@]} -gt 0 ]] && wants variants; then
   # What each setting contributes: glibc keeping freed memory (the ftlib tool's mallopt; Python gets
-  # the same through GLIBC_TUNABLES) and OpenBLAS's kernels (this machine's environment pins them to
-  # AVX2 with OPENBLAS_CORETYPE=Haswell; ftlib's float32 products use oneDNN, not OpenBLAS).
+  # the same through GLIBC_TUNABLES) and ftlib's caching CPU allocator.
   tunables="glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864"
   # 8 x 512: the largest activations, where allocator policies differ most in speed and peak memory.
   variant_seq=512

@@ -43,7 +43,8 @@ work="$build/compare_hf"
 mkdir -p "$work"
 export OMP_NUM_THREADS="$threads"
 
-lr=1e-4 epochs=5 batch=8 eval_steps=27 patience=3 max_length=128
+# shellcheck source=minilm_recipe.sh
+source "$root/scripts/minilm_recipe.sh"
 for seed in $seeds; do
   echo "compare_hf: seed $seed: ftlib ($backend)" >&2
   rm -rf "$work/ftlib-$seed"

@@ -59,8 +59,10 @@ fi
 if [ "$which" = minilm ]; then
   banner="the REAL FINE-TUNE: pretrained all-MiniLM-L6-v2 (6-layer uncased BERT), 5 epochs at most"
   model_args=(--model "$minilm")
-  recipe=(--learning-rate 1e-4 --num-train-epochs 5 --per-device-train-batch-size 8
-          --eval-steps 27 --early-stopping-patience 3 --logging-steps 27 --seed 42)
+  # shellcheck source=minilm_recipe.sh
+  source "$root/scripts/minilm_recipe.sh"
+  recipe=(--learning-rate "$lr" --num-train-epochs "$epochs" --per-device-train-batch-size "$batch"
+          --eval-steps "$eval_steps" --early-stopping-patience "$patience" --logging-steps "$eval_steps" --seed 42)
 else
   banner="a TINY DistilBERT trained FROM SCRATCH (2 layers, dim 64, random init): NOT a useful classifier"
   model_args=(--model "$root/examples/demo/tiny-distilbert" --tokenizer "$vocab")
