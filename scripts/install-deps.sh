@@ -6,11 +6,13 @@ set -euo pipefail
 # libopenblas-dev: without it Debian's LibTorch multiplies matrices with reference BLAS, ~45x slower.
 # libdnnl-dev: oneDNN's headers for the float32 CPU Linear layers (the library itself comes with libtorch-dev).
 # libsentencepiece-dev: only the oracle of tests/test_sentencepiece_vs_library.cpp (ftlib has its own).
+# clang, libclang-rt-14-dev: libFuzzer and the sanitizers of the fuzz targets (scripts/fuzz.sh).
 packages=(
   g++ cmake ninja-build pkg-config
   libtorch-dev libopenblas-dev libdnnl-dev
   libeigen3-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev
   doctest-dev libsentencepiece-dev
+  clang libclang-rt-14-dev
 )
 
 missing=()

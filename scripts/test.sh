@@ -3,6 +3,10 @@
 #
 #   scripts/test.sh [--libtorch debian|pypi] [extra ctest args]
 #
+# Then the fuzz targets for a short budget (scripts/fuzz.sh; FTLIB_FUZZ_SECONDS, default 20 s each).
+# With FTLIB_REQUIRE_SHARED_DATA=1 (as .ci/run sets it when ../shared is present) a test that would
+# skip for missing shared data fails instead.
+#
 # The LibTorch (also FTLIB_LIBTORCH=debian|pypi; the flag wins):
 #   debian  Debian's libtorch-dev 1.13, CPU only (the default), in build/
 #   pypi    PyPI's torch 2.15 (a CUDA 13 build that also runs on the CPU) from the virtual environment
@@ -48,3 +52,8 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$t
   -DFTLIB_BUILD_TESTS=ON -DFTLIB_BUILD_EXAMPLES=ON -DFTLIB_BUILD_BENCHMARKS=ON
 cmake --build "$build" --parallel "${FTLIB_JOBS:-$(nproc)}"
 ctest --test-dir "$build" --output-on-failure --timeout 900 "$@"
+
+# The parsers under libFuzzer with ASan + UBSan (a clang build of its own, LibTorch-free): the kept
+# regression inputs, then a short fixed budget per target (FTLIB_FUZZ_SECONDS, default 20; 0 replays
+# the regressions only). scripts/fuzz.sh runs longer on demand.
+"$root/scripts/fuzz.sh" --seconds "${FTLIB_FUZZ_SECONDS:-20}"

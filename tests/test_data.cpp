@@ -297,7 +297,7 @@ TEST_CASE("Dataset: CSV with integer stars and label_offset 1") {
   CHECK(data.source() == path.string());
 }
 
-TEST_CASE("Dataset: integer labels without num_labels infer it; label_names name them") {
+TEST_CASE("Dataset: integer labels without num_labels infer it, label_names name them") {
   TempDir dir;
   const auto path = write_file(dir, "d.csv", "text,label\na,0\nb,2\n");
   auto data = ftlib::TextClassificationDataset::load(path);
@@ -438,7 +438,7 @@ TEST_CASE("Dataset: bad input names file, line, column and what is wrong") {
     no_count.num_labels.reset();
     CHECK(load(zero, no_count) == zero.string() +
                                       ":2:5: label 0 in column 'stars' (field 2) is out of range: ids (label - "
-                                      "label_offset 1) must be >= 0");
+                                      "label_offset 1) must be in 0..1048575");
     const auto ids = write_file(dir, "ids.csv", "text,label\na,3\n");
     CHECK(load(ids, ftlib::DatasetOptions{}.with_num_labels(3)) ==
           ids.string() + ":2:3: label 3 in column 'label' (field 2) is out of range: expected 0..2 (num_labels 3)");

@@ -60,7 +60,7 @@ constexpr double kTol = 1e-7;
 
 }  // namespace
 
-TEST_CASE("eigen::Tensor shares storage like torch::Tensor; clone copies") {
+TEST_CASE("eigen::Tensor shares storage like torch::Tensor, clone copies") {
   fe::Tensor a({2, 3});
   CHECK(a.numel() == 6);
   CHECK(a.matrix().rows() == 2);

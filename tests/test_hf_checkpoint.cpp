@@ -185,7 +185,7 @@ TEST_CASE("legacy position_ids buffers are not reported as unexpected") {
   CHECK(report.complete());
 }
 
-TEST_CASE("shape mismatches are errors naming tensor, shapes and file; or reported when ignored") {
+TEST_CASE("shape mismatches are errors naming tensor, shapes and file, or reported when ignored") {
   const auto dir = shared_path("fixtures/models/distilbert-tiny");
   if (!dir) return;
   auto config = arch::DistilBertModelConfig::load(*dir / "config.json");

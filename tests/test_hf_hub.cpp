@@ -223,7 +223,7 @@ TEST_CASE("model ids and cache folder names") {
   CHECK(hf::repo_cache_dir("/c", "gpt2") == std::filesystem::path("/c/models--gpt2"));
 }
 
-TEST_CASE("a local directory resolves to itself; a file or bad name is an error") {
+TEST_CASE("a local directory resolves to itself, a file or bad name is an error") {
   const TempDir tmp;
   CHECK(hf::resolve_pretrained(tmp.path().string()) == tmp.path());
   std::ofstream(tmp.path() / "f.txt") << "x";

@@ -437,7 +437,7 @@ TEST_CASE("libtorch: batches are checked before they reach the device") {
   CHECK_FALSE(model.forward(bad).has_loss);
 }
 
-TEST_CASE("libtorch: forward_backward scales and accumulates; clip_grad_norm follows torch's rule") {
+TEST_CASE("libtorch: forward_backward scales and accumulates, clip_grad_norm follows torch's rule") {
   const auto dir = ftlib::testing::shared_path("fixtures/models/distilbert-tiny");
   if (!dir) return;
   const ftlib::Batch batch = read_inputs(*dir / "inputs.json");

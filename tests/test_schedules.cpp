@@ -93,10 +93,10 @@ TEST_CASE("schedules: names, warmup ratio and validation") {
   CHECK(ftlib::parse_scheduler_type("constant_with_warmup") == ftlib::SchedulerType::constant_with_warmup);
   for (const auto type : ftlib::all_scheduler_types) CHECK(ftlib::parse_scheduler_type(ftlib::to_string(type)) == type);
   CHECK(message_of<ftlib::option_error>([] { (void)ftlib::parse_scheduler_type("Linear"); }) ==
-        "unknown learning-rate scheduler 'Linear'; expected one of: linear, cosine, polynomial, constant, "
+        "lr_scheduler_type: unknown learning-rate scheduler 'Linear'; expected one of: linear, cosine, polynomial, constant, "
         "constant_with_warmup");
   CHECK(message_of<ftlib::option_error>([] { (void)ftlib::parse_scheduler_type("inverse_sqrt"); }) ==
-        "unknown learning-rate scheduler 'inverse_sqrt'; expected one of: linear, cosine, polynomial, constant, "
+        "lr_scheduler_type: unknown learning-rate scheduler 'inverse_sqrt'; expected one of: linear, cosine, polynomial, constant, "
         "constant_with_warmup (transformers has 'inverse_sqrt', ftlib does not implement it)");
 
   // ceil(total * ratio): 95 * 0.1 = 9.5 -> 10; 100 * 0.06 = 6.0 -> 6; 100 * 0.07 is 7.000000000000001

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "ftlib/core/batch.hpp"
@@ -25,12 +26,29 @@ inline std::optional<std::filesystem::path> shared_dir() {
   return std::nullopt;
 }
 
-/// @brief shared/<relative> when it exists; otherwise prints a visible SKIPPED line and returns nullopt.
+/// @brief How many times the running test case skipped; test_main.cpp resets it per case and makes a
+///        process whose every case skipped exit with 77, which ctest counts as skipped (SKIP_RETURN_CODE).
+inline int& skips_in_current_case() {
+  static int count = 0;
+  return count;
+}
+
+/// @brief Marks the current test case as skipped, with a visible SKIPPED line. With
+///        FTLIB_REQUIRE_SHARED_DATA=1 (set by .ci/run when ../shared is present) a skip for missing
+///        shared data is a failure instead: CI must not pass a data test that did not run.
+inline void skip(const std::string& reason, bool for_missing_shared_data) {
+  const char* require = std::getenv("FTLIB_REQUIRE_SHARED_DATA");
+  if (for_missing_shared_data && require != nullptr && std::string(require) == "1")
+    throw std::runtime_error("FTLIB_REQUIRE_SHARED_DATA=1, but " + reason);
+  std::cout << "SKIPPED: " << reason << '\n';
+  ++skips_in_current_case();
+}
+
+/// @brief shared/<relative> when it exists; otherwise skips the test case (see skip()) and returns nullopt.
 inline std::optional<std::filesystem::path> shared_path(const std::string& relative) {
   const auto dir = shared_dir();
   if (dir && std::filesystem::exists(*dir / relative)) return *dir / relative;
-  std::cout << "SKIPPED: shared/" << relative
-            << " not found (set FTLIB_SHARED_DIR or check out ../shared beside the source tree)\n";
+  skip("shared/" + relative + " not found (set FTLIB_SHARED_DIR or check out ../shared beside the source tree)", true);
   return std::nullopt;
 }
 

@@ -173,7 +173,7 @@ TEST_CASE("DataLoader: truncation, seeded order, dynamic and fixed padding, leng
   CHECK(padded_grouped < padded_random);
 }
 
-TEST_CASE("Trainer: overfitting a few rows drives the loss down; evaluate and predict agree with a direct computation") {
+TEST_CASE("Trainer: overfitting a few rows drives the loss down, evaluate and predict agree with a direct computation") {
   const auto tok = toy_tokenizer();
   const auto train = toy_dataset(16);
   ToyClassifier model(static_cast<std::int64_t>(tok.vocab_size()), 8, 2);
@@ -345,7 +345,7 @@ TEST_CASE("Trainer: an interrupted and resumed run ends exactly where an uninter
   CHECK_THROWS_WITH_AS(tc.fit(train, validation), doctest::Contains("resume_from_checkpoint: "), ftlib::option_error);
 }
 
-TEST_CASE("Trainer: a NaN loss stops with the step named, or is skipped by option; no corrupt checkpoint") {
+TEST_CASE("Trainer: a NaN loss stops with the step named, or is skipped by option, no corrupt checkpoint") {
   const auto tok = toy_tokenizer();
   const auto train = toy_dataset(16);
   ftlib::testing::TempDir out("ftlib-trainer-nan");
@@ -371,6 +371,7 @@ TEST_CASE("Trainer: a NaN loss stops with the step named, or is skipped by optio
     model.poison_call = 4;
     ftlib::TrainingArguments skip = args;
     skip.on_nonfinite_loss = ftlib::NonFiniteLoss::skip;
+    skip.output_dir = out.path() / "skip";  // a new run: the stopped one's checkpoints are not its own
     ftlib::Trainer trainer(model, tok, skip);
     const auto r = trainer.fit(train);
     CHECK(r.state.global_step == 8);
@@ -410,7 +411,7 @@ TEST_CASE("Trainer: a crash while saving leaves no partial checkpoint and keeps 
   CHECK(t2.fit(train).state.global_step == 8);
 }
 
-TEST_CASE("Trainer: save_total_limit keeps the newest and the best; JSONL log has every step and evaluation") {
+TEST_CASE("Trainer: save_total_limit keeps the newest and the best, JSONL log has every step and evaluation") {
   const auto tok = toy_tokenizer();
   const auto train = toy_dataset(16);
   const auto validation = toy_dataset(8, true, 3);

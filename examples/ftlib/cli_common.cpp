@@ -24,6 +24,8 @@ void add_backend_flags(CLI::App& cmd, BackendFlags& flags) {
   cmd.add_option("--threads", flags.threads, "CPU compute threads (0: OMP_NUM_THREADS, else all cores)")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
+  cmd.add_flag("--allow-nonfinite-weights", flags.allow_nonfinite_weights,
+               "load a checkpoint whose weights hold NaN or inf (refused by default: its outputs would be NaN)");
 }
 
 ModelOptions model_options(const BackendFlags& flags, bool bf16, bool fp16) {

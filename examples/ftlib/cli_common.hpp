@@ -17,16 +17,17 @@
 
 namespace ftlib::cli {
 
-/// @brief --backend, --device and --threads.
+/// @brief How the model is loaded and run: --backend, --device, --threads, --allow-nonfinite-weights.
 struct BackendFlags {
   std::string backend = default_backend();  ///< libtorch (when built) or eigen
   std::string device = "cpu";               ///< cpu, cuda, cuda:N
   int threads = 0;                          ///< compute threads; 0: OMP_NUM_THREADS or all cores
+  bool allow_nonfinite_weights = false;     ///< load a checkpoint whose weights hold NaN/inf (with a warning)
   /// @brief libtorch when the tool was built with it, else eigen.
   static std::string default_backend();
 };
 
-/// @brief Adds --backend, --device and --threads to a subcommand.
+/// @brief Adds --backend, --device, --threads and --allow-nonfinite-weights to a subcommand.
 void add_backend_flags(CLI::App& cmd, BackendFlags& flags);
 
 /// @brief The model options of --device (and --bf16 / --fp16 for train): option_error naming the flag

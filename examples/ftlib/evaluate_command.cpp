@@ -10,6 +10,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "output_paths.hpp"
 #include "ftlib/arch/registry.hpp"
 #include "ftlib/arch/model_config.hpp"
 
@@ -39,6 +40,9 @@ void run_evaluate(const EvaluateFlags& f) {
   spec.model_type = model_type_of(dir);
   spec.threads = f.backend.threads;
   spec.options = model_options(f.backend);
+  spec.inference = true;
+  spec.allow_nonfinite_weights = f.backend.allow_nonfinite_weights;
+  check_output_file("--output", f.output, {f.data, f.model, f.tokenizer});
   const auto names = model_labels(dir, spec.model_type);
   const auto data = load_labelled(f.data, f.text_column, f.label_column, f.label_offset, names);
   TrainingArguments args;
@@ -46,6 +50,7 @@ void run_evaluate(const EvaluateFlags& f) {
   args.per_device_eval_batch_size = f.batch_size;
   args.validate();
   auto session = make_session(f.backend, spec, load_tokenizer(dir, f.tokenizer), args);
+  if (const auto report = session->load_report(); !report.empty()) std::cerr << report;
   const auto result = session->evaluate(data);
   print_report(std::cout, "evaluation of " + dir.string() + " on " + f.data, result);
   if (!f.output.empty()) io::write_json_file(f.output, metrics_json(result));

@@ -2,6 +2,7 @@
 //   ftlib train | evaluate | predict | tokenize | inspect   (ftlib <command> --help for each)
 
 #include <exception>
+#include <filesystem>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -53,6 +54,10 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const ftlib::error& e) {
     std::cerr << "ftlib: error: " << e.what() << '\n';
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // The operating system refused a file operation: the path and its reason are the whole story.
+    std::cerr << "ftlib: error: " << (e.path1().empty() ? std::string() : e.path1().string() + ": ") << e.code().message() << '\n';
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "ftlib: internal error: " << e.what() << '\n';

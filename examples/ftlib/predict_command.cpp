@@ -11,6 +11,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "output_paths.hpp"
 
 namespace ftlib::cli {
 namespace {
@@ -30,10 +31,13 @@ void run_predict(const PredictFlags& f) {
   spec.model_type = model_type_of(dir);
   spec.threads = f.backend.threads;
   spec.options = model_options(f.backend);
+  spec.inference = true;
+  spec.allow_nonfinite_weights = f.backend.allow_nonfinite_weights;
   DatasetOptions options;
   options.text_column = f.text_column;
   options.label_column = "\x1f" "ftlib-no-label";  // never a real column: read texts only
   options.require_labels = false;
+  check_output_file("--output", f.output, {f.input, f.model, f.tokenizer});
   const auto data = TextClassificationDataset::load(f.input, options);
   std::vector<std::string> texts;
   texts.reserve(data.size());
@@ -43,6 +47,7 @@ void run_predict(const PredictFlags& f) {
   args.per_device_eval_batch_size = f.batch_size;
   args.validate();
   auto session = make_session(f.backend, spec, load_tokenizer(dir, f.tokenizer), args);
+  if (const auto report = session->load_report(); !report.empty()) std::cerr << report;
   const auto names = session->id2label();
   const auto p = session->predict(texts);
   std::ofstream file;

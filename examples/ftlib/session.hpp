@@ -29,6 +29,10 @@ struct ModelSpec {
   bool from_scratch = false;                 ///< no model.safetensors: random init from config.json
   int threads = 0;                           ///< CPU compute threads (0: the libraries' default)
   ModelOptions options;                      ///< device, precision, seed (init of new weights, dropout)
+  /// evaluate/predict: every tensor of the classifier must come from the checkpoint (a missing one
+  /// would be random); train keeps transformers' fresh head for pretrained encoders.
+  bool inference = false;
+  bool allow_nonfinite_weights = false;      ///< load weights holding NaN/inf anyway (reported either way)
 };
 
 /// @brief One model + tokenizer + Trainer, whatever the backend.
@@ -55,6 +59,13 @@ inline std::string join_names(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
   return out;
+}
+
+/// @brief The first `n` names joined, then "and K more".
+inline std::string join_first(const std::vector<std::string>& names, std::size_t n) {
+  if (names.size() <= n) return join_names(names);
+  return join_names(std::vector<std::string>(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(n))) + ", and " +
+         std::to_string(names.size() - n) + " more";
 }
 
 

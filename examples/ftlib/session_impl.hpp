@@ -68,8 +68,29 @@ Model make_model(const ModelSpec& spec, std::string& report) {
   }
   Model model = Model::from_pretrained(spec.dir, spec.options);
   const auto& r = model.load_report();
+  const auto weights = open_pretrained_weights(spec.dir);
+  if (spec.inference && (!r.missing_keys.empty() || !r.mismatched.empty())) {
+    auto absent = r.missing_keys;
+    for (const auto& m : r.mismatched) absent.push_back(m.name + " (shape)");
+    throw tensor_error(SourceLocation{weights.path().string(), {}, {}},
+                       std::to_string(absent.size()) + " of the classifier's tensors are not in this checkpoint (" +
+                           join_first(absent, 4) + "); scoring it would use random weights. Fine-tune it first (ftlib train)");
+  }
   if (!r.missing_keys.empty()) report += "newly initialised (not in the checkpoint): " + join_names(r.missing_keys) + "\n";
   if (!r.unexpected_keys.empty()) report += "unused weights of the checkpoint: " + join_names(r.unexpected_keys) + "\n";
+  std::vector<std::string> loaded;
+  for (const auto& t : r.loaded) loaded.push_back(t.checkpoint_name);
+  if (const auto bad = nonfinite_tensors(weights, loaded); !bad.empty()) {
+    std::string what;
+    for (std::size_t i = 0; i < bad.size() && i < 4; ++i)
+      what += (i ? ", " : "") + bad[i].name + " (" + std::to_string(bad[i].count) + " of " + std::to_string(bad[i].numel) + ")";
+    if (bad.size() > 4) what += ", and " + std::to_string(bad.size() - 4) + " more";
+    const std::string message = std::to_string(bad.size()) + " tensors hold NaN or infinite values: " + what;
+    if (!spec.allow_nonfinite_weights)
+      throw tensor_error(SourceLocation{weights.path().string(), {}, {}},
+                         message + "; its outputs would be NaN (--allow-nonfinite-weights loads it anyway)");
+    report += "warning: " + weights.path().string() + ": " + message + "\n";
+  }
   return model;
 }
 

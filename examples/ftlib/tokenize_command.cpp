@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "output_paths.hpp"
 #include "ftlib/data/jsonl.hpp"
 #include "ftlib/core/error.hpp"
 #include "ftlib/tokenizers/auto_tokenizer.hpp"
@@ -132,6 +133,7 @@ void run_tokenize(const TokenizeArgs& args) {
   std::unique_ptr<JsonlReader> reader =
       args.input == "-" ? std::make_unique<JsonlReader>(std::cin, input_name) : std::make_unique<JsonlReader>(args.input);
 
+  check_output_file("--output", args.output, {args.input, args.tokenizer});
   std::ofstream file;
   if (args.output != "-") {
     file.open(args.output, std::ios::binary | std::ios::trunc);

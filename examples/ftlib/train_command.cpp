@@ -12,6 +12,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "output_paths.hpp"
 
 namespace ftlib::cli {
 namespace {
@@ -35,6 +36,8 @@ struct TrainFlags {
   std::optional<bool> greater_is_better;
   std::optional<std::int64_t> save_total_limit;
   std::string resume;
+  const CLI::Option* resume_option = nullptr;  // given without a path: the newest checkpoint in --output
+  bool overwrite_output = false;
   BackendFlags backend;
   TrainingArguments args;
 };
@@ -51,6 +54,7 @@ std::vector<std::string> names_for(const TextClassificationDataset& d, std::opti
 
 void run_train(TrainFlags& f) {
   TrainingArguments& args = f.args;
+  check_output_directory("--output", f.output);
   args.output_dir = f.output;
   args.shuffle = !f.no_shuffle;
   args.early_stopping_patience = f.patience;
@@ -58,6 +62,8 @@ void run_train(TrainFlags& f) {
   args.save_total_limit = f.save_total_limit;
   if (f.skip_nonfinite) args.on_nonfinite_loss = NonFiniteLoss::skip;
   if (!f.resume.empty()) args.resume_from_checkpoint = f.resume;
+  else if (f.resume_option != nullptr && f.resume_option->count() > 0) args.resume_from_checkpoint = "last";
+  args.overwrite_output_dir = f.overwrite_output;
   args.load_best_model_at_end = !f.validation.empty() && !f.no_load_best;
   if (f.patience && f.validation.empty())
     throw option_error(SourceLocation{"--early-stopping-patience", {}, {}}, "needs a --validation file to evaluate on");
@@ -70,6 +76,7 @@ void run_train(TrainFlags& f) {
   spec.from_scratch = !std::filesystem::exists(dir / "model.safetensors") && !std::filesystem::exists(dir / "pytorch_model.bin");
   spec.threads = f.backend.threads;
   spec.options = model_options(f.backend, f.bf16, f.fp16);
+  spec.allow_nonfinite_weights = f.backend.allow_nonfinite_weights;
   spec.options.dropout = f.dropout;
   spec.options.seed = static_cast<std::uint64_t>(args.seed);
   auto tokenizer = load_tokenizer(dir, f.tokenizer);
@@ -94,7 +101,9 @@ void run_train(TrainFlags& f) {
   if (test) std::cerr << ", " << test->size() << " test rows";
   std::cerr << '\n';
   if (args.resume_from_checkpoint) {
-    std::cerr << "resuming from " << args.resume_from_checkpoint->string()
+    std::cerr << "resuming from "
+              << (args.resumes_from_last_checkpoint() ? "the newest checkpoint in " + args.output_dir.string()
+                                                      : args.resume_from_checkpoint->string())
               << ": weights, optimizer state, schedule, data position and RNG come from there\n";
   } else if (spec.from_scratch) {
     std::cerr << "\n*** " << dir.string() << " has no model.safetensors or pytorch_model.bin: TRAINING FROM SCRATCH ***\n"
@@ -168,7 +177,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--lr-scheduler-type", a.lr_scheduler_type, "linear, cosine, polynomial, constant, constant_with_warmup")->capture_default_str();
   cmd->add_option("--eval-steps", a.eval_steps, "evaluate every N steps (0 = each epoch)")->capture_default_str();
   cmd->add_option("--save-steps", a.save_steps, "checkpoint every N steps (0 = at each evaluation)")->capture_default_str();
-  cmd->add_option("--save-total-limit", flags->save_total_limit, "keep at most N checkpoints (plus the best)");
+  cmd->add_option("--save-total-limit", flags->save_total_limit,
+                  "keep at most N checkpoints; the best is never deleted (N=1 keeps the best and the newest)");
   cmd->add_option("--logging-steps", a.logging_steps)->capture_default_str();
   cmd->add_option("--early-stopping-patience", flags->patience, "stop after N evaluations without improvement");
   cmd->add_option("--early-stopping-threshold", a.early_stopping_threshold)->capture_default_str();
@@ -185,7 +195,12 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--group-by-length", a.group_by_length, "batch rows of similar length together");
   cmd->add_flag("--pad-to-max-length", a.pad_to_max_length, "pad every batch to --max-length (default: to its longest row)");
   cmd->add_option("--dropout", flags->dropout, "override every dropout probability of the model");
-  cmd->add_option("--resume-from-checkpoint", flags->resume, "continue exactly from OUTPUT/checkpoint-<step>");
+  flags->resume_option = cmd->add_option("--resume-from-checkpoint", flags->resume,
+                                         "continue exactly from a checkpoint-<step> directory; without a path (or "
+                                         "'last'): from the newest complete one in --output")
+                            ->expected(0, 1);
+  cmd->add_flag("--overwrite-output-dir", flags->overwrite_output,
+                "delete the checkpoints of an earlier run in --output first (without it such a run is refused)");
   cmd->add_flag("--skip-nonfinite-steps", flags->skip_nonfinite, "skip steps whose loss is NaN/inf instead of stopping");
   cmd->add_option("--dataloader-num-threads", a.dataloader_num_threads, "tokenizer threads (0 = all)")->capture_default_str();
   cmd->add_flag("--disable-tqdm", flags->disable_tqdm, "no progress bar");

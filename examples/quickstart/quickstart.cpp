@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
     args.per_device_train_batch_size = 4;
     args.eval_steps = 5;
     args.output_dir = argv[6];
+    args.overwrite_output_dir = true;  // a rerun replaces the checkpoints of the previous one
     ftlib::Trainer trainer(model, tokenizer, args);
     const auto result = trainer.fit(train, validation, ftlib::EarlyStopping{"eval_loss", ftlib::MetricMode::min, 2});
 

@@ -12,16 +12,15 @@ ftlib_add_test(test_hf_hub SOURCES test_hf_hub.cpp)
 if(TARGET ftlib_tool)
   set(_hf_inspect_dir "${FTLIB_SHARED_DIR}/fixtures/models/distilbert-tiny")
   if(EXISTS "${_hf_inspect_dir}/config.json")
-    add_test(NAME ftlib_inspect_fixture COMMAND ftlib_tool inspect "${_hf_inspect_dir}")
-    set_tests_properties(ftlib_inspect_fixture PROPERTIES
-      PASS_REGULAR_EXPRESSION "52,421 parameters.*4=5 stars|4=5 stars.*52,421 parameters")
-    add_test(NAME ftlib_inspect_pretraining_checkpoint COMMAND ftlib_tool inspect
-             "${FTLIB_SHARED_DIR}/fixtures/models/albert-pretraining-checkpoint")
-    set_tests_properties(ftlib_inspect_pretraining_checkpoint PROPERTIES
-      PASS_REGULAR_EXPRESSION "newly initialised +classifier.bias, classifier.weight")
-    add_test(NAME ftlib_inspect_offline_error COMMAND ${CMAKE_COMMAND} -E env HF_HUB_OFFLINE=1
-             HF_HUB_CACHE=${CMAKE_CURRENT_BINARY_DIR}/empty-hf-cache ftlib_tool inspect ftlib-test/not-cached)
-    set_tests_properties(ftlib_inspect_offline_error PROPERTIES WILL_FAIL TRUE)
+    ftlib_add_command_test(ftlib_inspect_fixture EXIT 0
+      OUTPUT "52,421 parameters.*4=5 stars|4=5 stars.*52,421 parameters"
+      COMMAND $<TARGET_FILE:ftlib_tool> inspect "${_hf_inspect_dir}")
+    ftlib_add_command_test(ftlib_inspect_pretraining_checkpoint EXIT 0
+      OUTPUT "newly initialised +classifier.bias, classifier.weight"
+      COMMAND $<TARGET_FILE:ftlib_tool> inspect "${FTLIB_SHARED_DIR}/fixtures/models/albert-pretraining-checkpoint")
+    ftlib_add_command_test(ftlib_inspect_offline_error EXIT 1 OUTPUT "ftlib-test/not-cached.*HF_HUB_OFFLINE"
+      COMMAND ${CMAKE_COMMAND} -E env HF_HUB_OFFLINE=1 HF_HUB_CACHE=${CMAKE_CURRENT_BINARY_DIR}/empty-hf-cache
+              $<TARGET_FILE:ftlib_tool> inspect ftlib-test/not-cached)
   else()
     add_test(NAME ftlib_inspect_fixture COMMAND ${CMAKE_COMMAND} -E echo
              "SKIPPED: ${_hf_inspect_dir} not found (check out ../shared beside the source tree)")

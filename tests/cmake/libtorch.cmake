@@ -5,12 +5,11 @@ endif()
 
 # `ftlib train --fp16` on the CPU is refused before any work, naming the flag and the device.
 if(FTLIB_WITH_LIBTORCH AND TARGET ftlib_tool)
-  add_test(NAME ftlib_cli_fp16_refused_on_cpu
-           COMMAND ftlib_tool train --backend libtorch --device cpu --fp16
-                   --model ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/tiny-distilbert
-                   --train ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/reviews.csv --label-column sentiment
-                   --max-steps 1 --disable-tqdm --output ${CMAKE_CURRENT_BINARY_DIR}/fp16_refused_on_cpu)
-  set_tests_properties(ftlib_cli_fp16_refused_on_cpu PROPERTIES
-                       PASS_REGULAR_EXPRESSION "--fp16.*needs a CUDA device, but --device is cpu; use --bf16"
-                       LABELS "libtorch;cli")
+  ftlib_add_command_test(ftlib_cli_fp16_refused_on_cpu EXIT 1
+    OUTPUT "--fp16.*needs a CUDA device, but --device is cpu; use --bf16"
+    COMMAND $<TARGET_FILE:ftlib_tool> train --backend libtorch --device cpu --fp16
+            --model ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/tiny-distilbert
+            --train ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/reviews.csv --label-column sentiment
+            --max-steps 1 --disable-tqdm --output ${CMAKE_CURRENT_BINARY_DIR}/fp16_refused_on_cpu
+    LABELS libtorch cli)
 endif()

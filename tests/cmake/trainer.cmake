@@ -34,9 +34,10 @@ endif()
 
 # --threads takes a count of CPU threads; a negative one is refused naming the flag.
 if(TARGET ftlib_tool)
-  add_test(NAME ftlib_cli_threads_refused_when_negative
-           COMMAND ftlib_tool evaluate --threads -1 --model ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/tiny-distilbert
-                   --data ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/reviews.csv)
-  set_tests_properties(ftlib_cli_threads_refused_when_negative PROPERTIES
-                       PASS_REGULAR_EXPRESSION "--threads: Value -1 not in range 0 to 4096" LABELS "cli")
+  # CLI11 exits with 105 (ValidationError) for a value outside a flag's range.
+  ftlib_add_command_test(ftlib_cli_threads_refused_when_negative EXIT 105
+    OUTPUT "--threads: Value -1 not in range 0 to 4096"
+    COMMAND $<TARGET_FILE:ftlib_tool> evaluate --threads -1 --model ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/tiny-distilbert
+            --data ${CMAKE_CURRENT_SOURCE_DIR}/data/trainer/reviews.csv
+    LABELS cli)
 endif()

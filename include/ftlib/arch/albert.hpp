@@ -83,6 +83,15 @@ struct AlbertConfig {
       k.fail("position_embedding_type",
              "only \"absolute\" position embeddings are supported, got \"" + position_embedding_type + "\"");
     }
+    const double h = static_cast<double>(hidden_size), e = static_cast<double>(embedding_size);
+    const double tables = static_cast<double>(vocab_size) + static_cast<double>(max_position_embeddings) + static_cast<double>(type_vocab_size);
+    const double layers = static_cast<double>(num_hidden_groups) * static_cast<double>(inner_group_num);  // shared across applications
+    k.fits_in_memory(tables * e + e * h + layers * (4 * h * h + 2 * h * static_cast<double>(intermediate_size)) + h * h,
+                     "vocab_size " + std::to_string(vocab_size) + ", max_position_embeddings " + std::to_string(max_position_embeddings) +
+                         ", type_vocab_size " + std::to_string(type_vocab_size) + ", embedding_size " + std::to_string(embedding_size) +
+                         ", hidden_size " + std::to_string(hidden_size) + ", num_hidden_groups " + std::to_string(num_hidden_groups) +
+                         ", inner_group_num " + std::to_string(inner_group_num) + ", intermediate_size " +
+                         std::to_string(intermediate_size));
   }
 
   /// @brief One line of the sizes, for `ftlib inspect`.

@@ -76,6 +76,13 @@ struct BertConfig {
     }
     if (is_decoder) k.fail("is_decoder", "must be false: a sequence classifier is an encoder");
     if (add_cross_attention) k.fail("add_cross_attention", "must be false: a sequence classifier has no cross-attention");
+    const double h = static_cast<double>(hidden_size);
+    const double tables = static_cast<double>(vocab_size) + static_cast<double>(max_position_embeddings) + static_cast<double>(type_vocab_size);
+    k.fits_in_memory(tables * h + static_cast<double>(num_hidden_layers) * (4 * h * h + 2 * h * static_cast<double>(intermediate_size)) + h * h,
+                     "vocab_size " + std::to_string(vocab_size) + ", max_position_embeddings " + std::to_string(max_position_embeddings) +
+                         ", type_vocab_size " + std::to_string(type_vocab_size) + ", hidden_size " + std::to_string(hidden_size) +
+                         ", num_hidden_layers " + std::to_string(num_hidden_layers) + ", intermediate_size " +
+                         std::to_string(intermediate_size));
   }
 
   /// @brief One line of the sizes, for `ftlib inspect`.

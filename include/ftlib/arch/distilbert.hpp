@@ -65,6 +65,11 @@ struct DistilBertConfig {
     k.divisible("dim", dim, "n_heads", n_heads);
     if (sinusoidal_pos_embds && dim % 2 != 0) k.fail("dim", "must be even with sinusoidal_pos_embds, got " + std::to_string(dim));
     k.pad_token_in_vocabulary(pad_token_id, vocab_size);
+    const double d = static_cast<double>(dim), v = static_cast<double>(vocab_size), p = static_cast<double>(max_position_embeddings);
+    k.fits_in_memory((v + p) * d + static_cast<double>(n_layers) * (4 * d * d + 2 * d * static_cast<double>(hidden_dim)),
+                     "vocab_size " + std::to_string(vocab_size) + ", max_position_embeddings " + std::to_string(max_position_embeddings) +
+                         ", dim " + std::to_string(dim) + ", n_layers " + std::to_string(n_layers) + ", hidden_dim " +
+                         std::to_string(hidden_dim));
   }
 
   /// @brief One line of the sizes, for `ftlib inspect`.

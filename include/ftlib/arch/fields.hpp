@@ -4,6 +4,7 @@
 // one list, so a field cannot be read but forgotten when writing, or written but never checked.
 // Also the Architecture concept every spec satisfies.
 
+#include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <filesystem>
@@ -15,6 +16,8 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -142,6 +145,9 @@ class ConfigChecker {
 
   void check(std::string_view field, std::int64_t value, Rule rule) const {
     if (rule == Rule::positive && value <= 0) fail(field, "must be a positive integer, got " + std::to_string(value));
+    // Every size indexes 32-bit-safe loops and tables; anything larger is a damaged file, not a model.
+    if ((rule == Rule::positive || rule == Rule::non_negative) && value > max_size)
+      fail(field, std::to_string(value) + " is larger than any model's (at most " + std::to_string(max_size) + ")");
     if (rule == Rule::non_negative && value < 0) fail(field, "must be a non-negative integer, got " + std::to_string(value));
   }
   void check(std::string_view field, double value, Rule rule) const {
@@ -163,13 +169,39 @@ class ConfigChecker {
     if (by > 0 && value % by != 0)
       fail(field, std::to_string(value) + " is not a multiple of '" + std::string(by_field) + "' (" + std::to_string(by) + ")");
   }
+  /// @brief The sizes must describe a model that fits in this machine's memory (checked before
+  ///        anything is allocated): `parameters` is the spec's estimate, `sizes` names the fields it
+  ///        comes from with their values ("vocab_size 30522, dim 768, ...").
+  void fits_in_memory(double parameters, const std::string& sizes) const {
+    const double bytes = 4.0 * parameters;  // float32 weights alone; training needs about 4x that
+    const double memory = physical_memory_bytes();
+    if (memory > 0 && bytes > memory) {
+      throw parse_error(SourceLocation{source_.string(), {}, {}},
+                        "the config describes a model of about " + gib(bytes) + " GiB of float32 weights (" + sizes +
+                            "), more than this machine's " + gib(memory) + " GiB of memory; check those fields");
+    }
+  }
+
   /// @brief pad_token_id must index the vocabulary.
   void pad_token_in_vocabulary(std::int64_t pad_token_id, std::int64_t vocab_size) const {
     if (pad_token_id >= vocab_size)
       fail("pad_token_id", std::to_string(pad_token_id) + " is not below vocab_size " + std::to_string(vocab_size));
   }
 
+  /// @brief The largest size field accepted (2^31 - 1).
+  static constexpr std::int64_t max_size = 2147483647;
+
  private:
+  static double physical_memory_bytes() {
+    const long pages = ::sysconf(_SC_PHYS_PAGES);
+    const long page_size = ::sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page_size > 0 ? static_cast<double>(pages) * static_cast<double>(page_size) : 0.0;
+  }
+  static std::string gib(double bytes) {
+    const double g = bytes / (1024.0 * 1024.0 * 1024.0);
+    return g >= 1e6 ? nlohmann::json(g).dump() : std::to_string(static_cast<long long>(std::ceil(g)));
+  }
+
   const std::filesystem::path& source_;
 };
 

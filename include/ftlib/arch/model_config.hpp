@@ -20,6 +20,7 @@
 
 #include "ftlib/arch/fields.hpp"
 #include "ftlib/core/error.hpp"
+#include "ftlib/core/limits.hpp"
 #include "ftlib/io/json_file.hpp"
 
 namespace ftlib::arch {
@@ -77,6 +78,7 @@ inline ClassificationLabels read_labels(ConfigReader& r) {
         used = 0;
       }
       if (used != key.size() || key.empty() || id < 0) r.fail("id2label", "key \"" + key + "\" is not a label id (0, 1, ...)");
+      if (id >= max_num_labels) r.fail("id2label", "label id " + key + " is more than " + std::to_string(max_num_labels) + " labels allow");
       if (!name.is_string()) r.fail("id2label", "label " + key + " is not a string: " + name.dump());
       if (!by_id.emplace(id, name.get<std::string>()).second) r.fail("id2label", "label id " + key + " appears twice");
     }
@@ -90,7 +92,10 @@ inline ClassificationLabels read_labels(ConfigReader& r) {
   }
   std::optional<std::int64_t> num_labels;
   if (const auto* v = r.find("num_labels"); v != nullptr && !v->is_null()) {
-    if (!v->is_number_integer() || v->get<std::int64_t>() <= 0) r.fail("num_labels", "expected a positive integer, got " + v->dump());
+    const bool in_range = v->is_number_integer() && (v->is_number_unsigned() ? v->get<std::uint64_t>() <= std::uint64_t{max_num_labels}
+                                                                               : v->get<std::int64_t>() > 0 && v->get<std::int64_t>() <= max_num_labels);
+    if (!in_range || v->get<std::int64_t>() <= 0)
+      r.fail("num_labels", "expected a positive integer up to " + std::to_string(max_num_labels) + ", got " + v->dump());
     num_labels = v->get<std::int64_t>();
   }
   std::map<std::string, std::int64_t> label2id;

@@ -57,6 +57,45 @@ class JsonlLogger {
   /// @brief As a Trainer callback (callbacks/traits.hpp): appends every logged step and evaluation record.
   void on_log(const TrainerState&, const nlohmann::json& record) { log(record); }
 
+  /// @brief As a Trainer callback: a run resumed from step N drops the records of steps after N that an
+  ///        interrupted run had already written (they are about to be logged again), keeping the rest.
+  void on_train_begin(const TrainerState& state) {
+    if (state.global_step > 0) drop_records_after(state.global_step);
+  }
+
+  /// @brief Rewrites the file without the records whose "step" is greater than `step` (atomically
+  ///        enough for a log: the kept lines are written to a temporary file that replaces it).
+  void drop_records_after(std::int64_t step) {
+    out_.close();
+    std::ifstream in(path_, std::ios::binary);
+    std::string kept, line;
+    bool dropped = false;
+    while (std::getline(in, line)) {
+      nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      const auto it = record.is_object() ? record.find("step") : record.end();
+      // A line that does not parse was cut short by the crash: it goes too.
+      if (!record.is_object() || (it != record.end() && it->is_number_integer() && it->get<std::int64_t>() > step)) {
+        dropped = true;
+        continue;
+      }
+      kept += line + '\n';
+    }
+    in.close();
+    if (dropped) {
+      const auto tmp = std::filesystem::path(path_.string() + ".tmp");
+      {
+        std::ofstream rewrite(tmp, std::ios::binary | std::ios::trunc);
+        rewrite << kept;
+        if (!rewrite.flush()) throw io_error(tmp, "write failed");
+      }
+      std::error_code ec;
+      std::filesystem::rename(tmp, path_, ec);
+      if (ec) throw io_error(path_, "cannot replace: " + ec.message());
+    }
+    out_.open(path_, std::ios::binary | std::ios::app);
+    if (!out_.is_open()) throw io_error(path_, std::string("cannot open for writing: ") + std::strerror(errno));
+  }
+
   /// @brief The file written to.
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 

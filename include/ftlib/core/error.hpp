@@ -29,12 +29,26 @@ struct SourceLocation {
   }
 };
 
+namespace detail {
+
+// what() is a C string: a NUL byte quoted from the input would cut the message short, so it is
+// written as \0 (other bytes are kept).
+[[nodiscard]] inline std::string printable(std::string text) {
+  for (std::size_t i = text.find('\0'); i != std::string::npos; i = text.find('\0', i + 2)) text.replace(i, 1, "\\0");
+  return text;
+}
+
+}  // namespace detail
+
 /// @brief Base class of every exception ftlib throws.
 class error : public std::runtime_error {
  public:
-  explicit error(const std::string& message) : std::runtime_error(message), message_(message) {}
+  explicit error(const std::string& message)
+      : std::runtime_error(detail::printable(message)), message_(detail::printable(message)) {}
   error(const SourceLocation& where, const std::string& message)
-      : std::runtime_error(where.to_string().append(": ").append(message)), where_(where), message_(message) {}
+      : std::runtime_error(detail::printable(where.to_string().append(": ").append(message))),
+        where_(where),
+        message_(detail::printable(message)) {}
 
   /// @brief The input location the error refers to (a file, or the field of an options struct), when it
   ///        refers to one.

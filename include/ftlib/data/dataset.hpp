@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@
 #include "ftlib/data/csv.hpp"
 #include "ftlib/data/jsonl.hpp"
 #include "ftlib/core/error.hpp"
+#include "ftlib/core/limits.hpp"
 
 namespace ftlib {
 
@@ -293,6 +295,13 @@ struct DatasetLoader {
         fail(reader.header_line(), std::nullopt,
              "missing column '" + name + "' (" + option + "); the header has columns: " + join(header));
       }
+      if (index) {
+        const auto again = std::find(header.begin() + static_cast<std::ptrdiff_t>(*index) + 1, header.end(), name);
+        if (again != header.end())
+          fail(reader.header_line(), std::nullopt,
+               "column '" + name + "' (" + option + ") appears twice in the header (columns " + std::to_string(*index + 1) +
+                   " and " + std::to_string(again - header.begin() + 1) + "); which one is meant?");
+      }
       return index;
     };
     const auto text_index = *column(options.text_column, "text_column", true);
@@ -361,7 +370,8 @@ struct DatasetLoader {
         value = it->dump();
       } else if (it->is_number_float()) {
         const double v = it->get<double>();
-        if (v != static_cast<double>(static_cast<std::int64_t>(v))) {
+        // The range test comes first: casting a double outside int64's range is undefined.
+        if (!(v >= -9.0e18 && v <= 9.0e18) || v != static_cast<double>(static_cast<std::int64_t>(v))) {
           fail(record.line, std::nullopt, "label " + it->dump() + " in " + label_where + " is not an integer");
         }
         value = std::to_string(static_cast<std::int64_t>(v));
@@ -430,6 +440,7 @@ struct DatasetLoader {
     if (!n && options.label2id) n = options.label2id->size();
     if (!n && !options.label_names.empty()) n = options.label_names.size();
     std::int64_t largest = -1;
+    const RawLabel* largest_label = nullptr;
     out.labels_.reserve(raw_labels.size());
     for (const auto& raw : raw_labels) {
       check_not_empty(raw);
@@ -437,20 +448,26 @@ struct DatasetLoader {
       if (!value) {
         fail(raw.line, raw.column, "label '" + raw.value + "' in " + label_where + " is not an integer");
       }
-      const std::int64_t id = *value - options.label_offset;
-      if (id < 0 || (n && id >= static_cast<std::int64_t>(*n))) {
+      std::int64_t id = 0;
+      if (__builtin_sub_overflow(*value, options.label_offset, &id)) id = -1;  // out of any range: reported below
+      if (id < 0 || (n && id >= static_cast<std::int64_t>(*n)) || id >= max_num_labels) {
         std::string message = "label " + std::to_string(*value) + " in " + label_where + " is out of range: ";
         if (n) {
           message += range_text(*n);
         } else {
-          message += "ids (label - label_offset " + std::to_string(options.label_offset) + ") must be >= 0";
+          message += "ids (label - label_offset " + std::to_string(options.label_offset) + ") must be in 0.." +
+                     std::to_string(max_num_labels - 1);
         }
         fail(raw.line, raw.column, message);
       }
-      largest = std::max(largest, id);
+      if (id > largest) {
+        largest = id;
+        largest_label = &raw;
+      }
       out.labels_.push_back(id);
     }
     const std::size_t count = n ? *n : static_cast<std::size_t>(largest + 1);
+    if (!n && largest_label != nullptr) check_classes_are_dense(count, *largest_label);
     if (!options.label_names.empty()) {
       if (options.label_names.size() != count) {
         throw option_error("label_names has " + std::to_string(options.label_names.size()) + " names but there are " +
@@ -462,6 +479,18 @@ struct DatasetLoader {
     } else {
       for (std::size_t i = 0; i < count; ++i) out.id2label_.push_back("LABEL_" + std::to_string(i));
     }
+  }
+
+  // Inferred from the data, the number of classes is the largest id + 1: one stray large label would
+  // size the classifier (label 100000 -> 100001 classes), so most classes must actually occur.
+  void check_classes_are_dense(std::size_t count, const RawLabel& largest) const {
+    std::set<std::int64_t> distinct(out.labels_.begin(), out.labels_.end());
+    if (count <= 16 || distinct.size() * 2 >= count) return;
+    fail(largest.line, largest.column,
+         "label " + largest.value + " in " + label_where + " makes " + std::to_string(count) + " classes (ids 0.." +
+             std::to_string(count - 1) + "), but only " + std::to_string(distinct.size()) +
+             " distinct labels occur; integer labels must be class ids (is a label offset missing, or is this not the "
+             "label column?). Set num_labels explicitly if so many classes are intended");
   }
 
   static std::vector<std::string> invert(const std::map<std::string, std::int64_t>& label2id) {

@@ -80,6 +80,9 @@ struct Utf8Problem {
   /// @brief "invalid UTF-8: byte 0xFF cannot start a character" and the like.
   [[nodiscard]] std::string describe() const {
     constexpr std::string_view hint = " (is the file Latin-1 or Windows-1252? convert it to UTF-8)";
+    if (byte == 0 && !lead && !at_end)
+      return "a NUL byte (0x00) in the text: valid UTF-8, but no text file has one (is the file binary, or UTF-16? "
+             "save it as UTF-8)";
     if (at_end) return "invalid UTF-8: the text ends inside the multi-byte character begun by byte " + hex_byte(*lead);
     if (lead) {
       return "invalid UTF-8: byte " + hex_byte(*lead) + " begins a multi-byte character but is followed by " +
@@ -96,6 +99,8 @@ class Utf8Tracker {
   /// @brief Consumes one byte at `byte_offset`; returns the problem if it is malformed.
   [[nodiscard]] std::optional<Utf8Problem> feed(unsigned char byte, std::size_t byte_offset) noexcept {
     const bool inside = !validator_.complete();
+    // NUL is valid UTF-8 but never text: it truncates C strings downstream and marks binary files.
+    if (byte == 0 && !inside) return Utf8Problem{byte_offset, column_ + 1, byte, std::nullopt};
     switch (validator_.feed(byte)) {
       case Utf8Validator::Step::start:
         ++column_;

@@ -10,9 +10,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -85,15 +88,42 @@ inline void check_json_depth(std::string_view text, std::string_view file, std::
 template <class Json = nlohmann::json>
 [[nodiscard]] Json parse_json(std::string_view text, std::string_view file, std::size_t first_line = 1) {
   check_json_depth(text, file, first_line);
+  // A key given twice in one object would silently keep the last value: refuse it. Objects nest at
+  // most max_json_depth deep (checked above), so the key sets stay small.
+  std::vector<std::set<std::string, std::less<>>> keys;
+  std::string duplicate;
+  const auto on_event = [&](int, typename Json::parse_event_t event, Json& parsed) {
+    using Event = typename Json::parse_event_t;
+    if (event == Event::object_start) keys.emplace_back();
+    if (event == Event::object_end && !keys.empty()) keys.pop_back();
+    if (event == Event::key && !keys.empty() && parsed.is_string() && duplicate.empty() &&
+        !keys.back().insert(parsed.template get<std::string>()).second)
+      duplicate = parsed.template get<std::string>();
+    return true;
+  };
   try {
-    return Json::parse(text.begin(), text.end());
+    Json value = Json::parse(text.begin(), text.end(), on_event);
+    if (!duplicate.empty()) {
+      const auto at = text.find("\"" + duplicate + "\"", text.find("\"" + duplicate + "\"") + 1);
+      throw parse_error(location_in_text(file, text, at == std::string_view::npos ? 0 : at, first_line),
+                        "invalid JSON: the key \"" + duplicate + "\" appears twice in one object");
+    }
+    return value;
   } catch (const nlohmann::json::parse_error& e) {
     // nlohmann counts bytes from 1 (e.byte is the byte it stopped at).
     throw parse_error(location_in_text(file, text, e.byte > 0 ? e.byte - 1 : 0, first_line),
                       "invalid JSON: " + detail::parser_reason(e.what()));
-  } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range 406: a number such as 1e400
-    throw parse_error(SourceLocation{std::string(file), first_line == 1 ? std::nullopt : std::optional(first_line), {}},
-                      std::string("invalid JSON: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {
+    // out_of_range 406, a number such as 1e400: nlohmann quotes the number but not where it is.
+    const std::string_view what = e.what();
+    const auto open = what.find('\''), close = what.rfind('\'');
+    const std::string_view number = open != std::string_view::npos && close > open ? what.substr(open + 1, close - open - 1) : "";
+    const auto at = number.empty() ? std::string_view::npos : text.find(number);
+    if (at == std::string_view::npos)
+      throw parse_error(SourceLocation{std::string(file), first_line == 1 ? std::nullopt : std::optional(first_line), {}},
+                        "invalid JSON: " + detail::parser_reason(what));
+    throw parse_error(location_in_text(file, text, at, first_line),
+                      "invalid JSON: the number " + std::string(number) + " is out of the range of a double");
   }
 }
 

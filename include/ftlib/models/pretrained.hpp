@@ -3,6 +3,8 @@
 // model is built from (ModelOptions' label and dropout overrides applied), the checkpoint's weights
 // file, and transformers' matching of checkpoint tensors to the parameters the backend registered.
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <span>
@@ -60,6 +62,30 @@ template <arch::Architecture A>
 /// @brief The weights of checkpoint directory `dir`: model.safetensors, else pytorch_model.bin.
 [[nodiscard]] inline hf::CheckpointWeights open_pretrained_weights(const std::filesystem::path& dir) {
   return hf::CheckpointWeights::open_directory(dir);
+}
+
+/// @brief A checkpoint tensor holding NaN or infinite values.
+struct NonFiniteTensor {
+  std::string name;         ///< tensor name in the file
+  std::int64_t count = 0;   ///< how many of its values are not finite
+  std::int64_t numel = 0;   ///< how many values it has
+};
+
+/// @brief The tensors among `names` (checkpoint names, e.g. a LoadReport's loaded tensors) of `file` that
+///        hold NaN or infinite values, in the order given. A checkpoint with such weights computes NaN
+///        logits that look like predictions; callers refuse it (the tool unless --allow-nonfinite-weights).
+template <class File>
+[[nodiscard]] std::vector<NonFiniteTensor> nonfinite_tensors(const File& file, std::span<const std::string> names) {
+  std::vector<NonFiniteTensor> out;
+  std::vector<float> values;
+  for (const auto& name : names) {
+    const auto& info = file.info(name);
+    values.resize(static_cast<std::size_t>(info.numel()));
+    file.copy_float32(name, values);
+    const auto bad = std::count_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
+    if (bad > 0) out.push_back({name, static_cast<std::int64_t>(bad), info.numel()});
+  }
+  return out;
 }
 
 /// @brief transformers' matching of `file`'s tensors to the parameters a backend registered for

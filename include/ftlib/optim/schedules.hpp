@@ -69,7 +69,7 @@ inline constexpr std::array<SchedulerType, 5> all_scheduler_types{
        {"cosine_with_restarts", "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "warmup_stable_decay"}) {
     if (name == other) message += " (transformers has '" + std::string(name) + "', ftlib does not implement it)";
   }
-  throw option_error(message);
+  throw option_error(SourceLocation{"lr_scheduler_type", {}, {}}, message);
 }
 
 /// @brief transformers' TrainingArguments.get_warmup_steps: ceil(num_training_steps * warmup_ratio).

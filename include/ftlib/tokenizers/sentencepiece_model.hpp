@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -853,7 +854,11 @@ class SentencePieceModel {
         if (p.text.size() != 6 || p.text.compare(0, 3, "<0x") != 0 || p.text[5] != '>') {
           fail("byte piece \"" + p.text + "\" (id " + std::to_string(id) + ") is not of the form <0xXX>");
         }
-        byte_value_[i] = static_cast<unsigned char>(std::stoi(p.text.substr(3, 2), nullptr, 16));
+        unsigned value = 0;
+        const char* hex = p.text.data() + 3;
+        if (const auto [end, ec] = std::from_chars(hex, hex + 2, value, 16); ec != std::errc{} || end != hex + 2)
+          fail("byte piece \"" + p.text + "\" (id " + std::to_string(id) + ") is not of the form <0xXX> (XX: two hex digits)");
+        byte_value_[i] = static_cast<unsigned char>(value);
       }
     }
     if (unk_id_ < 0) fail("it has no piece of type UNKNOWN (<unk>)");
@@ -881,7 +886,7 @@ class SentencePieceModel {
       const auto* b = reinterpret_cast<const unsigned char*>(charsmap.data());
       const std::uint32_t trie_size = static_cast<std::uint32_t>(b[0]) | (static_cast<std::uint32_t>(b[1]) << 8) |
                                       (static_cast<std::uint32_t>(b[2]) << 16) | (static_cast<std::uint32_t>(b[3]) << 24);
-      if (trie_size >= charsmap.size()) {
+      if (trie_size > charsmap.size() - 4) {
         fail("normalizer_spec.precompiled_charsmap: its trie size (" + std::to_string(trie_size) +
              " bytes) exceeds the blob (" + std::to_string(charsmap.size()) + " bytes)");
       }

@@ -167,14 +167,52 @@ class CheckpointManager {
     return dir;
   }
 
+  /// @brief Before a fresh (not resumed) run: checkpoints of an earlier run in output_dir would be
+  ///        rotated and resumed as if they were this run's, so they are refused (option_error naming
+  ///        output_dir), or deleted when `overwrite` (transformers' overwrite_output_dir).
+  void prepare_fresh_run(bool overwrite) const {
+    if (!enabled()) return;
+    const auto earlier = list_checkpoints(output_dir_);
+    if (earlier.empty()) return;
+    if (!overwrite) {
+      std::string names;
+      for (std::size_t i = 0; i < earlier.size() && i < 3; ++i) names += (i ? ", " : "") + earlier[i].second.filename().string();
+      if (earlier.size() > 3) names += ", ...";
+      throw option_error(SourceLocation{"output_dir", {}, {}},
+                         output_dir_.string() + " holds checkpoints of an earlier run (" + names +
+                             "); resume it (resume_from_checkpoint, e.g. \"last\"), write to another output_dir, or "
+                             "set overwrite_output_dir to delete them first");
+    }
+    for (const auto& [step, path] : earlier) {
+      std::error_code ec;
+      std::filesystem::remove(path / "trainer_state.json", ec);
+      std::filesystem::remove_all(path, ec);
+      if (ec) throw io_error(path, "cannot delete this earlier checkpoint (overwrite_output_dir): " + ec.message());
+    }
+  }
+
+  /// @brief The checkpoint `requested` names: itself, or for "last" the newest complete one in
+  ///        output_dir (option_error when there is none).
+  [[nodiscard]] std::filesystem::path resolve(const std::filesystem::path& requested) const {
+    if (requested != std::filesystem::path("last")) return requested;
+    if (auto last = last_checkpoint(output_dir_)) return *last;
+    throw option_error(SourceLocation{"resume_from_checkpoint", {}, {}},
+                       "\"last\": " + output_dir_.string() + " holds no complete checkpoint-<step> to resume from");
+  }
+
   /// @brief Restores model, optimizer and the model's RNG / loss-scaler state from `dir` and returns
   ///        its TrainerState. option_error naming resume_from_checkpoint when `dir` was written for
-  ///        other data or batching (`fingerprint`) or for a run of another length. With `keep_best`,
-  ///        the best checkpoint's weights (when on disk) become the best weights.
+  ///        other data or batching (`fingerprint`), with other hyper-parameters (`hyperparameters`,
+  ///        compared key by key with what `dir` recorded) or for a run of another length. With
+  ///        `keep_best`, the best checkpoint's weights become the best weights; option_error when that
+  ///        checkpoint is not beside `dir` (the run would silently end on the last weights instead).
   template <SequenceClassifier Model, class Optimizer>
   TrainerState resume(const std::filesystem::path& dir, Model& model, Optimizer& optimizer, const nlohmann::json& fingerprint,
-                      std::int64_t max_steps, bool keep_best) {
+                      const nlohmann::json& hyperparameters, std::int64_t max_steps, bool keep_best) {
     const auto state_path = dir / "trainer_state.json";
+    if (!std::filesystem::exists(state_path))
+      throw option_error(SourceLocation{"resume_from_checkpoint", {}, {}},
+                         dir.string() + " is not a complete checkpoint (no trainer_state.json)");
     const nlohmann::json j = io::read_json_file(state_path);
     if (const auto it = j.find("data"); it == j.end() || *it != fingerprint) {
       throw option_error(SourceLocation{"resume_from_checkpoint", {}, {}},
@@ -182,6 +220,15 @@ class CheckpointManager {
                              (it == j.end() ? std::string("no data fingerprint") : it->dump()) + ") than this run (" +
                              fingerprint.dump() + "); resume with the same training file, batch size, accumulation, seed, "
                              "shuffle, group-by-length and max length");
+    }
+    if (const auto it = j.find("hyperparameters"); it != j.end() && it->is_object()) {
+      for (const auto& [key, value] : hyperparameters.items()) {
+        const auto saved = it->find(key);
+        if (saved != it->end() && *saved != value)
+          throw option_error(SourceLocation{"resume_from_checkpoint", {}, {}},
+                             key + " is " + value.dump() + " in this run but " + saved->dump() + " in " + state_path.string() +
+                                 "; an exact resume needs the run's own hyper-parameters (start a new run to change them)");
+      }
     }
     TrainerState loaded = TrainerState::from_json(j, state_path);
     if (loaded.max_steps != max_steps)
@@ -202,7 +249,15 @@ class CheckpointManager {
     best_weights_.clear();
     if (keep_best && loaded.best_step) {
       const auto best_dir = dir.parent_path() / checkpoint_name(*loaded.best_step);
-      if (std::filesystem::exists(best_dir / "model.safetensors")) {
+      if (!std::filesystem::exists(best_dir / "model.safetensors")) {
+        throw option_error(SourceLocation{"resume_from_checkpoint", {}, {}},
+                           "the best model of this run (step " + std::to_string(*loaded.best_step) + ") is not on disk: " +
+                               (best_dir / "model.safetensors").string() +
+                               " is missing, so load_best_model_at_end could not restore it; copy that checkpoint back "
+                               "beside " + dir.filename().string() + ", or resume without load_best_model_at_end "
+                               "(--no-load-best-model-at-end) to end on the last weights");
+      }
+      {
         // Read into memory without disturbing the current weights.
         best_weights_ = load_host_tensors(best_dir / "model.safetensors");
         const auto current = model.parameters();
@@ -236,7 +291,9 @@ class CheckpointManager {
     std::erase_if(all, [&](const auto& c) { return state.best_step && c.first == *state.best_step; });
     if (state.best_step && keep > 1) --keep;
     while (all.size() > std::max<std::size_t>(keep, 1)) {
+      // The completeness marker goes first: a deletion cut short leaves no checkpoint that looks complete.
       std::error_code ec;
+      std::filesystem::remove(all.front().second / "trainer_state.json", ec);
       std::filesystem::remove_all(all.front().second, ec);
       all.erase(all.begin());
     }

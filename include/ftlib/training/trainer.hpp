@@ -218,6 +218,24 @@ class Trainer {
             {"max_length", args_.max_length}};
   }
 
+  // What must stay as it was for a resumed run to continue the same run (compared by CheckpointManager::resume).
+  [[nodiscard]] nlohmann::json hyperparameters_json(const Scheduler& scheduler) const {
+    nlohmann::json j = {{"learning_rate", args_.learning_rate},
+                        {"weight_decay", args_.weight_decay},
+                        {"adam_beta1", args_.adam_beta1},
+                        {"adam_beta2", args_.adam_beta2},
+                        {"adam_epsilon", args_.adam_epsilon},
+                        {"decay_bias_and_layer_norm", args_.decay_bias_and_layer_norm},
+                        {"max_grad_norm", args_.max_grad_norm},
+                        {"metric_for_best_model", args_.metric_for_best_model},
+                        {"greater_is_better", args_.metric_greater_is_better()}};
+    if constexpr (std::is_same_v<Scheduler, LearningRateSchedule>) {
+      j["lr_scheduler_type"] = std::string(to_string(scheduler.type));
+      j["num_warmup_steps"] = scheduler.num_warmup_steps;
+    }
+    return j;
+  }
+
   // Tokenizes a labelled set whose labels must fit the model's head.
   template <class D>
   [[nodiscard]] EncodedDataset encode_labelled(const D& data, const std::string& what) const {
@@ -280,10 +298,12 @@ class Trainer {
                                             args_.save_total_limit);
     const nlohmann::json fingerprint = data_fingerprint(train_data.size());
 
+    const nlohmann::json hyperparameters = hyperparameters_json(scheduler);
     if (args_.resume_from_checkpoint) {
-      state_ = checkpoints.resume(*args_.resume_from_checkpoint, *model_, optimizer, fingerprint, max_steps,
-                                  args_.load_best_model_at_end);
+      state_ = checkpoints.resume(checkpoints.resolve(*args_.resume_from_checkpoint), *model_, optimizer, fingerprint,
+                                  hyperparameters, max_steps, args_.load_best_model_at_end);
     } else {
+      if (strategy_.is_main_process()) checkpoints.prepare_fresh_run(args_.overwrite_output_dir);
       state_ = TrainerState{};
       state_.max_steps = max_steps;
       state_.batches_per_epoch = batches_per_epoch;
@@ -355,10 +375,13 @@ class Trainer {
         stop = strategy_.any(stop);
         if (step >= max_steps) stop = true;
         state_.should_stop = state_.should_stop || (stop && step < max_steps);
+        // A new best is always checkpointed when it is to be restored: a resumed run must find it on disk.
+        const bool new_best = evaluated && args_.load_best_model_at_end && state_.best_step == step;
         const bool save = checkpoints.enabled() &&
-                          (args_.save_steps > 0 ? step % args_.save_steps == 0 : (evaluated || (!validation_data && end_of_epoch)));
+                          (args_.save_steps > 0 ? step % args_.save_steps == 0 || new_best
+                                                : (evaluated || (!validation_data && end_of_epoch)));
         if (save) {
-          nlohmann::json extra = {{"data", fingerprint}};
+          nlohmann::json extra = {{"data", fingerprint}, {"hyperparameters", hyperparameters}};
           if constexpr (std::is_same_v<Scheduler, LearningRateSchedule>) extra["scheduler"] = training::detail::schedule_json(scheduler);
           const auto dir = checkpoints.save(*model_, tokenizer_, optimizer, state_, extra);
           (void)notify(hooks, [&](auto& c) -> decltype(c.on_save(state_, dir)) { return c.on_save(state_, dir); });
@@ -430,6 +453,10 @@ class Trainer {
     if (args_.load_best_model_at_end) result.restored_best = checkpoints.restore_best(*model_, state_.best_step.value_or(0));
     model_->set_training(false);
     const std::int64_t taken = state_.global_step - state_.skipped_steps;
+    if (taken == 0 && state_.skipped_steps > 0)
+      throw error("every one of the " + std::to_string(state_.skipped_steps) +
+                  " optimizer steps had a non-finite loss or gradient and was skipped: nothing was trained (check the "
+                  "data, the learning_rate, and that the starting weights are finite)");
     result.training_loss = taken > 0 ? state_.total_loss / static_cast<double>(taken) : 0.0;
     result.runtime_s = training::now_s() - t0;
     const double rows = static_cast<double>(state_.global_step - start_step) *

@@ -71,8 +71,14 @@ struct TrainingArguments {
   /// Save a checkpoint every save_steps optimizer steps; 0 = at every evaluation (and at the end
   /// of each epoch when there is no validation set). Needs output_dir.
   std::int64_t save_steps = 0;
-  std::optional<std::int64_t> save_total_limit;   ///< keep at most this many checkpoints (the best is kept too)
-  std::optional<std::filesystem::path> resume_from_checkpoint;  ///< a checkpoint-<step>/ directory to continue from
+  /// Keep at most this many checkpoints; the best one is never deleted (with 1, the best and the newest stay).
+  std::optional<std::int64_t> save_total_limit;
+  /// A checkpoint-<step>/ directory to continue from, or "last": the newest complete checkpoint in
+  /// output_dir (transformers' resume_from_checkpoint=True).
+  std::optional<std::filesystem::path> resume_from_checkpoint;
+  /// A fresh run into an output_dir that holds checkpoints of an earlier run is refused (their steps
+  /// would mix with this run's in rotation and resume); true deletes those checkpoints first.
+  bool overwrite_output_dir = false;
 
   // --- robustness -----------------------------------------------------------------------------
   NonFiniteLoss on_nonfinite_loss = NonFiniteLoss::error;  ///< NaN/inf loss: stop (default) or skip the step
@@ -87,6 +93,11 @@ struct TrainingArguments {
   [[nodiscard]] std::int64_t warmup_steps_for(std::int64_t total_steps) const {
     if (warmup_steps > 0) return warmup_steps;
     return static_cast<std::int64_t>(std::ceil(warmup_ratio * static_cast<double>(total_steps)));
+  }
+
+  /// @brief Whether resume_from_checkpoint is "last" (the newest complete checkpoint in output_dir).
+  [[nodiscard]] bool resumes_from_last_checkpoint() const {
+    return resume_from_checkpoint && *resume_from_checkpoint == std::filesystem::path("last");
   }
 
   /// @brief Throws option_error naming the field (`learning_rate`, ...) of the first bad value.
@@ -119,8 +130,10 @@ struct TrainingArguments {
       fail("early_stopping_threshold", "must be a finite number >= 0, got " + std::to_string(early_stopping_threshold));
     if (save_total_limit && *save_total_limit < 1) fail("save_total_limit", "must be >= 1, got " + std::to_string(*save_total_limit));
     if (metric_for_best_model.empty()) fail("metric_for_best_model", "must name a metric such as eval_loss");
-    if (resume_from_checkpoint && !std::filesystem::is_directory(*resume_from_checkpoint))
-      fail("resume_from_checkpoint", resume_from_checkpoint->string() + " is not a directory (expected output_dir/checkpoint-<step>)");
+    if (resume_from_checkpoint && !resumes_from_last_checkpoint() && !std::filesystem::is_directory(*resume_from_checkpoint))
+      fail("resume_from_checkpoint", resume_from_checkpoint->string() + " is not a directory (expected output_dir/checkpoint-<step>, or \"last\")");
+    if (resumes_from_last_checkpoint() && output_dir.empty())
+      fail("resume_from_checkpoint", "\"last\" means the newest checkpoint in output_dir, but output_dir is not set");
   }
 };
 

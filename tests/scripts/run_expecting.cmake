@@ -1,0 +1,23 @@
+# Runs a command and checks both its exit code and its output (ctest's PASS_REGULAR_EXPRESSION alone
+# would ignore the exit code, WILL_FAIL alone the message):
+#   cmake -DEXPECT_EXIT=<code> -DEXPECT_OUTPUT=<regex> -P run_expecting.cmake -- <command> [args...]
+cmake_minimum_required(VERSION 3.22)
+set(command)
+set(after_separator OFF)
+math(EXPR last "${CMAKE_ARGC} - 1")
+foreach(i RANGE 0 ${last})
+  if(after_separator)
+    list(APPEND command "${CMAKE_ARGV${i}}")
+  elseif(CMAKE_ARGV${i} STREQUAL "--")
+    set(after_separator ON)
+  endif()
+endforeach()
+execute_process(COMMAND ${command} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+set(all "${out}${err}")
+if(NOT rc STREQUAL "${EXPECT_EXIT}")
+  message(FATAL_ERROR "exit ${rc}, expected ${EXPECT_EXIT}:\n${all}")
+endif()
+if(NOT all MATCHES "${EXPECT_OUTPUT}")
+  message(FATAL_ERROR "the output does not match '${EXPECT_OUTPUT}':\n${all}")
+endif()
+message(STATUS "exit ${rc} and the expected output")
