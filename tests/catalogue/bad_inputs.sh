@@ -8,7 +8,8 @@
 #   tests/catalogue/bad_inputs.sh FTLIB_TOOL WORK_DIR
 #
 # FTLIB_CATALOGUE_MEMORY_KB: the limit (default 16 GB of address space: the CUDA build of LibTorch
-# maps several GB just by loading; a size bomb in a file would ask for terabytes).
+# maps several GB just by loading; a size bomb in a file would ask for terabytes; "unlimited" under
+# AddressSanitizer, whose shadow memory alone takes terabytes of address space).
 set -u
 ftlib=$1
 work=$2

@@ -10,14 +10,7 @@ endif()
 # kill -9 at random moments and exact resume; a full output disk (tests/catalogue/interruptions.sh),
 # once per backend the tool has.
 if(TARGET ftlib_tool)
-  set(ftlib_interruption_backends)
-  if(TARGET ftlib::libtorch)
-    list(APPEND ftlib_interruption_backends libtorch)
-  endif()
-  if(TARGET ftlib::eigen)
-    list(APPEND ftlib_interruption_backends eigen)
-  endif()
-  foreach(backend IN LISTS ftlib_interruption_backends)
+  foreach(backend IN LISTS ftlib_tool_backends)
     add_test(NAME interruptions_${backend}
              COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/catalogue/interruptions.sh $<TARGET_FILE:ftlib_tool> ${backend}
                      ${CMAKE_CURRENT_BINARY_DIR}/interruptions_${backend} 8)

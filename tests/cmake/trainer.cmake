@@ -8,14 +8,7 @@ endif()
 
 # The `ftlib` tool end to end (train -> evaluate -> predict) on tests/data/trainer, per backend built.
 if(TARGET ftlib_tool)
-  set(ftlib_e2e_backends)
-  if(TARGET ftlib::eigen)
-    list(APPEND ftlib_e2e_backends eigen)
-  endif()
-  if(TARGET ftlib::libtorch)
-    list(APPEND ftlib_e2e_backends libtorch)
-  endif()
-  foreach(backend IN LISTS ftlib_e2e_backends)
+  foreach(backend IN LISTS ftlib_tool_backends)
     add_test(NAME ftlib_cli_train_evaluate_predict_${backend}
              COMMAND ${CMAKE_COMMAND} -DFTLIB=$<TARGET_FILE:ftlib_tool> -DBACKEND=${backend}
                      -DDATA=${CMAKE_CURRENT_SOURCE_DIR}/data/trainer

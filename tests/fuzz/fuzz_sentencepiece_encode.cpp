@@ -12,10 +12,6 @@ const ftlib::SentencePieceTokenizer& tokenizer() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto text = ftlib::fuzz::as_text(data, size);
-  ftlib::EncodeOptions truncated;
-  truncated.max_length = 16;
-  ftlib::fuzz::refuse_or_accept([&] { (void)tokenizer().encode(text); });
-  ftlib::fuzz::refuse_or_accept([&] { (void)tokenizer().encode_pair(text.substr(0, size / 2), text.substr(size / 2), truncated); });
+  ftlib::fuzz::encode_as_text_and_pair(tokenizer(), ftlib::fuzz::as_text(data, size));
   return 0;
 }

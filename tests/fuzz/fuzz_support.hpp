@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ftlib/core/error.hpp"
+#include "ftlib/tokenizers/encoding.hpp"
 
 namespace ftlib::fuzz {
 
@@ -55,6 +56,15 @@ inline std::filesystem::path write_scratch(const std::string& name, std::string_
 [[nodiscard]] inline std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? std::string(v) : fallback;
+}
+
+/// @brief The encoding targets' body: the input as one text, and split in two as a truncated pair.
+template <class Tokenizer>
+void encode_as_text_and_pair(const Tokenizer& tokenizer, std::string_view text) {
+  EncodeOptions truncated;
+  truncated.max_length = 16;
+  refuse_or_accept([&] { (void)tokenizer.encode(text); });
+  refuse_or_accept([&] { (void)tokenizer.encode_pair(text.substr(0, text.size() / 2), text.substr(text.size() / 2), truncated); });
 }
 
 }  // namespace ftlib::fuzz

@@ -1,7 +1,5 @@
 // libFuzzer target: WordPiece encoding of arbitrary bytes (as one text, and split into a pair) with
 // the BERT vocabulary ($FTLIB_FUZZ_VOCAB, default ../shared/vocab/bert-base-uncased/vocab.txt).
-#include <optional>
-
 #include "ftlib/tokenizers/wordpiece.hpp"
 #include "fuzz_support.hpp"
 
@@ -14,10 +12,6 @@ const ftlib::WordPieceTokenizer& tokenizer() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto text = ftlib::fuzz::as_text(data, size);
-  ftlib::EncodeOptions truncated;
-  truncated.max_length = 16;
-  ftlib::fuzz::refuse_or_accept([&] { (void)tokenizer().encode(text); });
-  ftlib::fuzz::refuse_or_accept([&] { (void)tokenizer().encode_pair(text.substr(0, size / 2), text.substr(size / 2), truncated); });
+  ftlib::fuzz::encode_as_text_and_pair(tokenizer(), ftlib::fuzz::as_text(data, size));
   return 0;
 }
