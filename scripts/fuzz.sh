@@ -57,12 +57,12 @@ build_target() {
 # shared_seeds TARGET DIR: the files of ../shared (and tests/data) that seed a target.
 shared_seeds() {
   local dir=$2
-  [[ "$1" == pytorch_checkpoint ]] && cp "$root"/tests/data/pytorch_checkpoints/*.bin "$root"/tests/data/pytorch_checkpoints/bad/* "$dir/"
+  if [[ "$1" == pytorch_checkpoint ]]; then cp "$root"/tests/data/pytorch_checkpoints/*.bin "$root"/tests/data/pytorch_checkpoints/bad/* "$dir/"; fi
   [[ -d "$shared" ]] || return 0
   case "$1" in
     config) for f in "$shared"/fixtures/models/*/config.json; do cp "$f" "$dir/$(basename "$(dirname "$f")").json"; done ;;
     safetensors) for f in "$shared"/fixtures/models/*/model.safetensors; do
-                   [[ $(stat -c %s "$f") -lt 1000000 ]] && cp "$f" "$dir/$(basename "$(dirname "$f")").safetensors"
+                   if [[ $(stat -c %s "$f") -lt 1000000 ]]; then cp "$f" "$dir/$(basename "$(dirname "$f")").safetensors"; fi
                  done ;;
     csv) for f in "$shared"/data/*/*.csv; do head -c 20000 "$f" > "$dir/$(basename "$f")"; done ;;
     spiece_model) cp "$shared/vocab/albert-base-v2/spiece.model" "$dir/" ;;
@@ -118,7 +118,7 @@ echo "fuzz.sh: ${#targets[@]} targets, $seconds s each, $jobs at a time (clang $
 status=0
 running=0
 for t in "${targets[@]}"; do
-  run_target "$t" &
+  { run_target "$t" || { echo "fuzz_$t: FAILED"; exit 1; }; } &
   running=$((running + 1))
   if [[ $running -ge $jobs ]]; then
     wait -n || status=1
