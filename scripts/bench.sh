@@ -119,13 +119,22 @@ else
   configs=("distilbert 8 128" "distilbert 8 512" "distilbert 32 128" "albert 8 128" "albert 8 512" "albert 32 128")
 fi
 
+# bf16 only where the CPU multiplies it natively (AVX512-BF16 or AMX): elsewhere LibTorch's CPU bf16 mm,
+# in Python and C++ alike, is a scalar reference loop (~1 GFLOP/s; a bf16 step would take many minutes).
+precisions=(fp32)
+if grep -q -E '^flags.* (avx512_bf16|amx_bf16)( |$)' /proc/cpuinfo; then
+  precisions+=(bf16)
+else
+  echo "# this CPU has no native bf16 (no avx512_bf16 or amx_bf16 flag): fp32 only"
+fi
+
 if wants gemm; then
   run "gemm" "$bin" gemm --n 2048 --threads "$threads" --clock "$clock"
 fi
 if wants step; then
   for c in "${configs[@]}"; do
     read -r model b t <<<"$c"
-    for prec in fp32 bf16; do
+    for prec in "${precisions[@]}"; do
       flag=(); [[ $prec == bf16 ]] && flag=(--bf16)
       common=(--model "$model" --batch "$b" --seq "$t" --threads "$threads" --warmup "$warmup" --iters "$iters")
       # HF first, then ftlib: alternating keeps slow drifts of the machine from favouring one side.
@@ -154,7 +163,7 @@ if [[ ${#only[@]} -gt 0 ]] && wants variants; then
   # 8 x 512: the largest activations, where allocator policies differ most in speed and peak memory.
   variant_seq=512
   [[ $quick -eq 1 ]] && variant_seq=128
-  for prec in fp32 bf16; do
+  for prec in "${precisions[@]}"; do
     flag=(); [[ $prec == bf16 ]] && flag=(--bf16)
     common=(--model distilbert --batch 8 --seq "$variant_seq" --threads "$threads" --warmup "$warmup" --iters "$iters" "${flag[@]}")
     hf_common=(--model distilbert --batch 8 --seq "$variant_seq" --threads "$threads" --warmup "$warmup" --iters "$iters" --precision "$prec")
