@@ -7,12 +7,15 @@ set -euo pipefail
 # libdnnl-dev: oneDNN's headers for the float32 CPU Linear layers (the library itself comes with libtorch-dev).
 # libsentencepiece-dev: only the oracle of tests/test_sentencepiece_vs_library.cpp (ftlib has its own).
 # clang, libclang-rt-14-dev: libFuzzer and the sanitizers of the fuzz targets (scripts/fuzz.sh).
+# chromium: renders report.html headless in tests/reports/ (as a user's browser would).
+# ccache: the second LibTorch build of .ci/run reuses the objects that do not depend on LibTorch.
 packages=(
   g++ cmake ninja-build pkg-config
   libtorch-dev libopenblas-dev libdnnl-dev
   libeigen3-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev
   doctest-dev libsentencepiece-dev
   clang libclang-rt-14-dev
+  chromium ccache
 )
 
 missing=()

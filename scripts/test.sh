@@ -47,13 +47,23 @@ if [[ ! -f "$torch_dir/TorchConfig.cmake" ]]; then
 fi
 echo "test.sh: LibTorch '$libtorch' ($torch_dir), build directory $build"
 
+# ccache (when installed; install-deps.sh installs it): the other LibTorch's build reuses every object
+# that does not include LibTorch (the tool, the Eigen backend, most tests), about half of the build.
+launcher=()
+if command -v ccache > /dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
 # Explicit ON: the demo configures the same build dir without tests.
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_dir" \
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_dir" "${launcher[@]}" \
   -DFTLIB_BUILD_TESTS=ON -DFTLIB_BUILD_EXAMPLES=ON -DFTLIB_BUILD_BENCHMARKS=ON
+build_start=$SECONDS
 cmake --build "$build" --parallel "${FTLIB_JOBS:-$(nproc)}"
+echo "test.sh: build took $((SECONDS - build_start)) s"
+test_start=$SECONDS
 ctest --test-dir "$build" --output-on-failure --timeout 900 "$@"
 
 # The parsers under libFuzzer with ASan + UBSan (a clang build of its own, LibTorch-free): the kept
 # regression inputs, then a short fixed budget per target (FTLIB_FUZZ_SECONDS, default 20; 0 replays
 # the regressions only). scripts/fuzz.sh runs longer on demand.
+echo "test.sh: ctest took $((SECONDS - test_start)) s"
 "$root/scripts/fuzz.sh" --seconds "${FTLIB_FUZZ_SECONDS:-20}"

@@ -148,6 +148,13 @@ nlohmann::json metrics_json(const EvalResult& r) {
     for (const auto& [k, v] : r.metrics->summary()) j[k] = v;
     j["confusion_matrix"] = r.metrics->confusion;
     j["label_names"] = r.metrics->label_names;
+    nlohmann::json per_class = nlohmann::json::array();
+    for (std::size_t i = 0; i < r.metrics->per_class.size(); ++i) {
+      const auto& c = r.metrics->per_class[i];
+      per_class.push_back({{"label", i < r.metrics->label_names.size() ? r.metrics->label_names[i] : std::to_string(i)},
+                           {"precision", c.precision}, {"recall", c.recall}, {"f1", c.f1}, {"support", c.support}});
+    }
+    j["per_class"] = std::move(per_class);
   }
   return j;
 }

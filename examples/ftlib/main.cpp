@@ -1,5 +1,5 @@
 // `ftlib`: fine-tune, evaluate and use BERT-style classifiers from the command line.
-//   ftlib train | evaluate | predict | tokenize | inspect   (ftlib <command> --help for each)
+//   ftlib train | evaluate | predict | tokenize | inspect | report   (ftlib <command> --help for each)
 
 #include <exception>
 #include <filesystem>
@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   ftlib::cli::add_predict_command(app);
   ftlib::cli::add_tokenize_command(app);
   ftlib::cli::add_inspect_command(app);
+  ftlib::cli::add_report_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

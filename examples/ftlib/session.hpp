@@ -13,6 +13,7 @@
 
 #include "ftlib/callbacks/jsonl_logger.hpp"
 #include "ftlib/callbacks/progress_bar.hpp"
+#include "ftlib/callbacks/tensorboard_logger.hpp"
 #include "ftlib/data/dataset.hpp"
 #include "ftlib/models/model_options.hpp"
 #include "ftlib/tokenizers/auto_tokenizer.hpp"
@@ -35,13 +36,20 @@ struct ModelSpec {
   bool allow_nonfinite_weights = false;      ///< load weights holding NaN/inf anyway (reported either way)
 };
 
+/// @brief The tool's Trainer callbacks; each may be absent (null).
+struct RunCallbacks {
+  ProgressBar* progress = nullptr;
+  JsonlLogger* log = nullptr;
+  TensorBoardLogger* tensorboard = nullptr;
+};
+
 /// @brief One model + tokenizer + Trainer, whatever the backend.
 class Session {
  public:
   virtual ~Session() = default;
   /// @brief Trains (validation may be null).
   virtual TrainResult fit(const TextClassificationDataset& train, const TextClassificationDataset* validation,
-                          ProgressBar* bar, JsonlLogger* log) = 0;
+                          const RunCallbacks& callbacks) = 0;
   /// @brief Loss and metrics on a labelled dataset.
   virtual EvalResult evaluate(const TextClassificationDataset& data) = 0;
   /// @brief Labels, probabilities and logits of texts.

@@ -26,13 +26,11 @@ class TrainerSession final : public Session {
     trainer_.set_label_names(std::move(names));
   }
 
-  TrainResult fit(const TextClassificationDataset& train, const TextClassificationDataset* validation, ProgressBar* bar,
-                  JsonlLogger* log) override {
-    // Four combinations of optional callbacks, each a distinct fit() instantiation.
-    if (bar != nullptr && log != nullptr) return validation ? trainer_.fit(train, *validation, *bar, *log) : trainer_.fit(train, *bar, *log);
-    if (bar != nullptr) return validation ? trainer_.fit(train, *validation, *bar) : trainer_.fit(train, *bar);
-    if (log != nullptr) return validation ? trainer_.fit(train, *validation, *log) : trainer_.fit(train, *log);
-    return validation ? trainer_.fit(train, *validation) : trainer_.fit(train);
+  TrainResult fit(const TextClassificationDataset& train, const TextClassificationDataset* validation,
+                  const RunCallbacks& callbacks) override {
+    // Callbacks as pointers (null = absent): one fit() instantiation per case, whichever are present.
+    if (validation != nullptr) return trainer_.fit(train, *validation, callbacks.progress, callbacks.log, callbacks.tensorboard);
+    return trainer_.fit(train, callbacks.progress, callbacks.log, callbacks.tensorboard);
   }
   EvalResult evaluate(const TextClassificationDataset& data) override { return trainer_.evaluate(data); }
   Predictions predict(const std::vector<std::string>& texts) override { return trainer_.predict(texts); }

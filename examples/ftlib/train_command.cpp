@@ -1,17 +1,20 @@
 // `ftlib train`: fine-tune (or train from scratch) a DistilBERT/ALBERT classifier on a CSV/TSV/JSONL
 // file, with flags named like transformers' TrainingArguments (kebab-case) and the same defaults.
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "ftlib/reports/run_report.hpp"
 #include "output_paths.hpp"
 
 namespace ftlib::cli {
@@ -38,6 +41,8 @@ struct TrainFlags {
   std::string resume;
   const CLI::Option* resume_option = nullptr;  // given without a path: the newest checkpoint in --output
   bool overwrite_output = false;
+  std::vector<std::string> report_to{"tensorboard"};
+  std::string logging_dir;
   BackendFlags backend;
   TrainingArguments args;
 };
@@ -50,6 +55,44 @@ std::vector<std::string> names_for(const TextClassificationDataset& d, std::opti
   if (defaults)
     for (std::size_t i = 0; i < names.size(); ++i) names[i] = std::to_string(static_cast<std::int64_t>(i) + offset.value_or(0));
   return names;
+}
+
+// Whether --report-to asks for TensorBoard ("tensorboard" or "all"; "none" alone turns it off).
+bool reports_to_tensorboard(const std::vector<std::string>& report_to) {
+  bool tensorboard = false;
+  for (const auto& r : report_to) {
+    if (r == "tensorboard" || r == "all") tensorboard = true;
+    else if (r != "none")
+      throw option_error(SourceLocation{"--report-to", {}, {}},
+                         "'" + r + "' is not available: ftlib reports to tensorboard (or none); report.html is always written");
+  }
+  if (tensorboard && std::find(report_to.begin(), report_to.end(), "none") != report_to.end())
+    throw option_error(SourceLocation{"--report-to", {}, {}}, "'none' cannot be combined with other integrations");
+  return tensorboard;
+}
+
+// What was run, for run_settings.json and report.html.
+nlohmann::json run_settings(const TrainFlags& f, const ModelSpec& spec, const std::vector<std::string>& names, std::size_t train_rows,
+                            std::optional<std::size_t> validation_rows, std::optional<std::size_t> test_rows) {
+  nlohmann::json data = {{"train", f.train}, {"train_rows", train_rows}, {"text_column", f.text_column}, {"label_column", f.label_column}};
+  if (f.label_offset) data["label_offset"] = *f.label_offset;
+  if (validation_rows) {
+    data["validation"] = f.validation;
+    data["validation_rows"] = *validation_rows;
+  }
+  if (test_rows) {
+    data["test"] = f.test;
+    data["test_rows"] = *test_rows;
+  }
+  return {{"model", f.model},
+          {"model_dir", spec.dir.string()},
+          {"model_type", spec.model_type},
+          {"from_scratch", spec.from_scratch},
+          {"labels", names},
+          {"data", data},
+          {"backend", {{"name", f.backend.backend}, {"device", spec.options.device}, {"threads", spec.threads},
+                       {"precision", f.bf16 ? "bf16" : f.fp16 ? "fp16" : "fp32"}}},
+          {"training_arguments", f.args.to_json()}};
 }
 
 void run_train(TrainFlags& f) {
@@ -65,6 +108,7 @@ void run_train(TrainFlags& f) {
   else if (f.resume_option != nullptr && f.resume_option->count() > 0) args.resume_from_checkpoint = "last";
   args.overwrite_output_dir = f.overwrite_output;
   args.load_best_model_at_end = !f.validation.empty() && !f.no_load_best;
+  const bool tensorboard = reports_to_tensorboard(f.report_to);
   if (f.patience && f.validation.empty())
     throw option_error(SourceLocation{"--early-stopping-patience", {}, {}}, "needs a --validation file to evaluate on");
   args.validate();
@@ -113,10 +157,18 @@ void run_train(TrainFlags& f) {
   if (const auto report = session->load_report(); !report.empty()) std::cerr << report;
 
   std::filesystem::create_directories(args.output_dir);
-  JsonlLogger log(args.output_dir / "train_log.jsonl", /*append=*/args.resume_from_checkpoint.has_value());
-  std::unique_ptr<ProgressBar> bar;
-  if (!f.disable_tqdm) bar = std::make_unique<ProgressBar>(std::cerr);
-  const TrainResult result = session->fit(train, validation ? &*validation : nullptr, bar.get(), &log);
+  io::write_json_file(args.output_dir / "run_settings.json",
+                      run_settings(f, spec, names, train.size(), validation ? std::optional(validation->size()) : std::nullopt,
+                                   test ? std::optional(test->size()) : std::nullopt));
+  const bool resumed = args.resume_from_checkpoint.has_value();
+  JsonlLogger log(args.output_dir / "train_log.jsonl", /*append=*/resumed);
+  std::optional<ProgressBar> bar;
+  if (!f.disable_tqdm) bar.emplace(std::cerr);
+  std::optional<TensorBoardLogger> board;
+  if (tensorboard) board.emplace(f.logging_dir.empty() ? TensorBoardLogger::run_directory(args.output_dir, resumed)
+                                                     : std::filesystem::path(f.logging_dir));
+  const TrainResult result = session->fit(train, validation ? &*validation : nullptr,
+                                          RunCallbacks{bar ? &*bar : nullptr, &log, board ? &*board : nullptr});
 
   std::cout << "trained " << result.state.global_step << " steps (" << result.state.epoch << " epochs) in " << result.runtime_s
             << " s, mean training loss " << result.training_loss;
@@ -143,7 +195,10 @@ void run_train(TrainFlags& f) {
     metrics["test"] = metrics_json(r);
   }
   io::write_json_file(args.output_dir / "metrics.json", metrics);
-  std::cout << "\nmodel, tokenizer and metrics.json written to " << args.output_dir.string() << '\n';
+  const auto report = reports::write_report(reports::read_run(args.output_dir));
+  std::cout << "\nmodel, tokenizer and metrics.json written to " << args.output_dir.string() << "; the run's report: "
+            << report.string() << '\n';
+  if (board) std::cout << "TensorBoard events: " << board->run_dir().string() << " (tensorboard --logdir " << (args.output_dir / "runs").string() << ")\n";
 }
 
 }  // namespace
@@ -204,6 +259,11 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--skip-nonfinite-steps", flags->skip_nonfinite, "skip steps whose loss is NaN/inf instead of stopping");
   cmd->add_option("--dataloader-num-threads", a.dataloader_num_threads, "tokenizer threads (0 = all)")->capture_default_str();
   cmd->add_flag("--disable-tqdm", flags->disable_tqdm, "no progress bar");
+  cmd->add_option("--report-to", flags->report_to,
+                  "tensorboard (event files under --output/runs/), all (the same) or none; report.html is always written")
+      ->capture_default_str();
+  cmd->add_option("--logging-dir", flags->logging_dir,
+                  "TensorBoard run directory (default: --output/runs/<date>_<host>, a resumed run's newest there)");
   add_backend_flags(*cmd, flags->backend);
   cmd->callback([flags] { run_train(*flags); });
 }

@@ -12,7 +12,9 @@
 //   on_epoch_end(const TrainerState&)
 //   on_train_end(const TrainerState&)
 //
-// EarlyStopping, ProgressBar and JsonlLogger (callbacks/*.hpp) are ordinary callbacks of this kind;
+// fit() takes callbacks by reference or by pointer (a null pointer is a callback left out, so optional
+// callbacks need no extra instantiations). EarlyStopping, ProgressBar, JsonlLogger and
+// TensorBoardLogger (callbacks/*.hpp) are ordinary callbacks of this kind;
 // the Trainer's built-in early stopping (TrainingArguments::early_stopping_patience) is an EarlyStopping.
 
 #include <filesystem>

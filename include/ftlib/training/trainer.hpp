@@ -75,11 +75,23 @@ inline nlohmann::json schedule_json(const LearningRateSchedule& s) {
           {"num_training_steps", s.num_training_steps}};
 }
 
-// The callback a hooks-tuple element stands for: itself, or the engaged value of an optional one.
 template <class C>
-C* callback_of(C& c) { return &c; }
+inline constexpr bool is_optional_v = false;
 template <class C>
-C* callback_of(std::optional<C>& c) { return c ? &*c : nullptr; }
+inline constexpr bool is_optional_v<std::optional<C>> = true;
+
+// The callback a hooks-tuple element stands for: itself, the engaged value of an optional one, or
+// what a pointer points to (a null pointer is an absent callback).
+template <class C>
+auto* callback_of(C& c) {
+  if constexpr (std::is_pointer_v<C>) return c;
+  else if constexpr (is_optional_v<C>) return c ? &*c : nullptr;
+  else return &c;
+}
+
+// The callback class of a fit() argument: the class itself, or the class a pointer points to.
+template <class C>
+using callback_class_t = std::remove_cvref_t<std::remove_pointer_t<std::remove_cvref_t<C>>>;
 
 }  // namespace training::detail
 
@@ -272,7 +284,7 @@ class Trainer {
 
   template <class D, class... Callbacks>
   TrainResult run(const D& train, const D* validation, Callbacks&... user_callbacks) {
-    static_assert((callbacks::TrainerCallback<std::remove_cvref_t<Callbacks>> && ...),
+    static_assert((callbacks::TrainerCallback<training::detail::callback_class_t<Callbacks>> && ...),
                   "a Trainer callback must implement at least one hook: on_train_begin, on_epoch_begin, on_step_end, "
                   "on_log, on_evaluate, on_save, on_epoch_end or on_train_end (see ftlib/callbacks/traits.hpp)");
     args_.validate();

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "ftlib/core/error.hpp"
 #include "ftlib/metrics/metric_lookup.hpp"
 
@@ -98,6 +100,46 @@ struct TrainingArguments {
   /// @brief Whether resume_from_checkpoint is "last" (the newest complete checkpoint in output_dir).
   [[nodiscard]] bool resumes_from_last_checkpoint() const {
     return resume_from_checkpoint && *resume_from_checkpoint == std::filesystem::path("last");
+  }
+
+  /// @brief Every field by its name, as transformers' TrainingArguments.to_dict() lists them (unset
+  ///        optionals are null); run_settings.json and report.html show it.
+  [[nodiscard]] nlohmann::json to_json() const {
+    const auto optional = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+    return {{"learning_rate", learning_rate},
+            {"weight_decay", weight_decay},
+            {"adam_beta1", adam_beta1},
+            {"adam_beta2", adam_beta2},
+            {"adam_epsilon", adam_epsilon},
+            {"decay_bias_and_layer_norm", decay_bias_and_layer_norm},
+            {"max_grad_norm", max_grad_norm},
+            {"gradient_accumulation_steps", gradient_accumulation_steps},
+            {"lr_scheduler_type", lr_scheduler_type},
+            {"warmup_steps", warmup_steps},
+            {"warmup_ratio", warmup_ratio},
+            {"per_device_train_batch_size", per_device_train_batch_size},
+            {"per_device_eval_batch_size", per_device_eval_batch_size},
+            {"num_train_epochs", num_train_epochs},
+            {"max_steps", max_steps},
+            {"max_length", max_length},
+            {"shuffle", shuffle},
+            {"group_by_length", group_by_length},
+            {"pad_to_max_length", pad_to_max_length},
+            {"seed", seed},
+            {"dataloader_num_threads", dataloader_num_threads},
+            {"eval_steps", eval_steps},
+            {"early_stopping_patience", optional(early_stopping_patience)},
+            {"early_stopping_threshold", early_stopping_threshold},
+            {"metric_for_best_model", metric_for_best_model},
+            {"greater_is_better", metric_greater_is_better()},
+            {"load_best_model_at_end", load_best_model_at_end},
+            {"logging_steps", logging_steps},
+            {"output_dir", output_dir.string()},
+            {"save_steps", save_steps},
+            {"save_total_limit", optional(save_total_limit)},
+            {"resume_from_checkpoint", resume_from_checkpoint ? nlohmann::json(resume_from_checkpoint->string()) : nlohmann::json(nullptr)},
+            {"overwrite_output_dir", overwrite_output_dir},
+            {"on_nonfinite_loss", on_nonfinite_loss == NonFiniteLoss::skip ? "skip" : "error"}};
   }
 
   /// @brief Throws option_error naming the field (`learning_rate`, ...) of the first bad value.
