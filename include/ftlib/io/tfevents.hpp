@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -63,6 +64,18 @@ inline void put_bytes(std::string& out, std::uint32_t field, std::string_view by
   out.append(bytes);
 }
 
+// The fields every Event starts with: wall_time, and the step when it has one.
+inline std::string event_start(double wall_time, std::optional<std::int64_t> step) {
+  std::string e;
+  put_tag(e, 1, 1);
+  put_little_endian(e, wall_time);
+  if (step) {
+    put_tag(e, 2, 0);
+    put_varint(e, static_cast<std::uint64_t>(*step));
+  }
+  return e;
+}
+
 }  // namespace detail
 
 /// @brief CRC-32C of `data`.
@@ -97,9 +110,7 @@ struct ScalarValue {
 
 /// @brief The serialized Event that opens every event file (file_version "brain.Event:2").
 [[nodiscard]] inline std::string file_version_event(double wall_time) {
-  std::string e;
-  detail::put_tag(e, 1, 1);
-  detail::put_little_endian(e, wall_time);
+  std::string e = detail::event_start(wall_time, std::nullopt);
   detail::put_bytes(e, 3, "brain.Event:2");
   return e;
 }
@@ -114,11 +125,7 @@ struct ScalarValue {
     detail::put_little_endian(value, v.value);
     detail::put_bytes(summary, 1, value);
   }
-  std::string e;
-  detail::put_tag(e, 1, 1);
-  detail::put_little_endian(e, wall_time);
-  detail::put_tag(e, 2, 0);
-  detail::put_varint(e, static_cast<std::uint64_t>(step));
+  std::string e = detail::event_start(wall_time, step);
   detail::put_bytes(e, 5, summary);
   return e;
 }
@@ -129,11 +136,7 @@ struct ScalarValue {
   std::string session_log;
   detail::put_tag(session_log, 1, 0);
   detail::put_varint(session_log, 1);  // SessionLog.START
-  std::string e;
-  detail::put_tag(e, 1, 1);
-  detail::put_little_endian(e, wall_time);
-  detail::put_tag(e, 2, 0);
-  detail::put_varint(e, static_cast<std::uint64_t>(step));
+  std::string e = detail::event_start(wall_time, step);
   detail::put_bytes(e, 7, session_log);
   return e;
 }
