@@ -99,8 +99,31 @@ inline Batch read_inputs(const std::filesystem::path& path) {
   batch.input_ids = flat(ids);
   batch.attention_mask = flat(j.at("attention_mask"));
   if (j.contains("token_type_ids")) batch.token_type_ids = flat(j.at("token_type_ids"));
-  if (j.contains("labels")) batch.labels = j.at("labels").get<std::vector<std::int64_t>>();
+  if (j.contains("labels")) {
+    // Class ids are integers; multi-label targets are rows of floats, regression targets floats.
+    const auto& labels = j.at("labels");
+    const bool float_targets = std::any_of(labels.begin(), labels.end(), [](const nlohmann::json& v) { return !v.is_number_integer(); });
+    if (!float_targets) {
+      batch.labels = labels.get<std::vector<std::int64_t>>();
+    } else {
+      for (const auto& v : labels) {
+        if (v.is_array()) {
+          for (const auto& x : v) batch.label_values.push_back(x.get<float>());
+        } else {
+          batch.label_values.push_back(v.get<float>());
+        }
+      }
+    }
+  }
   return batch;
+}
+
+/// inputs.json's "class_weights" (the weighted cross-entropy cases), if any.
+inline std::optional<std::vector<double>> read_class_weights(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  const auto j = nlohmann::json::parse(in);
+  if (!j.contains("class_weights")) return std::nullopt;
+  return j.at("class_weights").get<std::vector<double>>();
 }
 
 /// Comma-separated names (the fixtures' metadata), sorted, without empty items ("" = none).
@@ -168,9 +191,11 @@ void check_classifier_case(const Case& c) {
   std::size_t grad_entries = 0;
   for (const auto& t : expected.tensors()) grad_entries += t.name.starts_with("grad.");
 
+  const auto class_weights = read_class_weights(*dir / "inputs.json");
   for (const Variant& v : Backend::variants()) {
     const std::string& variant = v.name;
-    const ModelOptions& options = v.options;
+    ModelOptions options = v.options;
+    if (class_weights) options.class_weights = class_weights;
     CAPTURE(c.name);
     CAPTURE(variant);
     M model = M::from_pretrained(*dir, options);
@@ -354,6 +379,10 @@ TEST_CASE_TEMPLATE_DEFINE("fixtures: classifiers match HuggingFace (logits, loss
   SUBCASE("albert-groups") { check_classifier_case<Backend, arch::AlbertConfig>({"albert-groups"}); }
   SUBCASE("bert-tiny") { check_classifier_case<Backend, arch::BertConfig>({"bert-tiny", Source::repository}); }
   SUBCASE("bert-pair") { check_classifier_case<Backend, arch::BertConfig>({"bert-pair", Source::repository}); }
+  // The other problem types' losses (transformers' MSE and BCE-with-logits) and torch's weighted cross-entropy.
+  SUBCASE("bert-regression") { check_classifier_case<Backend, arch::BertConfig>({"bert-regression", Source::repository}); }
+  SUBCASE("bert-multi-label") { check_classifier_case<Backend, arch::BertConfig>({"bert-multi-label", Source::repository}); }
+  SUBCASE("bert-class-weights") { check_classifier_case<Backend, arch::BertConfig>({"bert-class-weights", Source::repository}); }
   // pretrained checkpoints that are not classifiers
   SUBCASE("distilbert-mlm-checkpoint") { check_checkpoint_case<Backend, arch::DistilBertConfig>({"distilbert-mlm-checkpoint"}); }
   SUBCASE("albert-pretraining-checkpoint") {

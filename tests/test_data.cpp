@@ -549,3 +549,77 @@ TEST_CASE("Dataset: shared amazon_reviews_5class splits (counts from the data RE
     CHECK(data.source_line(data.size() - 1) == split.rows + 1);  // no embedded newlines, per the README
   }
 }
+
+// --- multi-label and regression labels ------------------------------------------------------------
+
+TEST_CASE("Dataset: regression labels are numbers; a cell that is not one is refused at its line and column") {
+  const TempDir dir;
+  ftlib::DatasetOptions options;
+  options.with_problem_type(ftlib::ProblemType::regression).with_label_column("stars");
+  const auto path = write_file(dir, "r.csv", "text,stars\ngood,5\nmeh, 2.5 \nbad,-1e-1\n");
+  const auto d = ftlib::TextClassificationDataset::load(path, options);
+  CHECK(d.problem_type() == ftlib::ProblemType::regression);
+  CHECK(d.has_labels());
+  CHECK(d.labels().empty());
+  CHECK(d.id2label() == std::vector<std::string>{"LABEL_0"});
+  CHECK(d.label_values() == std::vector<float>{5.0F, 2.5F, -0.1F});
+  CHECK(d.label_values(1)[0] == 2.5F);
+  for (const auto& [cell, column] : std::vector<std::pair<std::string, int>>{{"three", 6}, {"nan", 6}, {"1e39", 6}, {"\"\"", 6}}) {
+    CAPTURE(cell);
+    const auto bad = write_file(dir, "bad.csv", "text,stars\ngood,5\nmeh," + cell + "\n");
+    const std::string value = cell == "\"\"" ? "" : cell;
+    const std::string expected = cell == "\"\"" ? bad.string() + ":3:5: empty label in column 'stars' (field 2)"
+                                                : bad.string() + ":3:5: label '" + value + "' in column 'stars' (field 2) is not a number "
+                                                                                           "(regression takes numeric labels)";
+    CHECK(message_of<ftlib::parse_error>([&] { (void)ftlib::TextClassificationDataset::load(bad, options); }) == expected);
+    (void)column;
+  }
+  const auto jsonl = write_file(dir, "r.jsonl", "{\"text\": \"a\", \"stars\": 4.25}\n{\"text\": \"b\", \"stars\": \"3\"}\n{\"text\": \"c\", \"stars\": [1]}\n");
+  CHECK(message_of<ftlib::parse_error>([&] { (void)ftlib::TextClassificationDataset::load(jsonl, options); }) ==
+        jsonl.string() + ":3: label in key 'stars' must be a number (regression), got array");
+}
+
+TEST_CASE("Dataset: multi-label from one column (separator, sorted names, empty cells) and from 0/1 columns agree") {
+  const TempDir dir;
+  ftlib::DatasetOptions by_names;
+  by_names.with_problem_type(ftlib::ProblemType::multi_label_classification).with_label_column("labels");
+  const auto path = write_file(dir, "m.csv", "text,labels,books,toys,garden\n"
+                                             "a,toys; books,1,1,0\n"
+                                             "b,,0,0,0\n"
+                                             "c,garden,0,0,1\n"
+                                             "d,books;books,1,0,0\n");
+  const auto d = ftlib::TextClassificationDataset::load(path, by_names);
+  CHECK(d.problem_type() == ftlib::ProblemType::multi_label_classification);
+  CHECK(d.id2label() == std::vector<std::string>{"books", "garden", "toys"});
+  CHECK(d.label_values() == std::vector<float>{1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0});
+  CHECK(d.label_counts() == std::vector<std::size_t>{2, 1, 1});
+
+  ftlib::DatasetOptions by_columns;
+  by_columns.with_problem_type(ftlib::ProblemType::multi_label_classification).with_label_columns({"books", "toys", "garden"});
+  by_columns.label2id = d.label2id();  // the model's order, whatever the columns' order
+  const auto c = ftlib::TextClassificationDataset::load(path, by_columns);
+  CHECK(c.id2label() == d.id2label());
+  CHECK(c.label_values() == d.label_values());
+
+  // A given label map: an unknown name is refused at its cell, naming the labels there are.
+  ftlib::DatasetOptions with_map = by_names;
+  with_map.label2id = d.label2id();
+  const auto unknown = write_file(dir, "u.csv", "text,labels\na,toys\nb,books;poetry\n");
+  CHECK(message_of<ftlib::parse_error>([&] { (void)ftlib::TextClassificationDataset::load(unknown, with_map); }) ==
+        unknown.string() + ":3:3: unknown label 'poetry' in column 'labels' (field 2); the labels are: 'books', 'garden', 'toys'");
+  const auto bad_value = write_file(dir, "v.csv", "text,books,toys,garden\na,1,2,0\n");
+  CHECK(message_of<ftlib::parse_error>([&] { (void)ftlib::TextClassificationDataset::load(bad_value, by_columns); }) ==
+        bad_value.string() + ":2:5: value '2' in label column 'toys' is not 0/1 (or a target in [0, 1])");
+  const auto jsonl = write_file(dir, "m.jsonl", "{\"text\": \"a\", \"labels\": [\"toys\", \"books\"]}\n{\"text\": \"b\", \"labels\": \"garden\"}\n");
+  const auto j = ftlib::TextClassificationDataset::load(jsonl, with_map);
+  CHECK(j.label_values() == std::vector<float>{1, 0, 1, 0, 1, 0});
+}
+
+TEST_CASE("Dataset: balanced class weights are scikit-learn's compute_class_weight('balanced')") {
+  // compute_class_weight("balanced", classes=np.arange(4), y=[0,1,1,2,2,2,2,2,3]) == [2.25, 1.125, 0.45, 2.25] (sklearn 1.9.1)
+  const std::vector<std::size_t> counts{1, 2, 5, 1};
+  CHECK(ftlib::balanced_class_weights(counts) == std::vector<double>{2.25, 1.125, 0.45, 2.25});
+  const std::vector<std::size_t> missing{3, 0};
+  CHECK(message_of<ftlib::option_error>([&] { (void)ftlib::balanced_class_weights(missing); }) ==
+        "class_weights: balanced: class 1 has no rows, so its weight would be infinite; give the weights explicitly");
+}

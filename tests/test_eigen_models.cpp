@@ -264,7 +264,7 @@ TEST_CASE("eigen models: bad inputs are rejected with a message naming the probl
   auto batch = tiny_batch();
   batch.labels = {3, 0};
   CHECK_THROWS_WITH_AS(model.forward_backward(batch, 1.0),
-                       "cross_entropy: label 3 of row 0 is outside [0, 3) (num_labels = 3)", ftlib::tensor_error);
+                       "batch.labels[0] = 3 is out of range: expected 0 <= label < 3 (num_labels)", ftlib::tensor_error);
   batch = tiny_batch();
   batch.input_ids[4] = 30;
   CHECK_THROWS_WITH_AS(model.forward(batch),

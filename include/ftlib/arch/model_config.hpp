@@ -21,6 +21,7 @@
 #include "ftlib/arch/fields.hpp"
 #include "ftlib/core/error.hpp"
 #include "ftlib/core/limits.hpp"
+#include "ftlib/core/problem_type.hpp"
 #include "ftlib/io/json_file.hpp"
 
 namespace ftlib::arch {
@@ -59,6 +60,20 @@ struct ClassificationLabels {
     return true;
   }
 };
+
+/// @brief Why `labels`' problem type cannot drive a head of their size (regression has one output,
+///        single-label classification at least two), or nullopt when it can.
+[[nodiscard]] inline std::optional<std::string> problem_type_mismatch(const ClassificationLabels& labels) {
+  const auto type = resolve_problem_type(labels.problem_type, labels.num_labels());
+  const auto n = std::to_string(labels.num_labels());
+  if (type == ProblemType::regression && labels.num_labels() != 1)
+    return "regression has one output (num_labels 1), but the head has " + n +
+           " labels; a classifier head does not fit regression (train a new head with num_labels 1)";
+  if (type == ProblemType::single_label_classification && labels.num_labels() < 2)
+    return "single_label_classification needs at least 2 labels, but the head has " + n +
+           " (a single output is regression; a single yes/no label is multi_label_classification)";
+  return std::nullopt;
+}
 
 namespace detail {
 
@@ -196,6 +211,7 @@ struct ModelConfig {
     if (labels.id2label.empty()) k.fail("id2label", "a classifier needs at least one label");
     std::set<std::string> names(labels.id2label.begin(), labels.id2label.end());
     if (names.size() != labels.id2label.size()) k.fail("id2label", "label names must be distinct");
+    if (const auto why = problem_type_mismatch(labels)) k.fail("problem_type", *why);
   }
 
   /// @brief The config as transformers' save_pretrained writes it (model_type, torch_dtype "float32",

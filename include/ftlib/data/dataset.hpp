@@ -5,14 +5,17 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <charconv>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -25,6 +28,7 @@
 #include "ftlib/data/jsonl.hpp"
 #include "ftlib/core/error.hpp"
 #include "ftlib/core/limits.hpp"
+#include "ftlib/core/problem_type.hpp"
 
 namespace ftlib {
 
@@ -101,6 +105,15 @@ struct DatasetOptions {
   std::optional<std::map<std::string, std::int64_t>> label2id;
   /// Names for integer label ids (id2label); default "LABEL_<id>" as transformers' configs have.
   std::vector<std::string> label_names;
+  /// What a label is: a class (single-label, the default), a set of labels (multi-label: the label
+  /// column names them, split at label_separator, or label_columns hold one 0/1 column per label),
+  /// or a number (regression: the label column holds it).
+  ProblemType problem_type = ProblemType::single_label_classification;
+  /// Multi-label: what separates the labels of a cell ("toys;books"); a JSONL value may also be a list.
+  std::string label_separator = ";";
+  /// Multi-label: one column (or JSONL key) per label holding 1/0 (or a target in [0, 1]); the column
+  /// names are the labels. Empty: the label column names each row's labels.
+  std::vector<std::string> label_columns;
 
   /// @brief Sets format.
   DatasetOptions& with_format(DataFormat v) { format = v; return *this; }
@@ -124,6 +137,12 @@ struct DatasetOptions {
   DatasetOptions& with_label2id(std::map<std::string, std::int64_t> v) { label2id = std::move(v); return *this; }
   /// @brief Sets label_names.
   DatasetOptions& with_label_names(std::vector<std::string> v) { label_names = std::move(v); return *this; }
+  /// @brief Sets problem_type.
+  DatasetOptions& with_problem_type(ProblemType v) { problem_type = v; return *this; }
+  /// @brief Sets label_separator.
+  DatasetOptions& with_label_separator(std::string v) { label_separator = std::move(v); return *this; }
+  /// @brief Sets label_columns.
+  DatasetOptions& with_label_columns(std::vector<std::string> v) { label_columns = std::move(v); return *this; }
 };
 
 namespace detail {
@@ -190,14 +209,51 @@ class TextClassificationDataset {
     return d;
   }
 
+  /// @brief A multi-label or regression dataset from memory: `targets` is empty (unlabelled) or
+  ///        row-major [texts.size(), id2label.size()] (0/1 or soft targets per label; the value for regression).
+  /// @throws option_error when sizes do not match, a target is not finite, or (multi-label) not in [0, 1].
+  [[nodiscard]] static TextClassificationDataset from_memory_targets(std::vector<std::string> texts, std::vector<float> targets,
+                                                                     std::vector<std::string> id2label, ProblemType problem_type) {
+    if (has_class_ids(problem_type)) throw option_error("in-memory dataset: class ids go through from_memory, not float targets");
+    if (problem_type == ProblemType::regression && id2label.size() != 1)
+      throw option_error("in-memory dataset: regression has one output, got " + std::to_string(id2label.size()) + " label names");
+    if (!targets.empty() && targets.size() != texts.size() * id2label.size())
+      throw option_error("in-memory dataset: " + std::to_string(targets.size()) + " targets for " + std::to_string(texts.size()) +
+                         " texts x " + std::to_string(id2label.size()) + " labels");
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const bool bad = !std::isfinite(targets[i]) ||
+                       (problem_type == ProblemType::multi_label_classification && (targets[i] < 0.0F || targets[i] > 1.0F));
+      if (bad) throw option_error("in-memory dataset: target " + std::to_string(targets[i]) + " of row " + std::to_string(i / id2label.size()) +
+                                  " is not " + (problem_type == ProblemType::regression ? "a finite number" : "in [0, 1]"));
+    }
+    TextClassificationDataset d;
+    d.texts_ = std::move(texts);
+    d.label_values_ = std::move(targets);
+    d.id2label_ = std::move(id2label);
+    d.problem_type_ = problem_type;
+    d.source_ = "<memory>";
+    return d;
+  }
+
   /// @brief Number of rows.
   [[nodiscard]] std::size_t size() const noexcept { return texts_.size(); }
   /// @brief True without rows.
   [[nodiscard]] bool empty() const noexcept { return texts_.empty(); }
   /// @brief True when rows have a second text.
   [[nodiscard]] bool has_text_pair() const noexcept { return !text_pairs_.empty(); }
-  /// @brief True when rows have labels.
-  [[nodiscard]] bool has_labels() const noexcept { return !labels_.empty(); }
+  /// @brief True when rows have labels (class ids, or float targets for multi-label and regression).
+  [[nodiscard]] bool has_labels() const noexcept { return !labels_.empty() || !label_values_.empty(); }
+  /// @brief What the labels are (DatasetOptions::problem_type).
+  [[nodiscard]] ProblemType problem_type() const noexcept { return problem_type_; }
+  /// @brief Multi-label and regression: every row's targets, row-major [size(), num_labels()] (0/1, or
+  ///        soft, per label; the value for regression); empty for single-label or unlabelled data.
+  [[nodiscard]] const std::vector<float>& label_values() const noexcept { return label_values_; }
+  /// @brief Row i's float targets (num_labels() of them), empty when there are none.
+  [[nodiscard]] std::span<const float> label_values(std::size_t i) const {
+    if (label_values_.empty()) return {};
+    const std::size_t n = id2label_.size();
+    return std::span<const float>(label_values_).subspan(i * n, n);
+  }
   /// @brief Text of row i.
   [[nodiscard]] std::string_view text(std::size_t i) const { return texts_.at(i); }
   /// @brief Second text of row i, if the dataset has pairs.
@@ -205,7 +261,7 @@ class TextClassificationDataset {
     if (text_pairs_.empty()) return std::nullopt;
     return std::string_view(text_pairs_.at(i));
   }
-  /// @brief Label id of row i, or -1 for an unlabelled dataset.
+  /// @brief Label id of row i, or -1 for an unlabelled dataset (and for float targets: label_values(i)).
   [[nodiscard]] std::int64_t label(std::size_t i) const { return labels_.empty() ? -1 : labels_.at(i); }
   /// @brief Line in the source file where row i starts (0 for in-memory datasets).
   [[nodiscard]] std::size_t source_line(std::size_t i) const { return lines_.empty() ? 0 : lines_.at(i); }
@@ -224,10 +280,13 @@ class TextClassificationDataset {
     for (std::size_t i = 0; i < id2label_.size(); ++i) out.emplace(id2label_[i], static_cast<std::int64_t>(i));
     return out;
   }
-  /// @brief Rows per label id (size num_labels()).
+  /// @brief Rows per label id (size num_labels()); multi-label: rows where the label is true (>= 0.5).
   [[nodiscard]] std::vector<std::size_t> label_counts() const {
     std::vector<std::size_t> counts(id2label_.size(), 0);
     for (const auto id : labels_) ++counts[static_cast<std::size_t>(id)];
+    if (problem_type_ == ProblemType::multi_label_classification) {
+      for (std::size_t i = 0; i < label_values_.size(); ++i) counts[i % counts.size()] += label_values_[i] >= 0.5F;
+    }
     return counts;
   }
   /// @brief The file the rows came from ("<memory>" for in-memory datasets).
@@ -239,12 +298,30 @@ class TextClassificationDataset {
   std::vector<std::string> texts_;
   std::vector<std::string> text_pairs_;
   std::vector<std::int64_t> labels_;
+  std::vector<float> label_values_;
+  ProblemType problem_type_ = ProblemType::single_label_classification;
   std::vector<std::size_t> lines_;
   std::vector<std::string> id2label_;
   std::string source_;
 };
 
 static_assert(ClassificationDataset<TextClassificationDataset>);
+
+/// @brief scikit-learn's compute_class_weight("balanced"): n_rows / (n_classes * rows of the class), from
+///        the rows per class (label_counts()); weights the single-label cross-entropy so every class counts alike.
+/// @throws option_error naming the class (by id) that has no rows: its weight would be infinite.
+[[nodiscard]] inline std::vector<double> balanced_class_weights(std::span<const std::size_t> counts) {
+  std::size_t total = 0;
+  for (const auto c : counts) total += c;
+  std::vector<double> weights;
+  for (std::size_t c = 0; c < counts.size(); ++c) {
+    if (counts[c] == 0)
+      throw option_error(SourceLocation{"class_weights", {}, {}}, "balanced: class " + std::to_string(c) +
+                                                                      " has no rows, so its weight would be infinite; give the weights explicitly");
+    weights.push_back(static_cast<double>(total) / (static_cast<double>(counts.size()) * static_cast<double>(counts[c])));
+  }
+  return weights;
+}
 
 namespace detail {
 
@@ -263,6 +340,7 @@ struct DatasetLoader {
   std::string label_where;  // "column 'stars' (field 2)" or "key 'label'"
   TextClassificationDataset out{};
   std::vector<RawLabel> raw_labels{};
+  std::vector<RawLabel> raw_columns{};  // multi-label from label_columns: row-major, one per column
 
   [[noreturn]] void fail(std::size_t line, std::optional<std::size_t> column, const std::string& message) const {
     throw parse_error(SourceLocation{file, line, column}, message);
@@ -279,7 +357,19 @@ struct DatasetLoader {
     auto same = [&](const std::string& a, const char* a_name, const std::string& b, const char* b_name) {
       if (a == b) throw option_error(file + ": " + a_name + " and " + b_name + " are both '" + a + "'");
     };
-    same(options.text_column, "text_column", options.label_column, "label_column");
+    if (options.label_columns.empty()) same(options.text_column, "text_column", options.label_column, "label_column");
+    if (!options.label_columns.empty() && options.problem_type != ProblemType::multi_label_classification)
+      throw option_error(file + ": label_columns (one 0/1 column per label) are for multi_label_classification, not " +
+                         std::string(to_string(options.problem_type)));
+    std::set<std::string> seen;
+    for (const auto& c : options.label_columns) {
+      same(options.text_column, "text_column", c, "a label column");
+      if (options.text_pair_column) same(*options.text_pair_column, "text_pair_column", c, "a label column");
+      if (!seen.insert(c).second) throw option_error(file + ": label column '" + c + "' is given twice");
+    }
+    if (options.problem_type == ProblemType::multi_label_classification && options.label_columns.empty() &&
+        options.label_separator.empty())
+      throw option_error(file + ": label_separator must not be empty (multi-label cells are split at it)");
     if (options.text_pair_column) {
       same(options.text_column, "text_column", *options.text_pair_column, "text_pair_column");
       same(*options.text_pair_column, "text_pair_column", options.label_column, "label_column");
@@ -307,9 +397,17 @@ struct DatasetLoader {
     const auto text_index = *column(options.text_column, "text_column", true);
     std::optional<std::size_t> pair_index;
     if (options.text_pair_column) pair_index = column(*options.text_pair_column, "text_pair_column", true);
-    const auto label_index = column(options.label_column, "label_column", options.require_labels);
+    const bool by_columns = !options.label_columns.empty();
+    const auto label_index = by_columns ? std::nullopt : column(options.label_column, "label_column", options.require_labels);
     if (label_index) {
       label_where = "column '" + options.label_column + "' (field " + std::to_string(*label_index + 1) + ")";
+    }
+    // Multi-label columns: all of them, or (unlabelled data allowed) none.
+    std::vector<std::size_t> column_indices;
+    bool any_label_column = false;
+    for (const auto& c : options.label_columns) any_label_column = any_label_column || reader.column_index(c).has_value();
+    if (by_columns && (options.require_labels || any_label_column)) {
+      for (const auto& c : options.label_columns) column_indices.push_back(*column(c, "label_columns", true));
     }
 
     CsvRow row;
@@ -321,6 +419,10 @@ struct DatasetLoader {
       if (label_index) {
         const auto& at = row.positions[*label_index];
         raw_labels.push_back(RawLabel{row.fields[*label_index], at.line, at.column});
+      }
+      for (const auto index : column_indices) {
+        const auto& at = row.positions[index];
+        raw_columns.push_back(RawLabel{row.fields[index], at.line, at.column});
       }
     }
     if (out.texts_.empty()) fail(reader.header_line(), std::nullopt, "no data rows after the header");
@@ -356,6 +458,10 @@ struct DatasetLoader {
       if (options.text_pair_column) {
         out.text_pairs_.push_back(json_text(record, *options.text_pair_column, "text_pair_column"));
       }
+      if (!options.label_columns.empty()) {
+        load_json_label_columns(record, labelled);
+        continue;
+      }
       const auto it = record.value.find(options.label_column);
       if (!labelled) labelled = options.require_labels || it != record.value.end();
       if (!*labelled) continue;
@@ -363,23 +469,56 @@ struct DatasetLoader {
         fail(record.line, std::nullopt,
              "missing key '" + options.label_column + "' (label_column); this object has keys: " + keys_of(record.value));
       }
-      std::string value;
-      if (it->is_string()) {
-        value = it->get<std::string>();
-      } else if (it->is_number_integer()) {
-        value = it->dump();
-      } else if (it->is_number_float()) {
-        const double v = it->get<double>();
-        // The range test comes first: casting a double outside int64's range is undefined.
-        if (!(v >= -9.0e18 && v <= 9.0e18) || v != static_cast<double>(static_cast<std::int64_t>(v))) {
-          fail(record.line, std::nullopt, "label " + it->dump() + " in " + label_where + " is not an integer");
-        }
-        value = std::to_string(static_cast<std::int64_t>(v));
-      } else if (!it->is_null()) {
-        fail(record.line, std::nullopt,
-             "label in " + label_where + " must be a string or an integer, got " + std::string(it->type_name()));
+      raw_labels.push_back(RawLabel{json_label(record, *it), record.line, std::nullopt});
+    }
+  }
+
+  // A JSONL label as the text a CSV cell would hold: regression keeps a number's digits, multi-label
+  // joins a list of names with the separator, single-label takes strings and integers.
+  std::string json_label(const JsonlRecord& record, const nlohmann::json& v) const {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_null()) return {};
+    if (options.problem_type == ProblemType::regression) {
+      if (!v.is_number()) fail(record.line, std::nullopt, "label in " + label_where + " must be a number (regression), got " + std::string(v.type_name()));
+      return v.dump();
+    }
+    if (options.problem_type == ProblemType::multi_label_classification) {
+      if (!v.is_array())
+        fail(record.line, std::nullopt, "label in " + label_where + " must be a list of label names or a string (multi-label), got " +
+                                            std::string(v.type_name()));
+      std::string joined;
+      for (const auto& name : v) {
+        if (!name.is_string()) fail(record.line, std::nullopt, "labels in " + label_where + " must be strings, got " + name.dump());
+        const auto text = name.get<std::string>();
+        if (text.find(options.label_separator) != std::string::npos)
+          fail(record.line, std::nullopt, "label '" + text + "' in " + label_where + " contains the separator '" + options.label_separator + "'");
+        joined += (joined.empty() ? "" : options.label_separator) + text;
       }
-      raw_labels.push_back(RawLabel{std::move(value), record.line, std::nullopt});
+      return joined;
+    }
+    if (v.is_number_integer()) return v.dump();
+    if (v.is_number_float()) {
+      const double d = v.get<double>();
+      // The range test comes first: casting a double outside int64's range is undefined.
+      if (!(d >= -9.0e18 && d <= 9.0e18) || d != static_cast<double>(static_cast<std::int64_t>(d)))
+        fail(record.line, std::nullopt, "label " + v.dump() + " in " + label_where + " is not an integer");
+      return std::to_string(static_cast<std::int64_t>(d));
+    }
+    fail(record.line, std::nullopt, "label in " + label_where + " must be a string or an integer, got " + std::string(v.type_name()));
+  }
+
+  void load_json_label_columns(const JsonlRecord& record, std::optional<bool>& labelled) {
+    bool any = false;
+    for (const auto& c : options.label_columns) any = any || record.value.contains(c);
+    if (!labelled) labelled = options.require_labels || any;
+    if (!*labelled) return;
+    for (const auto& c : options.label_columns) {
+      const auto it = record.value.find(c);
+      if (it == record.value.end())
+        fail(record.line, std::nullopt, "missing key '" + c + "' (label_columns); this object has keys: " + keys_of(record.value));
+      if (!it->is_number() && !it->is_boolean())
+        fail(record.line, std::nullopt, "key '" + c + "' (label_columns) must be 0/1 or a target in [0, 1], got " + it->dump());
+      raw_columns.push_back(RawLabel{it->is_boolean() ? (it->get<bool>() ? "1" : "0") : it->dump(), record.line, std::nullopt});
     }
   }
 
@@ -540,7 +679,141 @@ struct DatasetLoader {
     }
   }
 
+  // A finite number that fits a float, else nullopt ("nan", "inf", "1e39", "3 stars" are not).
+  static std::optional<float> parse_number(std::string_view s) {
+    s = trim(s);
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    double value = 0.0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (s.empty() || ec != std::errc{} || end != s.data() + s.size() || !std::isfinite(value) ||
+        std::abs(value) > static_cast<double>(std::numeric_limits<float>::max()))
+      return std::nullopt;
+    return static_cast<float>(value);
+  }
+
+  void resolve_regression() {
+    if (!options.label_names.empty() && options.label_names.size() != 1)
+      throw option_error(file + ": regression has one output, but label_names has " + std::to_string(options.label_names.size()) + " names");
+    out.id2label_ = options.label_names.empty() ? std::vector<std::string>{"LABEL_0"} : options.label_names;
+    out.label_values_.reserve(raw_labels.size());
+    for (const auto& raw : raw_labels) {
+      check_not_empty(raw);
+      const auto value = parse_number(raw.value);
+      if (!value) fail(raw.line, raw.column, "label '" + raw.value + "' in " + label_where + " is not a number (regression takes numeric labels)");
+      out.label_values_.push_back(*value);
+    }
+  }
+
+  // The names of a multi-label cell: split at the separator, trimmed, empty pieces dropped.
+  std::vector<std::string> split_names(std::string_view cell) const {
+    std::vector<std::string> names;
+    const std::string_view sep = options.label_separator;
+    for (std::size_t start = 0;;) {
+      const auto end = cell.find(sep, start);
+      const auto piece = trim(cell.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+      if (!piece.empty()) names.emplace_back(piece);
+      if (end == std::string_view::npos) break;
+      start = end + sep.size();
+    }
+    return names;
+  }
+
+  // The label names of multi-label data without a given map: label_names, else every name that
+  // occurs (sorted or in order of appearance).
+  std::vector<std::string> multi_label_names(const std::vector<std::vector<std::string>>& rows) const {
+    if (options.label2id) return invert(*options.label2id);
+    if (!options.label_names.empty()) return options.label_names;
+    std::vector<std::string> names;
+    std::set<std::string> seen;
+    for (const auto& row : rows)
+      for (const auto& n : row)
+        if (seen.insert(n).second) names.push_back(n);
+    if (options.label_order == LabelOrder::sorted) std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  void resolve_multi_label_names() {
+    std::vector<std::vector<std::string>> rows;
+    rows.reserve(raw_labels.size());
+    for (const auto& raw : raw_labels) rows.push_back(split_names(raw.value));
+    out.id2label_ = multi_label_names(rows);
+    if (out.id2label_.empty())
+      fail(raw_labels.front().line, raw_labels.front().column,
+           "no row names a label in " + label_where + " (multi-label cells list labels separated by '" + options.label_separator + "')");
+    if (options.num_labels && *options.num_labels != out.id2label_.size())
+      throw option_error(file + ": num_labels is " + std::to_string(*options.num_labels) + " but the " + label_where + " names " +
+                         std::to_string(out.id2label_.size()) + " labels: " + join(out.id2label_));
+    std::map<std::string, std::size_t> id;
+    for (std::size_t i = 0; i < out.id2label_.size(); ++i) id.emplace(out.id2label_[i], i);
+    const std::size_t k = out.id2label_.size();
+    out.label_values_.assign(rows.size() * k, 0.0F);
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      for (const auto& name : rows[r]) {
+        const auto it = id.find(name);
+        if (it == id.end())
+          fail(raw_labels[r].line, raw_labels[r].column,
+               "unknown label '" + name + "' in " + label_where + "; the labels are: " + join(out.id2label_));
+        out.label_values_[r * k + it->second] = 1.0F;
+      }
+    }
+  }
+
+  // Multi-label from one 0/1 column per label; with a given label map, the columns must be its labels.
+  void resolve_multi_label_columns() {
+    const auto& columns = options.label_columns;
+    const std::size_t k = columns.size();
+    std::vector<std::size_t> column_of(k);  // label id -> position in label_columns
+    if (options.label2id) {
+      out.id2label_ = invert(*options.label2id);
+      if (out.id2label_.size() != k)
+        throw option_error(file + ": " + std::to_string(k) + " label columns for the " + std::to_string(out.id2label_.size()) +
+                           " labels " + join(out.id2label_));
+      for (std::size_t i = 0; i < k; ++i) {
+        const auto it = std::find(columns.begin(), columns.end(), out.id2label_[i]);
+        if (it == columns.end())
+          throw option_error(file + ": label '" + out.id2label_[i] + "' has no label column; the label columns are " + join(columns));
+        column_of[i] = static_cast<std::size_t>(it - columns.begin());
+      }
+    } else {
+      out.id2label_ = columns;
+      for (std::size_t i = 0; i < k; ++i) column_of[i] = i;
+    }
+    const std::size_t rows = raw_columns.size() / k;
+    out.label_values_.assign(rows * k, 0.0F);
+    for (std::size_t r = 0; r < rows; ++r) {
+      for (std::size_t i = 0; i < k; ++i) {
+        const RawLabel& raw = raw_columns[r * k + column_of[i]];
+        const auto value = parse_number(raw.value);
+        if (!value || *value < 0.0F || *value > 1.0F)
+          fail(raw.line, raw.column, "value '" + raw.value + "' in label column '" + columns[column_of[i]] +
+                                         "' is not 0/1 (or a target in [0, 1])");
+        out.label_values_[r * k + i] = *value;
+      }
+    }
+  }
+
+  void resolve_float_targets() {
+    out.problem_type_ = options.problem_type;
+    const bool labelled = !raw_labels.empty() || !raw_columns.empty();
+    if (options.problem_type == ProblemType::regression) {
+      resolve_regression();
+    } else if (!options.label_columns.empty()) {
+      if (labelled) resolve_multi_label_columns();
+      else out.id2label_ = options.label2id ? invert(*options.label2id) : options.label_columns;
+    } else if (labelled) {
+      resolve_multi_label_names();
+    } else {
+      out.id2label_ = multi_label_names({});
+    }
+    raw_labels = {};
+    raw_columns = {};
+  }
+
   void resolve_labels() {
+    if (!has_class_ids(options.problem_type)) {
+      resolve_float_targets();
+      return;
+    }
     if (raw_labels.empty()) {
       // Unlabelled: keep whatever names the options give, so predictions can still be named.
       if (options.label2id) {

@@ -26,9 +26,11 @@ enum class MetricMode {
   throw option_error("unknown metric mode '" + std::string(name) + "'; expected one of: min, max");
 }
 
-/// @brief The mode transformers picks for a metric: min for names ending in "loss", else max.
+/// @brief The mode for a metric: min for names ending in "loss" (transformers' rule) and for the
+///        regression errors mse, mae and rmse (where transformers would need greater_is_better=False), else max.
 [[nodiscard]] inline MetricMode default_metric_mode(std::string_view metric) {
-  return metric.ends_with("loss") ? MetricMode::min : MetricMode::max;
+  const bool error = metric.ends_with("mse") || metric.ends_with("mae") || metric.ends_with("rmse");
+  return metric.ends_with("loss") || error ? MetricMode::min : MetricMode::max;
 }
 
 /// @brief The value of `metric` in `metrics`, looked up as given, then with an "eval_" prefix.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ftlib/core/error.hpp"
+#include "ftlib/core/problem_type.hpp"
 
 namespace ftlib {
 
@@ -77,6 +78,12 @@ struct ModelOptions {
   std::optional<std::vector<std::string>> id2label;   ///< label names in id order (sets num_labels)
   std::optional<double> dropout;                      ///< replaces every dropout probability of the config
   bool ignore_mismatched_sizes = false;               ///< from_pretrained: re-initialise (and report) tensors whose shape differs
+  /// Replaces config.json's problem_type (unset: the config's, else transformers' rule: regression for
+  /// one label, single-label classification otherwise). Saved into config.json with the model.
+  std::optional<ProblemType> problem_type;
+  /// Single-label only: the weight of each class in the cross-entropy, torch's `weight=` (the mean
+  /// divides by the sum of the weights of the rows' classes). One per label, finite, >= 0, not all 0.
+  std::optional<std::vector<double>> class_weights;
 
   /// @brief Sets device.
   ModelOptions& with_device(std::string d) { device = std::move(d); return *this; }
@@ -96,6 +103,10 @@ struct ModelOptions {
   ModelOptions& with_dropout(double p) { dropout = p; return *this; }
   /// @brief Sets ignore_mismatched_sizes.
   ModelOptions& with_ignore_mismatched_sizes(bool v = true) { ignore_mismatched_sizes = v; return *this; }
+  /// @brief Sets problem_type.
+  ModelOptions& with_problem_type(ProblemType t) { problem_type = t; return *this; }
+  /// @brief Sets class_weights.
+  ModelOptions& with_class_weights(std::vector<double> w) { class_weights = std::move(w); return *this; }
 
   /// @brief Throws option_error naming the field of the first bad value.
   void validate() const {
@@ -109,6 +120,24 @@ struct ModelOptions {
     if (dropout && !(*dropout >= 0.0 && *dropout < 1.0))
       throw option_error(SourceLocation{"dropout", {}, {}}, "must be in [0, 1), got " + std::to_string(*dropout));
     if (loss_scaling) loss_scaling->validate();
+    if (class_weights) {
+      const auto fail = [](const std::string& what) { throw option_error(SourceLocation{"class_weights", {}, {}}, what); };
+      if (class_weights->empty()) fail("needs one weight per label, got none");
+      bool any_positive = false;
+      for (std::size_t i = 0; i < class_weights->size(); ++i) {
+        const double w = (*class_weights)[i];
+        if (!std::isfinite(w) || w < 0.0)
+          fail("weight " + std::to_string(i) + " is " + std::to_string(w) + "; weights must be finite and >= 0");
+        any_positive = any_positive || w > 0.0;
+      }
+      if (!any_positive) fail("every weight is 0: the loss would be 0 / 0");
+      if (num_labels && static_cast<std::int64_t>(class_weights->size()) != *num_labels)
+        fail(std::to_string(class_weights->size()) + " weights for " + std::to_string(*num_labels) + " labels");
+      if (id2label && class_weights->size() != id2label->size())
+        fail(std::to_string(class_weights->size()) + " weights for the " + std::to_string(id2label->size()) + " labels of id2label");
+      if (problem_type && *problem_type != ProblemType::single_label_classification)
+        fail("apply to single_label_classification only, not " + std::string(to_string(*problem_type)));
+    }
   }
 };
 

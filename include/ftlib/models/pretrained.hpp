@@ -23,7 +23,9 @@
 
 namespace ftlib {
 
-/// @brief `config` with the label and dropout overrides of `options` applied (validated first).
+/// @brief `config` with the label, problem type and dropout overrides of `options` applied (validated
+///        first). A problem type that does not fit the head (regression on several labels, single-label
+///        on one) is refused naming problem_type.
 template <arch::Architecture A>
 [[nodiscard]] arch::ModelConfig<A> configure(arch::ModelConfig<A> config, const ModelOptions& options) {
   options.validate();
@@ -35,7 +37,10 @@ template <arch::Architecture A>
     config.labels = arch::ClassificationLabels::defaults(*options.num_labels);
     config.labels.problem_type = problem_type;
   }
+  if (options.problem_type) config.labels.problem_type = std::string(to_string(*options.problem_type));
   if (options.dropout) arch::set_dropout(config.arch, *options.dropout);
+  if (const auto why = arch::problem_type_mismatch(config.labels))
+    throw option_error(SourceLocation{"problem_type", {}, {}}, *why);
   return config;
 }
 
@@ -50,12 +55,12 @@ template <arch::Architecture A>
   return config;
 }
 
-/// @brief The config save_pretrained writes: the classifier as architecture, and problem_type
-///        single_label_classification unless set (what transformers' first forward with labels sets).
+/// @brief The config save_pretrained writes: the classifier as architecture, and the problem type the
+///        model trains with (what transformers' first forward with labels writes into its config).
 template <arch::Architecture A>
 [[nodiscard]] arch::ModelConfig<A> config_for_saving(arch::ModelConfig<A> config) {
   config.architectures = {std::string(A::classifier_architecture)};
-  if (config.labels.problem_type.empty()) config.labels.problem_type = "single_label_classification";
+  config.labels.problem_type = std::string(to_string(resolve_problem_type(config.labels.problem_type, config.num_labels())));
   return config;
 }
 

@@ -8,10 +8,12 @@
 // A run in progress or cut short is drawn from what is there, and the page says what is missing.
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -92,6 +94,7 @@ svg{width:100%;height:auto;display:block}
 .chart .grid{stroke:var(--line);stroke-width:1}.chart .marker{stroke:#888;stroke-dasharray:4 4}
 .tick{font-size:13px;fill:var(--muted)}.axis{font-size:13px;fill:var(--muted)}.count{font-size:14px}
 .heatmap{max-width:560px}
+.bars{max-width:560px}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:.85em;color:var(--muted);margin-top:4px}
 .legend i{display:inline-block;width:12px;height:3px;margin-right:5px;vertical-align:middle}
 .cards{display:flex;flex-wrap:wrap;gap:10px}
@@ -156,7 +159,9 @@ inline void flatten(const nlohmann::json& j, const std::string& prefix, std::vec
 inline std::string evaluation_section(const std::string& title, const nlohmann::json& m) {
   std::string out = "<h2>" + html_escape(title) + "</h2><div class=\"cards\">";
   for (const auto& [key, label] : std::vector<std::pair<std::string, std::string>>{
-           {"accuracy", "accuracy"}, {"f1_macro", "macro-F1"}, {"f1_weighted", "weighted-F1"}, {"loss", "loss"}, {"num_examples", "examples"}}) {
+           {"accuracy", "accuracy"}, {"subset_accuracy", "subset accuracy"}, {"f1_micro", "micro-F1"}, {"f1_macro", "macro-F1"},
+           {"f1_weighted", "weighted-F1"}, {"mse", "MSE"}, {"rmse", "RMSE"}, {"mae", "MAE"}, {"r2", "R²"}, {"pearson", "Pearson"},
+           {"spearman", "Spearman"}, {"loss", "loss"}, {"num_examples", "examples"}}) {
     if (const auto it = m.find(key); it != m.end() && it->is_number()) out += card(label, json_scalar_text(*it));
   }
   out += "</div><div class=\"grid\">";
@@ -172,6 +177,25 @@ inline std::string evaluation_section(const std::string& title, const nlohmann::
       matrix.push_back(std::move(values));
     }
     out += panel("confusion matrix", confusion_heat_map(matrix, names));
+  }
+  if (const auto it = m.find("points"); it != m.end() && it->is_object()) {
+    const auto values = [&](const char* key) {
+      std::vector<double> out;
+      if (const auto v = it->find(key); v != it->end() && v->is_array())
+        for (const auto& x : *v) out.push_back(x.is_number() ? x.get<double>() : std::numeric_limits<double>::quiet_NaN());
+      return out;
+    };
+    out += panel("predicted against true value", scatter_chart(values("true"), values("predicted")));
+  }
+  if (const auto it = m.find("per_class"); it != m.end() && it->is_array() && m.value("problem_type", std::string()) == "multi_label_classification") {
+    std::vector<std::string> labels;
+    std::vector<std::array<double, 3>> scores;
+    for (const auto& c : *it) {
+      labels.push_back(c.value("label", std::string()));
+      scores.push_back({c.value("precision", 0.0), c.value("recall", 0.0), c.value("f1", 0.0)});
+    }
+    out += panel("per-label precision, recall and F1 (threshold " + json_scalar_text(m.value("threshold", nlohmann::json(0.5))) + ")",
+                 per_label_bars(labels, scores));
   }
   if (const auto it = m.find("per_class"); it != m.end() && it->is_array()) {
     std::string table = "<div class=\"table-wrap\"><table class=\"per-class\"><thead><tr><th>label</th><th>precision</th><th>recall</th>"

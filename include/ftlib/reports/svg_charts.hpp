@@ -4,6 +4,7 @@
 // width 100%), uses no script, font or stylesheet from outside, and escapes every text it prints.
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
@@ -47,6 +48,7 @@ struct Series {
   std::string name;
   std::vector<std::pair<double, double>> points;
   bool markers = false;  ///< draw a dot at each point (sparse series such as evaluations)
+  bool connected = true; ///< join the points by a line (false: a scatter of dots)
 };
 
 /// @brief The colours of series 0, 1, ... (a colour-blind-safe palette, Okabe-Ito).
@@ -150,6 +152,10 @@ struct LineChartOptions {
         dots += "<circle cx=\"" + detail::coord(px(x)) + "\" cy=\"" + detail::coord(py(y)) + "\" r=\"3\" fill=\"" + colour + "\"/>";
     }
     if (points.empty()) continue;
+    if (!series[i].connected) {
+      svg += "<g class=\"scatter\" data-series=\"" + html_escape(series[i].name) + "\">" + dots + "</g>";
+      continue;
+    }
     svg += "<polyline class=\"series\" data-series=\"" + html_escape(series[i].name) + "\" fill=\"none\" stroke=\"" + colour +
            "\" stroke-width=\"2\" points=\"" + points + "\"/>" + dots;
   }
@@ -205,6 +211,57 @@ struct LineChartOptions {
   svg += "<text class=\"axis\" x=\"" + detail::coord(label_space) + "\" y=\"" + detail::coord(size + 14) +
          "\">rows: true label, columns: predicted</text></svg>";
   return svg;
+}
+
+/// @brief Predicted against true values (regression) as a scatter of dots, with the line y = x where a
+///        perfect model's points would lie.
+[[nodiscard]] inline std::string scatter_chart(const std::vector<double>& truth, const std::vector<double>& predicted) {
+  Series dots{"rows", {}, true, false};
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (std::size_t i = 0; i < truth.size() && i < predicted.size(); ++i) {
+    if (!std::isfinite(truth[i]) || !std::isfinite(predicted[i])) continue;
+    dots.points.emplace_back(truth[i], predicted[i]);
+    lo = std::min({lo, truth[i], predicted[i]}), hi = std::max({hi, truth[i], predicted[i]});
+  }
+  std::vector<Series> series{dots};
+  if (std::isfinite(lo)) series.push_back(Series{"predicted = true", {{lo, lo}, {hi, hi}}, false, true});
+  LineChartOptions options;
+  options.x_label = "true value";
+  options.y_label = "predicted value";
+  return line_chart(series, options);
+}
+
+/// @brief Grouped horizontal bars of each label's precision, recall and F1 (multi-label), on a 0..1 scale.
+[[nodiscard]] inline std::string per_label_bars(const std::vector<std::string>& names, const std::vector<std::array<double, 3>>& scores) {
+  const std::size_t n = std::min(names.size(), scores.size());
+  if (n == 0) return "<p class=\"empty\">no labels</p>";
+  constexpr double width = 480, label_space = 100, right = 40, bar = 7, gap = 10;
+  const double group = 3 * bar + gap;
+  const double height = 24 + group * static_cast<double>(n) + 20;
+  const double span = width - label_space - right;
+  std::string svg = "<svg class=\"bars\" viewBox=\"0 0 480 " + detail::coord(height) +
+                    "\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\"><title>precision, recall and F1 per label</title>";
+  for (const double t : {0.0, 0.5, 1.0}) {
+    const auto x = detail::coord(label_space + t * span);
+    svg += "<line class=\"grid\" x1=\"" + x + "\" x2=\"" + x + "\" y1=\"16\" y2=\"" + detail::coord(height - 20) + "\"/>";
+    svg += "<text class=\"tick\" x=\"" + x + "\" y=\"12\" text-anchor=\"middle\">" + format_number(t, 2) + "</text>";
+  }
+  static constexpr const char* measure[] = {"precision", "recall", "F1"};
+  for (std::size_t i = 0; i < n; ++i) {
+    const double y = 20 + group * static_cast<double>(i);
+    svg += "<text class=\"tick\" x=\"" + detail::coord(label_space - 6) + "\" y=\"" + detail::coord(y + 1.5 * bar) +
+           "\" text-anchor=\"end\" dominant-baseline=\"middle\">" + html_escape(detail::shorten(names[i])) + "</text>";
+    for (std::size_t k = 0; k < 3; ++k) {
+      const double v = std::isfinite(scores[i][k]) ? std::clamp(scores[i][k], 0.0, 1.0) : 0.0;
+      svg += "<rect class=\"bar\" x=\"" + detail::coord(label_space) + "\" y=\"" + detail::coord(y + bar * static_cast<double>(k)) +
+             "\" width=\"" + detail::coord(v * span) + "\" height=\"" + detail::coord(bar - 1) + "\" fill=\"" + std::string(series_colour(k)) +
+             "\"><title>" + html_escape(names[i]) + " " + measure[k] + ": " + format_number(scores[i][k], 4) + "</title></rect>";
+    }
+  }
+  svg += "</svg><div class=\"legend\">";
+  for (std::size_t k = 0; k < 3; ++k)
+    svg += "<span><i style=\"background:" + std::string(series_colour(k)) + "\"></i>" + measure[k] + "</span>";
+  return svg + "</div>";
 }
 
 }  // namespace ftlib::reports

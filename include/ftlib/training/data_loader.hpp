@@ -26,15 +26,18 @@ namespace ftlib {
 struct EncodedDataset {
   std::vector<std::vector<std::int64_t>> input_ids;       ///< one id row per example
   std::vector<std::vector<std::int64_t>> token_type_ids;  ///< one row per example (0s for single texts)
-  std::vector<std::int64_t> labels;                       ///< one id per example, or empty when unlabelled
+  std::vector<std::int64_t> labels;                       ///< one id per example (single-label), or empty
+  /// Multi-label / regression: targets_per_row float targets per example, row-major; empty otherwise.
+  std::vector<float> label_values;
+  std::size_t targets_per_row = 0;                        ///< float targets per example (0: class ids)
   std::int64_t pad_token_id = 0;                          ///< the tokenizer's padding id
 
   /// @brief Number of examples.
   [[nodiscard]] std::size_t size() const noexcept { return input_ids.size(); }
   /// @brief True without examples.
   [[nodiscard]] bool empty() const noexcept { return input_ids.empty(); }
-  /// @brief True when every example has a label.
-  [[nodiscard]] bool has_labels() const noexcept { return !labels.empty(); }
+  /// @brief True when every example has a label (a class id or float targets).
+  [[nodiscard]] bool has_labels() const noexcept { return !labels.empty() || !label_values.empty(); }
   /// @brief Tokens of example i (special tokens included).
   [[nodiscard]] std::size_t length(std::size_t i) const { return input_ids.at(i).size(); }
 };
@@ -104,6 +107,14 @@ template <ClassificationDataset D, Tokenizer T>
     encodings = tokenizer.encode_batch(rows, options, threads);
   }
   std::vector<std::int64_t> labels;
+  if constexpr (requires { dataset.label_values(); }) {
+    if (!dataset.label_values().empty()) {  // multi-label / regression targets
+      EncodedDataset out = training::detail::from_encodings(std::move(encodings), {}, tokenizer.pad_token_id());
+      out.label_values = dataset.label_values();
+      out.targets_per_row = n == 0 ? 0 : out.label_values.size() / n;
+      return out;
+    }
+  }
   if (dataset.has_labels()) {
     labels.reserve(n);
     for (std::size_t i = 0; i < n; ++i) labels.push_back(dataset.label(i));
@@ -214,9 +225,17 @@ class DataLoader {
       std::copy(types.begin(), types.end(), batch.token_type_ids.begin() + static_cast<std::ptrdiff_t>(i * seq_len));
       std::fill_n(batch.attention_mask.begin() + static_cast<std::ptrdiff_t>(i * seq_len), ids.size(), std::int64_t{1});
     }
-    if (data_->has_labels()) {
+    if (!data_->labels.empty()) {
       batch.labels.reserve(rows.size());
       for (const auto r : rows) batch.labels.push_back(data_->labels[r]);
+    }
+    if (!data_->label_values.empty()) {
+      const std::size_t k = data_->targets_per_row;
+      batch.label_values.reserve(rows.size() * k);
+      for (const auto r : rows) {
+        const auto first = data_->label_values.begin() + static_cast<std::ptrdiff_t>(r * k);
+        batch.label_values.insert(batch.label_values.end(), first, first + static_cast<std::ptrdiff_t>(k));
+      }
     }
     return batch;
   }

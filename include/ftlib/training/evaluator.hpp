@@ -26,11 +26,23 @@ namespace ftlib::training {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+/// @brief The problem type of a model: its loss_spec()'s when it has one, else single-label.
+template <class Model>
+[[nodiscard]] ProblemType problem_type_of(const Model& model) {
+  if constexpr (requires { model.loss_spec(); }) {
+    return model.loss_spec().problem_type;
+  } else {
+    return ProblemType::single_label_classification;
+  }
+}
+
 /// @brief Evaluates `model` (switched to eval mode) on `data` in batches of `loader_options`; metrics
-///        name the labels `names` when there is one name per class.
+///        name the labels `names` when there is one name per class; multi-label predictions are the
+///        labels whose probability is >= `threshold`.
 template <SequenceClassifier Model, class Strategy>
 [[nodiscard]] EvalResult evaluate(Model& model, Strategy& strategy, const EncodedDataset& data,
-                                  const DataLoaderOptions& loader_options, const std::vector<std::string>& names) {
+                                  const DataLoaderOptions& loader_options, const std::vector<std::string>& names,
+                                  double threshold = 0.5) {
   const double t0 = now_s();
   model.set_training(false);
   const DataLoader loader(data, loader_options);
@@ -56,12 +68,25 @@ template <SequenceClassifier Model, class Strategy>
     std::copy_n(all.logits.begin() + static_cast<std::ptrdiff_t>(i * num_labels), num_labels,
                 result.logits.data.begin() + static_cast<std::ptrdiff_t>(all.rows[i] * num_labels));
   }
-  result.predictions = argmax_rows(result.logits.data, num_labels);
+  result.problem_type = problem_type_of(model);
+  if (result.problem_type == ProblemType::single_label_classification) result.predictions = argmax_rows(result.logits.data, num_labels);
   if (data.has_labels() && !data.empty()) {
     result.has_loss = true;
     result.loss = all.loss_sum / static_cast<double>(data.size());
     std::vector<std::string> report_names = names.size() == num_labels ? names : std::vector<std::string>{};
-    result.metrics = compute_classification_metrics(result.predictions, data.labels, num_labels, std::move(report_names));
+    switch (result.problem_type) {
+      case ProblemType::single_label_classification:
+        result.metrics = compute_classification_metrics(result.predictions, data.labels, num_labels, std::move(report_names));
+        break;
+      case ProblemType::multi_label_classification:
+        result.multi_label_metrics = compute_multi_label_metrics(sigmoid_all(result.logits).data, data.label_values, num_labels,
+                                                                 std::move(report_names), threshold);
+        break;
+      case ProblemType::regression:
+        result.regression_metrics = compute_regression_metrics(result.logits.data, data.label_values);
+        result.targets = data.label_values;
+        break;
+    }
   }
   result.runtime_s = now_s() - t0;
   return result;

@@ -153,19 +153,37 @@ class Trainer {
 
   /// @brief Evaluates already-tokenized rows.
   [[nodiscard]] EvalResult evaluate_encoded(const EncodedDataset& data, const std::vector<std::string>& names) {
-    return training::evaluate(*model_, strategy_, data, eval_loader_options(), names);
+    return training::evaluate(*model_, strategy_, data, eval_loader_options(), names, args_.multi_label_threshold);
   }
 
-  /// @brief Predicted labels, softmax probabilities and logits of each text.
+  /// @brief Predictions of each text by the model's problem type (Predictions), with the logits.
   [[nodiscard]] Predictions predict(const std::vector<std::string>& texts) {
     const auto encoded = encode_texts(texts, tokenizer_, args_.max_length, threads());
     const EvalResult r = evaluate_encoded(encoded, {});
     Predictions p;
-    p.labels = r.predictions;
+    p.problem_type = r.problem_type;
     p.logits = r.logits;
-    p.probabilities = softmax_rows(r.logits);
-    if (label_names_.size() == static_cast<std::size_t>(model_->num_labels())) {
-      for (const auto id : p.labels) p.label_names.push_back(label_names_[static_cast<std::size_t>(id)]);
+    const auto k = static_cast<std::size_t>(model_->num_labels());
+    switch (r.problem_type) {
+      case ProblemType::single_label_classification:
+        p.labels = r.predictions;
+        p.probabilities = softmax_rows(r.logits);
+        if (label_names_.size() == k) {
+          for (const auto id : p.labels) p.label_names.push_back(label_names_[static_cast<std::size_t>(id)]);
+        }
+        break;
+      case ProblemType::multi_label_classification:
+        p.probabilities = sigmoid_all(r.logits);
+        for (std::size_t row = 0; row * k < p.probabilities.data.size(); ++row) {
+          std::vector<std::int64_t> set;
+          for (std::size_t j = 0; j < k; ++j)
+            if (p.probabilities.data[row * k + j] >= args_.multi_label_threshold) set.push_back(static_cast<std::int64_t>(j));
+          p.label_sets.push_back(std::move(set));
+        }
+        break;
+      case ProblemType::regression:
+        p.values = r.logits.data;
+        break;
     }
     return p;
   }
@@ -255,6 +273,16 @@ class Trainer {
     if (encoded.empty()) throw option_error("the " + what + " is empty");
     if (!encoded.has_labels()) throw option_error("the " + what + " has no labels");
     const std::int64_t n = model_->num_labels();
+    if constexpr (requires { model_->loss_spec(); }) {
+      const ProblemType type = model_->loss_spec().problem_type;
+      const bool float_targets = !encoded.label_values.empty();
+      if (float_targets == has_class_ids(type))
+        throw option_error("the " + what + " has " + (float_targets ? "float targets (multi-label or regression)" : "class ids (single-label)") +
+                           " but the model is " + std::string(to_string(type)) + "; load the data for the model's problem type");
+      if (float_targets && static_cast<std::int64_t>(encoded.targets_per_row) != n)
+        throw option_error("the " + what + " has " + std::to_string(encoded.targets_per_row) + " targets per row but the model has " +
+                           std::to_string(n) + " outputs (num_labels)");
+    }
     for (std::size_t i = 0; i < encoded.labels.size(); ++i) {
       if (encoded.labels[i] < 0 || encoded.labels[i] >= n)
         throw option_error("the " + what + " has label id " + std::to_string(encoded.labels[i]) + " (row " + std::to_string(i + 1) +

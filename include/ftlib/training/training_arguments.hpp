@@ -64,6 +64,8 @@ struct TrainingArguments {
   /// Whether a larger metric is better; unset = false for names ending in "loss", true otherwise.
   std::optional<bool> greater_is_better;
   bool load_best_model_at_end = false;  ///< restore the best evaluated weights when training ends
+  /// Multi-label: a label is predicted when its sigmoid probability is >= this (metrics and predict).
+  double multi_label_threshold = 0.5;
 
   // --- logging --------------------------------------------------------------------------------
   std::int64_t logging_steps = 500;     ///< log mean loss, lr and grad norm every this many steps
@@ -133,6 +135,7 @@ struct TrainingArguments {
             {"metric_for_best_model", metric_for_best_model},
             {"greater_is_better", metric_greater_is_better()},
             {"load_best_model_at_end", load_best_model_at_end},
+            {"multi_label_threshold", multi_label_threshold},
             {"logging_steps", logging_steps},
             {"output_dir", output_dir.string()},
             {"save_steps", save_steps},
@@ -171,6 +174,8 @@ struct TrainingArguments {
     if (!(early_stopping_threshold >= 0) || !finite(early_stopping_threshold))
       fail("early_stopping_threshold", "must be a finite number >= 0, got " + std::to_string(early_stopping_threshold));
     if (save_total_limit && *save_total_limit < 1) fail("save_total_limit", "must be >= 1, got " + std::to_string(*save_total_limit));
+    if (!(multi_label_threshold > 0 && multi_label_threshold < 1))
+      fail("multi_label_threshold", "must be in (0, 1), got " + std::to_string(multi_label_threshold));
     if (metric_for_best_model.empty()) fail("metric_for_best_model", "must name a metric such as eval_loss");
     if (resume_from_checkpoint && !resumes_from_last_checkpoint() && !std::filesystem::is_directory(*resume_from_checkpoint))
       fail("resume_from_checkpoint", resume_from_checkpoint->string() + " is not a directory (expected output_dir/checkpoint-<step>, or \"last\")");

@@ -39,7 +39,9 @@ class BasicSequenceClassifier<arch::BertConfig, S>
   /// @brief A freshly initialised model (transformers' init: N(0, initializer_range), zero biases,
   ///        LayerNorm 1/0, zero padding row), with `options`' label and dropout overrides applied.
   explicit BasicSequenceClassifier(Config config, const ModelOptions& options = {})
-      : BasicSequenceClassifier(Shell::configured(std::move(config), options), options.seed, detail::Construction::fresh) {}
+      : BasicSequenceClassifier(Shell::configured(std::move(config), options), options.seed, detail::Construction::fresh) {
+    this->use_loss_of(options);
+  }
 
   /// @brief Intermediates of the last forward, named like the fixtures' `hidden.*`: "embeddings",
   ///        "layer.<k>", "pooled", plus "last_hidden_state" [B, T, hidden] and "pooler_output" [B, hidden].

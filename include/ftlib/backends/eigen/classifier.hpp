@@ -22,6 +22,7 @@
 #include "ftlib/hf/checkpoint.hpp"
 #include "ftlib/arch/model_config.hpp"
 #include "ftlib/models/model_concept.hpp"
+#include "ftlib/models/loss_spec.hpp"
 #include "ftlib/models/model_options.hpp"
 #include "ftlib/models/pretrained.hpp"
 
@@ -101,6 +102,7 @@ class ClassifierShell {
   [[nodiscard]] static Derived from_pretrained(const std::filesystem::path& dir, const ModelOptions& options = {}) {
     check_eigen_options(options);
     Derived model(configure(load_pretrained_config<Arch>(dir), options), options.seed, Construction::for_loading);
+    model.use_loss_of(options);
     model.load_weights(dir, options.ignore_mismatched_sizes);
     return model;
   }
@@ -115,25 +117,27 @@ class ClassifierShell {
 
   /// @brief Dropout on (training) or off (evaluation).
   void set_training(bool training) noexcept { training_ = training; }
-  /// @brief Forward in the current mode, mean cross-entropy, then accumulates scale * d(loss)/d(param).
-  ///        Returns the unscaled loss.
+  /// @brief Forward in the current mode, the loss of the problem type (loss_spec()), then accumulates
+  ///        scale * d(loss)/d(param). Returns the unscaled loss.
   double forward_backward(const Batch& batch, double scale = 1.0) {
     check_batch(batch, config_.arch.max_position_embeddings, true);
+    loss_.check_labels(batch);
     derived().run_forward(batch);
     Matrix<S> d_logits(logits_.rows(), logits_.cols());
-    const double loss = CrossEntropy<S>::forward_backward(logits_, batch.labels, scale, d_logits);
+    const double loss = compute_loss(batch, scale, d_logits);
     derived().run_backward(d_logits);
     return loss;
   }
   /// @brief Logits (and the loss when the batch has labels), no gradients.
   [[nodiscard]] ForwardOutput forward(const Batch& batch) {
     check_batch(batch, config_.arch.max_position_embeddings, false);
+    if (batch.has_labels()) loss_.check_labels(batch);
     derived().run_forward(batch);
     ForwardOutput out;
     out.logits = to_host(logits_, {logits_.rows(), logits_.cols()});
     if (batch.has_labels()) {
       Matrix<S> none;
-      out.loss = CrossEntropy<S>::forward_backward(logits_, batch.labels, 1.0, none);
+      out.loss = compute_loss(batch, 1.0, none);
       out.has_loss = true;
     }
     return out;
@@ -170,6 +174,8 @@ class ClassifierShell {
   void reseed_dropout(std::uint64_t seed) { set_seed(seed); }
   /// @brief The config (labels included).
   [[nodiscard]] const Config& config() const noexcept { return config_; }
+  /// @brief The loss it trains with: problem type and class weights.
+  [[nodiscard]] const LossSpec& loss_spec() const noexcept { return loss_; }
   /// @brief What from_pretrained loaded, and the missing/unexpected/mismatched names (hf::format_load_report
   ///        prints transformers' warnings); empty for a fresh model.
   [[nodiscard]] const hf::LoadReport& load_report() const noexcept { return report_; }
@@ -181,7 +187,8 @@ class ClassifierShell {
       : config_(std::move(config)),
         rng_(seed),
         dropout_rng_(dropout_seed(seed)),
-        store_(construction != Construction::shapes_only) {
+        store_(construction != Construction::shapes_only),
+        loss_(LossSpec::of(config_.labels, ModelOptions{})) {
     config_.validate();
   }
   ClassifierShell(ClassifierShell&&) noexcept = default;
@@ -197,6 +204,9 @@ class ClassifierShell {
     return configure(std::move(config), options);
   }
 
+  /// @brief Takes the class weights of `options` (the problem type is the config's, already configured).
+  void use_loss_of(const ModelOptions& options) { loss_ = LossSpec::of(config_.labels, options); }
+
   /// @brief The constructor's last word: initialise the parameters of a fresh model.
   void finish_construction(Construction construction) {
     if (construction == Construction::fresh) store_.initialize(rng_, config_.arch.initializer_range);
@@ -211,10 +221,22 @@ class ClassifierShell {
   bool training_ = true;
   ParameterStore<S> store_;
   hf::LoadReport report_;
+  LossSpec loss_;
   Matrix<S> logits_;  // of the last forward
 
  private:
   [[nodiscard]] Derived& derived() noexcept { return static_cast<Derived&>(*this); }
+
+  double compute_loss(const Batch& batch, double scale, Out<S> d_logits) const {
+    switch (loss_.problem_type) {
+      case ProblemType::multi_label_classification:
+        return BinaryCrossEntropyWithLogits<S>::forward_backward(logits_, batch.label_values, scale, d_logits);
+      case ProblemType::regression:
+        return MeanSquaredError<S>::forward_backward(logits_, batch.label_values, scale, d_logits);
+      case ProblemType::single_label_classification: break;
+    }
+    return CrossEntropy<S>::forward_backward(logits_, batch.labels, scale, d_logits, loss_.class_weights);
+  }
 
   // from_pretrained's second half, once every parameter is registered: loads <dir>'s weights, initialises
   // what is missing or mismatched as a fresh model would, and switches to eval mode.

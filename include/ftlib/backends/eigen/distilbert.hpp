@@ -44,7 +44,9 @@ class BasicSequenceClassifier<arch::DistilBertConfig, S>
   ///        LayerNorm 1/0, zero padding row, sinusoidal table when configured), with `options`' label and
   ///        dropout overrides applied to `config`.
   explicit BasicSequenceClassifier(Config config, const ModelOptions& options = {})
-      : BasicSequenceClassifier(Shell::configured(std::move(config), options), options.seed, detail::Construction::fresh) {}
+      : BasicSequenceClassifier(Shell::configured(std::move(config), options), options.seed, detail::Construction::fresh) {
+    this->use_loss_of(options);
+  }
 
   /// @brief Intermediates of the last forward, named like the fixtures' `hidden.*`: "embeddings",
   ///        "layer.<k>", "pooled", plus "last_hidden_state" [B, T, dim].

@@ -11,9 +11,11 @@
 #include <Eigen/Core>
 #include <unsupported/Eigen/SpecialFunctions>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -435,29 +437,35 @@ struct SelfAttention {
 };
 
 // -------------------------------------------------------------------------------------------
-// Cross-entropy over classes, mean over the batch (torch's F.cross_entropy, ignore_index -100)
+// The classification losses (torch's F.cross_entropy, F.binary_cross_entropy_with_logits,
+// F.mse_loss; reduction "mean"), each returning the loss and writing grad_scale * d(loss)/d(logits)
+// into dlogits when it is non-empty. Sums run in double.
 // -------------------------------------------------------------------------------------------
 template <class S>
 struct CrossEntropy {
   /// @brief Labels equal to this are left out of the loss and of the mean (torch's default).
   static constexpr std::int64_t ignore_index = -100;
 
-  /// @brief loss = mean_i (logsumexp(z_i) - z_i[y_i]); also writes dlogits = grad_scale * d(loss)/dz
-  ///        = grad_scale * (softmax(z_i) - onehot(y_i)) / count when dlogits is non-empty.
+  /// @brief loss = sum_i w[y_i] (logsumexp(z_i) - z_i[y_i]) / sum_i w[y_i] over the rows not ignored
+  ///        (w = 1 without weights: the plain mean); dlogits row i = grad_scale * w[y_i] (softmax(z_i) -
+  ///        onehot(y_i)) / sum_i w[y_i].
   static double forward_backward(In<S> logits, const std::vector<std::int64_t>& labels, double grad_scale,
-                                 Out<S> dlogits) {
+                                 Out<S> dlogits, std::span<const double> weights = {}) {
     const Eigen::Index n = logits.rows();
     const Eigen::Index c = logits.cols();
     if (static_cast<Eigen::Index>(labels.size()) != n)
       throw tensor_error("cross_entropy: " + std::to_string(labels.size()) + " labels for " + std::to_string(n) +
                          " rows of logits");
-    std::int64_t count = 0;
+    if (!weights.empty() && static_cast<Eigen::Index>(weights.size()) != c)
+      throw tensor_error("cross_entropy: " + std::to_string(weights.size()) + " class weights for " + std::to_string(c) + " classes");
+    const auto weight = [&](std::int64_t y) { return weights.empty() ? 1.0 : weights[static_cast<std::size_t>(y)]; };
+    double weight_sum = 0.0;
     for (std::size_t i = 0; i < labels.size(); ++i) {
       if (labels[i] == ignore_index) continue;
       if (labels[i] < 0 || labels[i] >= c)
         throw tensor_error("cross_entropy: label " + std::to_string(labels[i]) + " of row " + std::to_string(i) +
                            " is outside [0, " + std::to_string(c) + ") (num_labels = " + std::to_string(c) + ")");
-      ++count;
+      weight_sum += weight(labels[i]);
     }
     const bool with_grad = dlogits.size() != 0;
     if (with_grad) dlogits.setZero();
@@ -468,14 +476,67 @@ struct CrossEntropy {
       const S m = logits.row(i).maxCoeff();
       const Eigen::Matrix<S, 1, Eigen::Dynamic> e = (logits.row(i).array() - m).exp().matrix();
       const S sum = e.sum();
-      total += static_cast<double>(std::log(sum) + m - logits(i, y));
+      const double w = weight(y);
+      total += w * static_cast<double>(std::log(sum) + m - logits(i, y));
       if (with_grad) {
-        const S f = static_cast<S>(grad_scale / static_cast<double>(count));
+        const S f = static_cast<S>(grad_scale * w / weight_sum);
         dlogits.row(i) = e * (f / sum);
         dlogits(i, y) -= f;
       }
     }
-    return count == 0 ? std::numeric_limits<double>::quiet_NaN() : total / static_cast<double>(count);
+    // No row counted (all ignored, or every row's class weighs 0): torch's 0 / 0.
+    return weight_sum == 0.0 ? std::numeric_limits<double>::quiet_NaN() : total / weight_sum;
+  }
+};
+
+template <class S>
+struct BinaryCrossEntropyWithLogits {
+  /// @brief loss = mean over every (row, label) of max(z, 0) - z y + log(1 + exp(-|z|)) (the stable
+  ///        form of -[y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))]); dlogits = grad_scale (sigmoid(z) - y) / count.
+  static double forward_backward(In<S> logits, std::span<const float> targets, double grad_scale, Out<S> dlogits) {
+    const Eigen::Index n = logits.rows();
+    const Eigen::Index c = logits.cols();
+    if (static_cast<Eigen::Index>(targets.size()) != n * c)
+      throw tensor_error("binary_cross_entropy_with_logits: " + std::to_string(targets.size()) + " targets for " +
+                         std::to_string(n) + " x " + std::to_string(c) + " logits");
+    const bool with_grad = dlogits.size() != 0;
+    const double count = static_cast<double>(n * c);
+    double total = 0.0;
+    for (Eigen::Index i = 0; i < n; ++i) {
+      for (Eigen::Index j = 0; j < c; ++j) {
+        const double z = static_cast<double>(logits(i, j));
+        const double y = static_cast<double>(targets[static_cast<std::size_t>(i * c + j)]);
+        total += std::max(z, 0.0) - z * y + std::log1p(std::exp(-std::abs(z)));
+        if (with_grad) {
+          const double sigmoid = z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
+          dlogits(i, j) = static_cast<S>(grad_scale * (sigmoid - y) / count);
+        }
+      }
+    }
+    return total / count;
+  }
+};
+
+template <class S>
+struct MeanSquaredError {
+  /// @brief loss = mean over every (row, output) of (z - y)^2; dlogits = grad_scale 2 (z - y) / count.
+  static double forward_backward(In<S> logits, std::span<const float> targets, double grad_scale, Out<S> dlogits) {
+    const Eigen::Index n = logits.rows();
+    const Eigen::Index c = logits.cols();
+    if (static_cast<Eigen::Index>(targets.size()) != n * c)
+      throw tensor_error("mse_loss: " + std::to_string(targets.size()) + " targets for " + std::to_string(n) + " x " +
+                         std::to_string(c) + " outputs");
+    const bool with_grad = dlogits.size() != 0;
+    const double count = static_cast<double>(n * c);
+    double total = 0.0;
+    for (Eigen::Index i = 0; i < n; ++i) {
+      for (Eigen::Index j = 0; j < c; ++j) {
+        const double d = static_cast<double>(logits(i, j)) - static_cast<double>(targets[static_cast<std::size_t>(i * c + j)]);
+        total += d * d;
+        if (with_grad) dlogits(i, j) = static_cast<S>(grad_scale * 2.0 * d / count);
+      }
+    }
+    return total / count;
   }
 };
 

@@ -236,9 +236,7 @@ inline void check_batch(const Batch& batch, std::int64_t max_positions, bool nee
   if (batch.seq_len > max_positions)
     throw tensor_error("batch: seq_len " + std::to_string(batch.seq_len) + " exceeds max_position_embeddings " +
                        std::to_string(max_positions) + " of the model (truncate the inputs)");
-  if (batch.has_labels() && static_cast<std::int64_t>(batch.labels.size()) != batch.batch_size)
-    throw tensor_error("batch: labels holds " + std::to_string(batch.labels.size()) + " values, expected batch_size " +
-                       std::to_string(batch.batch_size));
+  // The labels' form and values are the loss's to check (LossSpec::check_labels).
   if (needs_labels && !batch.has_labels())
     throw tensor_error("batch: forward_backward needs labels, the batch has none");
 }

@@ -17,7 +17,8 @@ struct BatchTensors {
   torch::Tensor input_ids;       ///< [B, T] int64
   torch::Tensor attention_mask;  ///< [B, T] int64
   torch::Tensor token_type_ids;  ///< [B, T] int64, or undefined
-  torch::Tensor labels;          ///< [B] int64, or undefined
+  torch::Tensor labels;          ///< [B] int64 class ids, or undefined
+  torch::Tensor label_values;    ///< [B, num_labels] float32 targets (multi-label, regression), or undefined
 };
 
 /// @brief Limits a model puts on a batch's values (checked on the host, so a bad id gives a clear
@@ -65,20 +66,28 @@ inline torch::Tensor to_device_tensor(const std::vector<std::int64_t>& values, t
   expect_size(batch.input_ids, b * t, "input_ids");
   expect_size(batch.attention_mask, b * t, "attention_mask");
   if (!batch.token_type_ids.empty()) expect_size(batch.token_type_ids, b * t, "token_type_ids");
-  if (batch.has_labels()) expect_size(batch.labels, b, "labels");
+  if (!batch.labels.empty()) expect_size(batch.labels, b, "labels");
+  if (!batch.label_values.empty() && static_cast<std::int64_t>(batch.label_values.size()) % b != 0)
+    throw tensor_error("batch.label_values has " + std::to_string(batch.label_values.size()) + " values, not a multiple of batch_size " +
+                       std::to_string(b));
   if (limits.max_position_embeddings > 0 && t > limits.max_position_embeddings)
     throw tensor_error("batch seq_len " + std::to_string(t) + " exceeds the model's max_position_embeddings " +
                        std::to_string(limits.max_position_embeddings));
   detail::check_batch_values(batch.input_ids, limits.vocab_size, "input_ids");
   detail::check_batch_values(batch.attention_mask, 2, "attention_mask");
   if (!batch.token_type_ids.empty()) detail::check_batch_values(batch.token_type_ids, limits.type_vocab_size, "token_type_ids");
-  if (batch.has_labels()) detail::check_batch_values(batch.labels, limits.num_labels, "labels");
+  if (!batch.labels.empty()) detail::check_batch_values(batch.labels, limits.num_labels, "labels");
 
   BatchTensors out;
   out.input_ids = detail::to_device_tensor(batch.input_ids, {b, t}, device);
   out.attention_mask = detail::to_device_tensor(batch.attention_mask, {b, t}, device);
   if (!batch.token_type_ids.empty()) out.token_type_ids = detail::to_device_tensor(batch.token_type_ids, {b, t}, device);
-  if (batch.has_labels()) out.labels = detail::to_device_tensor(batch.labels, {b}, device);
+  if (!batch.labels.empty()) out.labels = detail::to_device_tensor(batch.labels, {b}, device);
+  if (!batch.label_values.empty()) {
+    const auto per_row = static_cast<std::int64_t>(batch.label_values.size()) / b;
+    const torch::Tensor host = torch::from_blob(const_cast<float*>(batch.label_values.data()), {b, per_row}, torch::kFloat);
+    out.label_values = device.is_cpu() ? host.clone() : host.to(device);
+  }
   return out;
 }
 

@@ -38,6 +38,7 @@
 #include "ftlib/arch/model_config.hpp"
 #include "ftlib/hf/safetensors.hpp"
 #include "ftlib/models/model_concept.hpp"
+#include "ftlib/models/loss_spec.hpp"
 #include "ftlib/models/model_options.hpp"
 #include "ftlib/models/pretrained.hpp"
 
@@ -128,6 +129,7 @@ class SequenceClassifier {
   explicit SequenceClassifier(Config config, const ModelOptions& options = {})
       : config_(configure(std::move(config), options)),
         options_(options),
+        loss_(LossSpec::of(config_.labels, options)),
         device_(detail::parse_device(options.device)),
         dropout_rng_(options.seed),
         scaler_(make_scaler(options)) {
@@ -233,18 +235,19 @@ class SequenceClassifier {
   /// @brief Dropout on (true) or off (false).
   void set_training(bool training) { module_->train(training); }
 
-  /// @brief Forward in the current mode, mean cross-entropy, then accumulates scale * d(loss)/d(param)
-  ///        into the gradients. Returns the unscaled loss. With loss scaling on, the gradients hold
+  /// @brief Forward in the current mode, the loss of the problem type (loss_spec()), then accumulates
+  ///        scale * d(loss)/d(param) into the gradients. Returns the unscaled loss. With loss scaling on, the gradients hold
   ///        scale * grad_scaler().scale() * d(loss)/d(param) until clip_grad_norm or parameters() unscales them.
   double forward_backward(const Batch& batch, double scale = 1.0) {
+    if (!batch.has_labels()) throw tensor_error("forward_backward needs a batch with labels");
+    loss_.check_labels(batch);
     const BatchTensors t = to_tensors(batch, device_, limits());
-    if (!t.labels.defined()) throw tensor_error("forward_backward needs a batch with labels");
     torch::Tensor loss;
     {
       const DropoutGenerator::Scope rng(dropout_rng_, device_, module_->is_training());
       const AutocastGuard autocast(device_, options_.precision);
       const torch::Tensor logits = run(t, nullptr);
-      loss = at::cross_entropy_loss(logits.to(torch::kFloat), t.labels);
+      loss = compute_loss(logits.to(torch::kFloat), t);
     }
     if (scaler_.enabled()) {
       overflow_ = false;
@@ -255,16 +258,18 @@ class SequenceClassifier {
     return loss.item<double>();
   }
 
-  /// @brief No gradients: logits (host) and, when the batch has labels, the mean cross-entropy.
+  /// @brief No gradients: logits (host) and, when the batch has labels, the loss.
   ForwardOutput forward(const Batch& batch) {
+    if (batch.has_labels()) loss_.check_labels(batch);
     const BatchTensors t = to_tensors(batch, device_, limits());
     const torch::NoGradGuard no_grad;
     const DropoutGenerator::Scope rng(dropout_rng_, device_, module_->is_training());
     const AutocastGuard autocast(device_, options_.precision);
     const torch::Tensor logits = run(t, nullptr).to(torch::kFloat);
     ForwardOutput out;
-    if (t.labels.defined()) {
-      out.loss = at::cross_entropy_loss(logits, t.labels).item<double>();
+    if (batch.has_labels()) {
+      const torch::Tensor loss = compute_loss(logits, t);
+      out.loss = loss.item<double>();
       out.has_loss = true;
     }
     out.logits = ParamOps<torch::Tensor>::to_host(logits);
@@ -397,6 +402,8 @@ class SequenceClassifier {
   [[nodiscard]] AttentionBackend attention_backend() const noexcept { return options_.attention; }
   /// @brief The configuration (architecture, labels, extra keys).
   [[nodiscard]] const Config& config() const noexcept { return config_; }
+  /// @brief The loss it trains with: problem type and class weights.
+  [[nodiscard]] const LossSpec& loss_spec() const noexcept { return loss_; }
   /// @brief Loaded / missing / unexpected / mismatched names of the last load (empty for a fresh model).
   [[nodiscard]] const LoadReport& load_report() const noexcept { return report_; }
   /// @brief The torch::nn module tree (state_dict names are HF's).
@@ -432,6 +439,21 @@ class SequenceClassifier {
     return out;
   }
 
+  // The loss of float32 logits [B, num_labels] against the batch's labels, as transformers computes it
+  // (regression: MSE of the single output; multi-label: BCE-with-logits; single-label: cross-entropy).
+  [[nodiscard]] torch::Tensor compute_loss(const torch::Tensor& logits, const BatchTensors& t) const {
+    switch (loss_.problem_type) {
+      case ProblemType::multi_label_classification:
+        return at::binary_cross_entropy_with_logits(logits, t.label_values);
+      case ProblemType::regression:
+        return at::mse_loss(logits, t.label_values);
+      case ProblemType::single_label_classification: break;
+    }
+    if (loss_.class_weights.empty()) return at::cross_entropy_loss(logits, t.labels);
+    const torch::Tensor weight = torch::tensor(loss_.class_weights, torch::kDouble).to(logits.device(), torch::kFloat);
+    return at::cross_entropy_loss(logits, t.labels, weight);
+  }
+
   torch::Tensor run(const BatchTensors& t, Trace* trace) {
     const detail::AttentionContext ctx = detail::make_attention_context(t.attention_mask, options_.attention, module_->is_training(), trace);
     return module_->forward(t.input_ids, t.token_type_ids, ctx);
@@ -439,6 +461,7 @@ class SequenceClassifier {
 
   Config config_;
   ModelOptions options_;
+  LossSpec loss_;
   torch::Device device_;
   Module module_{nullptr};
   LoadReport report_;
