@@ -3,6 +3,7 @@
 #include "backend_module.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <cstdio>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <sstream>
 
 #include "ftlib/arch/model_config.hpp"
+#include "ftlib/arch/registry.hpp"
 #include "ftlib/hf/hub.hpp"
 
 namespace ftlib::cli {
@@ -81,43 +83,105 @@ AutoTokenizer load_tokenizer(const std::filesystem::path& model_dir, const std::
   return AutoTokenizer::from_pretrained(model_dir);
 }
 
+void add_label_flags(CLI::App& cmd, LabelFlags& flags) {
+  cmd.add_option("--text-column", flags.text_column, "column (or JSONL key) of the text")->capture_default_str();
+  cmd.add_option("--label-column", flags.label_column,
+                 "column (or JSONL key) of the label: a class, a number (regression) or the labels of a row (multi-label)")
+      ->capture_default_str();
+  cmd.add_option("--label-offset", flags.label_offset, "subtract from integer labels (1 maps stars 1..5 to ids 0..4)");
+  cmd.add_option("--label-separator", flags.label_separator, "multi-label: what separates the labels of a cell (\"toys;books\")")
+      ->capture_default_str();
+  cmd.add_option("--label-columns", flags.label_columns, "multi-label: one 0/1 column per label, comma-separated (the names are the labels)")
+      ->delimiter(',');
+}
+
+DatasetOptions dataset_options(const LabelFlags& flags, ProblemType problem_type) {
+  DatasetOptions options;
+  options.text_column = flags.text_column;
+  options.label_column = flags.label_column;
+  options.problem_type = problem_type;
+  options.label_separator = flags.label_separator;
+  options.label_columns = flags.label_columns;
+  if (flags.label_offset) {
+    if (problem_type != ProblemType::single_label_classification)
+      throw option_error(SourceLocation{"--label-offset", {}, {}}, "is for integer class labels (single_label_classification), not " +
+                                                                      std::string(to_string(problem_type)));
+    options.label_mode = LabelMode::integer;
+    options.label_offset = *flags.label_offset;
+  }
+  if (!flags.label_columns.empty() && problem_type != ProblemType::multi_label_classification)
+    throw option_error(SourceLocation{"--label-columns", {}, {}}, "one 0/1 column per label is multi_label_classification, but the problem type is " +
+                                                                     std::string(to_string(problem_type)));
+  return options;
+}
+
 namespace {
 bool default_names(const std::vector<std::string>& names) {
   for (std::size_t i = 0; i < names.size(); ++i)
     if (names[i] != "LABEL_" + std::to_string(i)) return false;
   return true;
 }
+
+std::map<std::string, std::int64_t> label_map(const std::vector<std::string>& id2label) {
+  std::map<std::string, std::int64_t> label2id;
+  for (std::size_t i = 0; i < id2label.size(); ++i) label2id.emplace(id2label[i], static_cast<std::int64_t>(i));
+  return label2id;
+}
 }  // namespace
 
-TextClassificationDataset load_labelled(const std::filesystem::path& path, const std::string& text_column,
-                                        const std::string& label_column, std::optional<std::int64_t> label_offset,
+TextClassificationDataset load_labelled(const std::filesystem::path& path, const LabelFlags& flags, ProblemType problem_type,
                                         const std::vector<std::string>& id2label) {
-  DatasetOptions options;
-  options.text_column = text_column;
-  options.label_column = label_column;
-  const bool integer = label_offset.has_value() || default_names(id2label);
-  if (integer) {
-    options.label_mode = LabelMode::integer;
-    options.label_offset = label_offset.value_or(0);
-    options.num_labels = id2label.size();
-    options.label_names = id2label;
-  } else {
-    options.label_mode = LabelMode::string;
-    std::map<std::string, std::int64_t> label2id;
-    for (std::size_t i = 0; i < id2label.size(); ++i) label2id.emplace(id2label[i], static_cast<std::int64_t>(i));
-    options.label2id = std::move(label2id);
+  DatasetOptions options = dataset_options(flags, problem_type);
+  switch (problem_type) {
+    case ProblemType::regression:
+      options.label_names = id2label;
+      break;
+    case ProblemType::multi_label_classification:
+      options.label2id = label_map(id2label);
+      break;
+    case ProblemType::single_label_classification:
+      if (flags.label_offset.has_value() || default_names(id2label)) {
+        options.label_mode = LabelMode::integer;
+        options.label_offset = flags.label_offset.value_or(0);
+        options.num_labels = id2label.size();
+        options.label_names = id2label;
+      } else {
+        options.label_mode = LabelMode::string;
+        options.label2id = label_map(id2label);
+      }
+      break;
   }
   return TextClassificationDataset::load(path, options);
 }
 
+arch::ClassificationLabels model_labels(const std::filesystem::path& dir, const std::string& type) {
+  return arch::visit_architecture(type, [&](auto a) {
+    return arch::ModelConfig<typename decltype(a)::type>::load(dir / "config.json").labels;
+  });
+}
+
 void print_report(std::ostream& out, const std::string& title, const EvalResult& r) {
   out << "\n== " << title << " (" << r.num_examples << " examples) ==\n";
+  char line[200];
+  if (r.regression_metrics) {
+    const auto& m = *r.regression_metrics;
+    std::snprintf(line, sizeof line, "loss %.4f   mse %.4f   rmse %.4f   mae %.4f   r2 %.4f   pearson %.4f   spearman %.4f\n", r.loss, m.mse,
+                  m.rmse, m.mae, m.r2, m.pearson, m.spearman);
+    out << line << std::flush;
+    return;
+  }
+  if (r.multi_label_metrics) {
+    const auto& m = *r.multi_label_metrics;
+    std::snprintf(line, sizeof line, "loss %.4f   subset accuracy %.4f   micro-F1 %.4f   macro-F1 %.4f   weighted-F1 %.4f   (threshold %.2f)\n",
+                  r.loss, m.subset_accuracy, m.micro_f1, m.macro_f1, m.weighted_f1, m.threshold);
+    out << line << '\n' << m.report(4) << std::flush;
+    return;
+  }
   if (!r.metrics) {
     out << "(no labels)\n";
     return;
   }
   const auto& m = *r.metrics;
-  char line[160];
   std::snprintf(line, sizeof line, "loss %.4f   accuracy %.4f   macro-F1 %.4f   weighted-F1 %.4f\n", r.loss, m.accuracy, m.macro_f1,
                 m.weighted_f1);
   out << line << "\nconfusion matrix (rows = true label, columns = predicted):\n";
@@ -143,7 +207,35 @@ void print_report(std::ostream& out, const std::string& title, const EvalResult&
 nlohmann::json metrics_json(const EvalResult& r) {
   nlohmann::json j;
   j["num_examples"] = r.num_examples;
+  j["problem_type"] = std::string(to_string(r.problem_type));
   if (r.has_loss) j["loss"] = r.loss;
+  // NaN (a correlation of constant values) has no JSON form: null, as Python's json writes NaN.
+  const auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  if (r.regression_metrics) {
+    for (const auto& [k, v] : r.regression_metrics->summary()) j[k] = number(v);
+    // Predicted against true values for the report's scatter plot: every row, or 2000 evenly spaced ones.
+    const std::size_t n = r.targets.size();
+    const std::size_t stride = std::max<std::size_t>(1, (n + 1999) / 2000);
+    nlohmann::json truth = nlohmann::json::array(), predicted = nlohmann::json::array();
+    for (std::size_t i = 0; i < n && i < r.logits.data.size(); i += stride) {
+      truth.push_back(r.targets[i]);
+      predicted.push_back(r.logits.data[i]);
+    }
+    j["points"] = {{"true", std::move(truth)}, {"predicted", std::move(predicted)}};
+  }
+  if (r.multi_label_metrics) {
+    const auto& m = *r.multi_label_metrics;
+    for (const auto& [k, v] : m.summary()) j[k] = number(v);
+    j["threshold"] = m.threshold;
+    j["label_names"] = m.label_names;
+    nlohmann::json per_label = nlohmann::json::array();
+    for (std::size_t i = 0; i < m.per_label.size(); ++i) {
+      const auto& c = m.per_label[i];
+      per_label.push_back({{"label", i < m.label_names.size() ? m.label_names[i] : std::to_string(i)},
+                           {"precision", c.precision}, {"recall", c.recall}, {"f1", c.f1}, {"support", c.support}});
+    }
+    j["per_class"] = std::move(per_label);
+  }
   if (r.metrics) {
     for (const auto& [k, v] : r.metrics->summary()) j[k] = v;
     j["confusion_matrix"] = r.metrics->confusion;

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "ftlib/arch/model_config.hpp"
 #include "ftlib/io/json_file.hpp"
 #include "session.hpp"
 
@@ -51,13 +52,32 @@ void add_backend_flags(CLI::App& cmd, BackendFlags& flags);
 /// @brief The tokenizer of a model directory, or of an explicit vocab.txt / spiece.model / directory.
 [[nodiscard]] AutoTokenizer load_tokenizer(const std::filesystem::path& model_dir, const std::string& explicit_path);
 
-/// @brief Loads a labelled dataset with the given label map (or integer labels with an offset).
-[[nodiscard]] TextClassificationDataset load_labelled(const std::filesystem::path& path, const std::string& text_column,
-                                                      const std::string& label_column,
-                                                      std::optional<std::int64_t> label_offset,
-                                                      const std::vector<std::string>& id2label);
+/// @brief Where a file's labels are and how they read: --label-column, --label-offset, --label-separator,
+///        --label-columns (train and evaluate share them).
+struct LabelFlags {
+  std::string text_column = "text";           ///< column (or JSONL key) of the text
+  std::string label_column = "label";         ///< column of the label (single-label, regression, multi-label names)
+  std::optional<std::int64_t> label_offset;   ///< subtracted from integer labels
+  std::string label_separator = ";";          ///< multi-label: separates the names in a cell
+  std::vector<std::string> label_columns;     ///< multi-label: one 0/1 column per label
+};
 
-/// @brief Prints accuracy, macro-F1, the confusion matrix and the classification report.
+/// @brief Adds --text-column, --label-column, --label-offset, --label-separator and --label-columns.
+void add_label_flags(CLI::App& cmd, LabelFlags& flags);
+
+/// @brief The dataset options of `flags` for labels of `problem_type` (no label map yet).
+[[nodiscard]] DatasetOptions dataset_options(const LabelFlags& flags, ProblemType problem_type);
+
+/// @brief Loads a labelled dataset of `problem_type` with the model's label map `id2label` (or, single-label,
+///        integer labels with an offset).
+[[nodiscard]] TextClassificationDataset load_labelled(const std::filesystem::path& path, const LabelFlags& flags,
+                                                      ProblemType problem_type, const std::vector<std::string>& id2label);
+
+/// @brief The labels (id2label, problem_type) of the config.json in `dir` of model type `type`.
+[[nodiscard]] arch::ClassificationLabels model_labels(const std::filesystem::path& dir, const std::string& type);
+
+/// @brief Prints the evaluation by problem type: accuracy, macro-F1, the confusion matrix and the
+///        classification report; multi-label F1s and the per-label report; regression errors and correlations.
 void print_report(std::ostream& out, const std::string& title, const EvalResult& result);
 
 /// @brief {"loss", "accuracy", "f1_macro", ..., "confusion_matrix", "num_examples"} of an evaluation.

@@ -19,19 +19,12 @@ namespace {
 
 struct EvaluateFlags {
   std::string model, tokenizer, data, output;
-  std::string text_column = "text";
-  std::string label_column = "label";
-  std::optional<std::int64_t> label_offset;
+  LabelFlags labels;
+  double threshold = 0.5;
   std::int64_t max_length = 512;
   std::int64_t batch_size = 8;
   BackendFlags backend;
 };
-
-std::vector<std::string> model_labels(const std::filesystem::path& dir, const std::string& type) {
-  return arch::visit_architecture(type, [&](auto a) {
-    return arch::ModelConfig<typename decltype(a)::type>::load(dir / "config.json").labels.id2label;
-  });
-}
 
 void run_evaluate(const EvaluateFlags& f) {
   const auto dir = resolve_model_dir(f.model);
@@ -43,9 +36,12 @@ void run_evaluate(const EvaluateFlags& f) {
   spec.inference = true;
   spec.allow_nonfinite_weights = f.backend.allow_nonfinite_weights;
   check_output_file("--output", f.output, {f.data, f.model, f.tokenizer});
-  const auto names = model_labels(dir, spec.model_type);
-  const auto data = load_labelled(f.data, f.text_column, f.label_column, f.label_offset, names);
+  // The data is read the way the model was trained: its config's labels and problem type.
+  const auto labels = model_labels(dir, spec.model_type);
+  const ProblemType problem_type = resolve_problem_type(labels.problem_type, labels.num_labels());
+  const auto data = load_labelled(f.data, f.labels, problem_type, labels.id2label);
   TrainingArguments args;
+  args.multi_label_threshold = f.threshold;
   args.max_length = f.max_length;
   args.per_device_eval_batch_size = f.batch_size;
   args.validate();
@@ -64,9 +60,9 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--model", flags->model, "model directory (or hub name)")->required();
   cmd->add_option("--tokenizer", flags->tokenizer, "tokenizer files (default: the model directory)");
   cmd->add_option("--data", flags->data, "labelled CSV, TSV or JSONL file")->required();
-  cmd->add_option("--text-column", flags->text_column)->capture_default_str();
-  cmd->add_option("--label-column", flags->label_column)->capture_default_str();
-  cmd->add_option("--label-offset", flags->label_offset, "integer labels minus this are the ids (else labels go through label2id)");
+  add_label_flags(*cmd, flags->labels);
+  cmd->add_option("--multi-label-threshold", flags->threshold, "multi-label: a label is predicted when its probability is >= this")
+      ->capture_default_str();
   cmd->add_option("--max-length", flags->max_length)->capture_default_str();
   cmd->add_option("--per-device-eval-batch-size", flags->batch_size)->capture_default_str();
   cmd->add_option("--output", flags->output, "also write the metrics as JSON here");

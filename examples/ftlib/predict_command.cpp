@@ -1,5 +1,6 @@
-// `ftlib predict`: label, probabilities (softmax) and logits of every row of a CSV/TSV/JSONL file,
-// written as JSON Lines.
+// `ftlib predict`: the prediction of every row of a CSV/TSV/JSONL file, written as JSON Lines: label
+// and softmax probabilities (single-label), the labels at or over the threshold and each sigmoid
+// probability (multi-label), or the value (regression); always the logits.
 
 #include <fstream>
 #include <iostream>
@@ -19,6 +20,7 @@ namespace {
 struct PredictFlags {
   std::string model, tokenizer, input, output;
   std::string text_column = "text";
+  double threshold = 0.5;
   std::int64_t max_length = 512;
   std::int64_t batch_size = 8;
   BackendFlags backend;
@@ -45,6 +47,7 @@ void run_predict(const PredictFlags& f) {
   TrainingArguments args;
   args.max_length = f.max_length;
   args.per_device_eval_batch_size = f.batch_size;
+  args.multi_label_threshold = f.threshold;
   args.validate();
   auto session = make_session(f.backend, spec, load_tokenizer(dir, f.tokenizer), args);
   if (const auto report = session->load_report(); !report.empty()) std::cerr << report;
@@ -57,15 +60,34 @@ void run_predict(const PredictFlags& f) {
   }
   std::ostream& out = f.output.empty() ? std::cout : file;
   const auto cols = static_cast<std::size_t>(p.logits.shape.at(1));
-  for (std::size_t i = 0; i < p.labels.size(); ++i) {
-    const auto id = static_cast<std::size_t>(p.labels[i]);
+  const auto row_of = [&](const std::vector<float>& v, std::size_t i) {
+    return std::vector<float>(v.begin() + static_cast<std::ptrdiff_t>(i * cols), v.begin() + static_cast<std::ptrdiff_t>((i + 1) * cols));
+  };
+  const auto name = [&](std::size_t id) { return id < names.size() ? names[id] : std::to_string(id); };
+  const std::size_t rows = texts.size();
+  for (std::size_t i = 0; i < rows; ++i) {
     nlohmann::json j;
-    j["label"] = id < names.size() ? names[id] : std::to_string(id);
-    j["label_id"] = id;
-    j["probabilities"] = std::vector<float>(p.probabilities.data.begin() + static_cast<std::ptrdiff_t>(i * cols),
-                                            p.probabilities.data.begin() + static_cast<std::ptrdiff_t>((i + 1) * cols));
-    j["logits"] = std::vector<float>(p.logits.data.begin() + static_cast<std::ptrdiff_t>(i * cols),
-                                     p.logits.data.begin() + static_cast<std::ptrdiff_t>((i + 1) * cols));
+    switch (p.problem_type) {
+      case ProblemType::single_label_classification: {
+        const auto id = static_cast<std::size_t>(p.labels[i]);
+        j["label"] = name(id);
+        j["label_id"] = id;
+        j["probabilities"] = row_of(p.probabilities.data, i);
+        break;
+      }
+      case ProblemType::multi_label_classification: {
+        nlohmann::json labels = nlohmann::json::array();
+        for (const auto id : p.label_sets[i]) labels.push_back(name(static_cast<std::size_t>(id)));
+        j["labels"] = std::move(labels);
+        j["label_ids"] = p.label_sets[i];
+        j["probabilities"] = row_of(p.probabilities.data, i);
+        break;
+      }
+      case ProblemType::regression:
+        j["value"] = p.values[i];
+        break;
+    }
+    j["logits"] = row_of(p.logits.data, i);
     out << j.dump() << '\n';
   }
   out.flush();
@@ -76,11 +98,13 @@ void run_predict(const PredictFlags& f) {
 
 void add_predict_command(CLI::App& app) {
   auto flags = std::make_shared<PredictFlags>();
-  auto* cmd = app.add_subcommand("predict", "Predict labels for new text (JSONL out: label, probabilities, logits)");
+  auto* cmd = app.add_subcommand("predict", "Predict for new text (JSONL out: label and probabilities; multi-label: labels over the threshold; regression: value; and logits)");
   cmd->add_option("--model", flags->model, "model directory (or hub name)")->required();
   cmd->add_option("--tokenizer", flags->tokenizer, "tokenizer files (default: the model directory)");
   cmd->add_option("--input", flags->input, "CSV, TSV or JSONL file of texts")->required();
   cmd->add_option("--text-column", flags->text_column)->capture_default_str();
+  cmd->add_option("--multi-label-threshold", flags->threshold, "multi-label: a label is predicted when its probability is >= this")
+      ->capture_default_str();
   cmd->add_option("--max-length", flags->max_length)->capture_default_str();
   cmd->add_option("--per-device-eval-batch-size", flags->batch_size)->capture_default_str();
   cmd->add_option("--output", flags->output, "JSONL output file (default: stdout)");

@@ -14,6 +14,7 @@
 #include "ftlib/callbacks/jsonl_logger.hpp"
 #include "ftlib/callbacks/progress_bar.hpp"
 #include "ftlib/callbacks/tensorboard_logger.hpp"
+#include "ftlib/core/problem_type.hpp"
 #include "ftlib/data/dataset.hpp"
 #include "ftlib/models/model_options.hpp"
 #include "ftlib/tokenizers/auto_tokenizer.hpp"
@@ -58,6 +59,8 @@ class Session {
   virtual void save(const std::filesystem::path& dir) = 0;
   /// @brief The model's id2label.
   [[nodiscard]] virtual std::vector<std::string> id2label() const = 0;
+  /// @brief The model's problem type (what its loss and predictions are).
+  [[nodiscard]] virtual ProblemType problem_type() const = 0;
   /// @brief What was loaded (missing/unexpected weights), empty when clean.
   [[nodiscard]] virtual std::string load_report() const = 0;
 };

@@ -36,6 +36,7 @@ class TrainerSession final : public Session {
   Predictions predict(const std::vector<std::string>& texts) override { return trainer_.predict(texts); }
   void save(const std::filesystem::path& dir) override { trainer_.save_model(dir); }
   [[nodiscard]] std::vector<std::string> id2label() const override { return model_->config().labels.id2label; }
+  [[nodiscard]] ProblemType problem_type() const override { return model_->loss_spec().problem_type; }
   [[nodiscard]] std::string load_report() const override { return report_; }
 
  private:
@@ -60,9 +61,7 @@ class TrainerSession final : public Session {
 template <class Model>
 Model make_model(const ModelSpec& spec, std::string& report) {
   if (spec.from_scratch) {
-    auto config = Model::Config::load(spec.dir / "config.json");
-    if (config.labels.problem_type.empty() && spec.options.id2label) config.labels.problem_type = "single_label_classification";
-    return Model::from_config(std::move(config), spec.options);
+    return Model::from_config(Model::Config::load(spec.dir / "config.json"), spec.options);
   }
   Model model = Model::from_pretrained(spec.dir, spec.options);
   const auto& r = model.load_report();

@@ -2,6 +2,7 @@
 // file, with flags named like transformers' TrainingArguments (kebab-case) and the same defaults.
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -24,9 +25,9 @@ struct TrainFlags {
   std::string model;
   std::string tokenizer;
   std::string train, validation, test;
-  std::string text_column = "text";
-  std::string label_column = "label";
-  std::optional<std::int64_t> label_offset;
+  LabelFlags labels;
+  std::string problem_type;  // empty: the checkpoint's, else single-label (multi-label with --label-columns)
+  std::string class_weights;  // "balanced" or w1,w2,...
   std::string output;
   std::optional<double> dropout;
   std::optional<std::int64_t> patience;
@@ -49,12 +50,64 @@ struct TrainFlags {
 
 std::vector<std::string> names_for(const TextClassificationDataset& d, std::optional<std::int64_t> offset) {
   auto names = d.id2label();
+  if (d.problem_type() != ProblemType::single_label_classification) return names;
   bool defaults = true;
   for (std::size_t i = 0; i < names.size(); ++i) defaults = defaults && names[i] == "LABEL_" + std::to_string(i);
   // Integer labels are named by their values in the file (stars 1..5 with --label-offset 1 -> "1".."5").
   if (defaults)
     for (std::size_t i = 0; i < names.size(); ++i) names[i] = std::to_string(static_cast<std::int64_t>(i) + offset.value_or(0));
   return names;
+}
+
+// The problem type of the run: --problem-type, else multi-label for --label-columns, else what the
+// checkpoint was fine-tuned for (its config.json), else single-label classification.
+ProblemType problem_type_for(const TrainFlags& f, const arch::ClassificationLabels& checkpoint) {
+  if (!f.problem_type.empty()) return parse_problem_type(f.problem_type, "--problem-type");
+  if (!f.labels.label_columns.empty()) return ProblemType::multi_label_classification;
+  if (!checkpoint.problem_type.empty()) return parse_problem_type(checkpoint.problem_type);
+  return ProblemType::single_label_classification;
+}
+
+// --class-weights: "balanced" (scikit-learn's n_rows / (n_classes * rows of the class)) or one weight per label.
+std::vector<double> class_weights_for(const std::string& flag, const TextClassificationDataset& train, ProblemType type) {
+  const SourceLocation where{"--class-weights", {}, {}};
+  if (type != ProblemType::single_label_classification)
+    throw option_error(where, "class weights apply to single_label_classification, not " + std::string(to_string(type)));
+  const auto& names = train.id2label();
+  std::vector<double> weights;
+  if (flag == "balanced") {
+    const auto counts = train.label_counts();
+    for (std::size_t c = 0; c < counts.size(); ++c) {
+      if (counts[c] == 0)
+        throw option_error(where, "balanced: label '" + names[c] + "' has no training rows, so its weight would be infinite; "
+                                  "give the weights explicitly");
+    }
+    return balanced_class_weights(counts);
+  }
+  std::size_t start = 0;
+  while (start <= flag.size()) {
+    const auto end = std::min(flag.find(',', start), flag.size());
+    const std::string item = flag.substr(start, end - start);
+    std::size_t used = 0;
+    double w = 0.0;
+    try {
+      w = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (item.empty() || used != item.size())
+      throw option_error(where, "'" + item + "' is not a number; expected 'balanced' or one weight per label (w1,w2,...)");
+    weights.push_back(w);
+    start = end + 1;
+  }
+  if (weights.size() != names.size())
+    throw option_error(where, std::to_string(weights.size()) + " weights for the " + std::to_string(names.size()) +
+                                  " labels of the training data (" + join_names(names) + ")");
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    if (!std::isfinite(weights[i]) || weights[i] < 0)
+      throw option_error(where, "the weight of label '" + names[i] + "' is " + std::to_string(weights[i]) + "; weights must be finite and >= 0");
+  }
+  return weights;
 }
 
 // Whether --report-to asks for TensorBoard ("tensorboard" or "all"; "none" alone turns it off).
@@ -74,8 +127,12 @@ bool reports_to_tensorboard(const std::vector<std::string>& report_to) {
 // What was run, for run_settings.json and report.html.
 nlohmann::json run_settings(const TrainFlags& f, const ModelSpec& spec, const std::vector<std::string>& names, std::size_t train_rows,
                             std::optional<std::size_t> validation_rows, std::optional<std::size_t> test_rows) {
-  nlohmann::json data = {{"train", f.train}, {"train_rows", train_rows}, {"text_column", f.text_column}, {"label_column", f.label_column}};
-  if (f.label_offset) data["label_offset"] = *f.label_offset;
+  nlohmann::json data = {{"train", f.train}, {"train_rows", train_rows}, {"text_column", f.labels.text_column}};
+  if (f.labels.label_columns.empty()) data["label_column"] = f.labels.label_column;
+  else data["label_columns"] = f.labels.label_columns;
+  if (f.labels.label_offset) data["label_offset"] = *f.labels.label_offset;
+  if (spec.options.problem_type == ProblemType::multi_label_classification && f.labels.label_columns.empty())
+    data["label_separator"] = f.labels.label_separator;
   if (validation_rows) {
     data["validation"] = f.validation;
     data["validation_rows"] = *validation_rows;
@@ -84,15 +141,21 @@ nlohmann::json run_settings(const TrainFlags& f, const ModelSpec& spec, const st
     data["test"] = f.test;
     data["test_rows"] = *test_rows;
   }
-  return {{"model", f.model},
+  nlohmann::json settings = {{"model", f.model},
           {"model_dir", spec.dir.string()},
           {"model_type", spec.model_type},
           {"from_scratch", spec.from_scratch},
+          {"problem_type", std::string(to_string(spec.options.problem_type.value_or(ProblemType::single_label_classification)))},
           {"labels", names},
           {"data", data},
           {"backend", {{"name", f.backend.backend}, {"device", spec.options.device}, {"threads", spec.threads},
                        {"precision", f.bf16 ? "bf16" : f.fp16 ? "fp16" : "fp32"}}},
           {"training_arguments", f.args.to_json()}};
+  if (spec.options.class_weights) {
+    settings["class_weights"] = *spec.options.class_weights;
+    settings["class_weights_from"] = f.class_weights == "balanced" ? "balanced" : "explicit";
+  }
+  return settings;
 }
 
 void run_train(TrainFlags& f) {
@@ -125,22 +188,31 @@ void run_train(TrainFlags& f) {
   spec.options.seed = static_cast<std::uint64_t>(args.seed);
   auto tokenizer = load_tokenizer(dir, f.tokenizer);
 
-  DatasetOptions train_options;
-  train_options.text_column = f.text_column;
-  train_options.label_column = f.label_column;
-  if (f.label_offset) {
-    train_options.label_mode = LabelMode::integer;
-    train_options.label_offset = *f.label_offset;
-  }
-  const auto train = TextClassificationDataset::load(f.train, train_options);
-  const auto names = names_for(train, f.label_offset);
+  const auto checkpoint_labels = model_labels(dir, spec.model_type);
+  const ProblemType problem_type = problem_type_for(f, checkpoint_labels);
+  // A config.json with a problem_type comes from a fine-tuned classifier: its head was trained for that
+  // problem, and continuing it as another would score with the wrong loss.
+  if (!spec.from_scratch && !checkpoint_labels.problem_type.empty() && parse_problem_type(checkpoint_labels.problem_type) != problem_type)
+    throw option_error(SourceLocation{f.problem_type.empty() ? "--label-columns" : "--problem-type", {}, {}},
+                       std::string(to_string(problem_type)) + " does not match the checkpoint's head: " + (dir / "config.json").string() +
+                           " was fine-tuned for " + checkpoint_labels.problem_type + " (num_labels " + std::to_string(checkpoint_labels.num_labels()) +
+                           "). Start from its base model, or keep --problem-type " + checkpoint_labels.problem_type);
+  const auto train = TextClassificationDataset::load(f.train, dataset_options(f.labels, problem_type));
+  const auto names = names_for(train, f.labels.label_offset);
   spec.options.id2label = names;
+  spec.options.problem_type = problem_type;
+  if (!f.class_weights.empty()) spec.options.class_weights = class_weights_for(f.class_weights, train, problem_type);
   std::optional<TextClassificationDataset> validation, test;
-  if (!f.validation.empty()) validation = load_labelled(f.validation, f.text_column, f.label_column, f.label_offset, names);
-  if (!f.test.empty()) test = load_labelled(f.test, f.text_column, f.label_column, f.label_offset, names);
+  if (!f.validation.empty()) validation = load_labelled(f.validation, f.labels, problem_type, names);
+  if (!f.test.empty()) test = load_labelled(f.test, f.labels, problem_type, names);
 
   std::cerr << "ftlib train: " << spec.model_type << " from " << dir.string() << " on " << f.backend.backend << "/" << spec.options.device
-            << "; " << train.size() << " training rows, " << names.size() << " labels (" << join_names(names) << ")";
+            << "; " << to_string(problem_type) << ", " << train.size() << " training rows";
+  if (problem_type != ProblemType::regression) std::cerr << ", " << names.size() << " labels (" << join_names(names) << ")";
+  if (spec.options.class_weights) {
+    std::cerr << ", class weights";
+    for (const double w : *spec.options.class_weights) std::cerr << ' ' << w;
+  }
   if (validation) std::cerr << ", " << validation->size() << " validation rows";
   if (test) std::cerr << ", " << test->size() << " test rows";
   std::cerr << '\n';
@@ -212,9 +284,14 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--train", flags->train, "training file (CSV, TSV or JSONL)")->required();
   cmd->add_option("--validation", flags->validation, "validation file, evaluated every --eval-steps");
   cmd->add_option("--test", flags->test, "test file, evaluated once at the end");
-  cmd->add_option("--text-column", flags->text_column, "column (or JSONL key) of the text")->capture_default_str();
-  cmd->add_option("--label-column", flags->label_column, "column (or JSONL key) of the label")->capture_default_str();
-  cmd->add_option("--label-offset", flags->label_offset, "subtract from integer labels (1 maps stars 1..5 to ids 0..4)");
+  add_label_flags(*cmd, flags->labels);
+  cmd->add_option("--problem-type", flags->problem_type,
+                  "single_label_classification, multi_label_classification or regression (default: the checkpoint's, "
+                  "else single-label; multi-label with --label-columns)");
+  cmd->add_option("--class-weights", flags->class_weights,
+                  "single-label: weight each class in the cross-entropy: 'balanced' (n / (k * count)) or w1,w2,... in label order");
+  cmd->add_option("--multi-label-threshold", a.multi_label_threshold, "multi-label: a label is predicted when its probability is >= this")
+      ->capture_default_str();
   cmd->add_option("--output", flags->output, "output directory (model, tokenizer, checkpoints, metrics.json, train_log.jsonl)")->required();
   cmd->add_option("--learning-rate", a.learning_rate, "peak learning rate")->capture_default_str();
   cmd->add_option("--weight-decay", a.weight_decay, "AdamW weight decay")->capture_default_str();

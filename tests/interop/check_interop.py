@@ -2,7 +2,9 @@
 
 ftlib -> transformers: every model directory `ftlib train` wrote loads with
 AutoModelForSequenceClassification / AutoTokenizer; transformers' logits on the texts equal
-`ftlib predict`'s (<= 1e-5) and its tokenizer gives the ids `ftlib tokenize` gave.
+`ftlib predict`'s (<= 1e-5) and its tokenizer gives the ids `ftlib tokenize` gave. A regression and a
+multi-label model (trained by `ftlib train --problem-type ...`) load with that problem_type, and
+transformers' own loss for it equals `ftlib evaluate`'s.
 
 transformers -> ftlib: a classifier trained a few steps and saved by transformers (save_pretrained:
 model.safetensors; and the same weights as pytorch_model.bin, torch.save of the state dict, as
@@ -89,6 +91,41 @@ def write_hf_model(base_dir, train_csv, out_dir, bin_dir, steps):
     print(f"wrote {out_dir} (model.safetensors) and {bin_dir} (pytorch_model.bin), {type(model).__name__}")
 
 
+def check_problem_type(model_dir, data_csv, label_column, predictions_jsonl, eval_json, max_length, problem_type):
+    """ftlib -> transformers for regression / multi-label: the saved config's problem_type, logits equal to
+    ftlib predict's, and transformers' own loss (its MSE / BCE-with-logits from problem_type) on the labelled
+    rows equal to ftlib evaluate's."""
+    import csv
+
+    with open(data_csv, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    texts = [r["text"] for r in rows]
+    tokenizer, model, ours = hf_logits(model_dir, texts, max_length)
+    assert model.config.problem_type == problem_type, \
+        f"{model_dir}: transformers reads problem_type {model.config.problem_type!r}, expected {problem_type!r}"
+    theirs = read_jsonl(predictions_jsonl)
+    worst = max(abs(a - b) for x, y in zip(ours, [r["logits"] for r in theirs]) for a, b in zip(x, y))
+    assert len(theirs) == len(texts) and worst <= TOLERANCE, f"{model_dir}: logits differ from ftlib predict's by {worst}"
+    losses = []
+    with torch.no_grad():
+        for r in rows:
+            enc = tokenizer(r["text"], truncation=True, max_length=max_length, return_tensors="pt")
+            if problem_type == "regression":
+                labels = torch.tensor([float(r[label_column])])
+                assert "value" in theirs[0], "ftlib predict wrote no value for a regression model"
+            else:
+                names = set(r[label_column].split(";")) - {""}
+                labels = torch.tensor([[1.0 if model.config.id2label[i] in names else 0.0 for i in range(model.config.num_labels)]])
+            losses.append(model(**enc, labels=labels).loss.item())
+    hf_loss = sum(losses) / len(losses)
+    with open(eval_json, encoding="utf-8") as f:
+        ftlib_loss = json.load(f)["loss"]
+    assert abs(hf_loss - ftlib_loss) <= 1e-5 * max(1.0, abs(hf_loss)), \
+        f"{model_dir}: transformers' {problem_type} loss {hf_loss} differs from ftlib evaluate's {ftlib_loss}"
+    print(f"ok: {model_dir} loads in transformers with problem_type {problem_type}; logits max |diff| {worst:.2e}; "
+          f"transformers' loss {hf_loss:.6f} = ftlib evaluate's {ftlib_loss:.6f}")
+
+
 def compare(model_dir, texts_jsonl, predictions_jsonl, max_length):
     """transformers -> ftlib: ftlib predict's logits and labels against transformers' own."""
     texts = [r["text"] for r in read_jsonl(texts_jsonl)]
@@ -107,6 +144,8 @@ if __name__ == "__main__":
         check_ftlib_model(args[0], args[1], args[2], args[3], int(args[4]))
     elif command == "write-hf-model":
         write_hf_model(args[0], args[1], args[2], args[3], int(args[4]))
+    elif command == "check-problem-type":
+        check_problem_type(args[0], args[1], args[2], args[3], args[4], int(args[5]), args[6])
     elif command == "compare":
         compare(args[0], args[1], args[2], int(args[3]))
     else:

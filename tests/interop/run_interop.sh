@@ -47,6 +47,26 @@ for c in "${cases[@]}"; do
     "$work/ftlib-$name.tok.jsonl" 24
 done
 
+# ftlib -> transformers for the other problem types (tiny BERT): regression on a number derived from
+# each review (its word count / 4) and multi-label on its sentiment plus "long" (more than 6 words).
+"$py" -c "import csv
+with open('$data/reviews.csv', newline='') as f, open('$work/regression.csv', 'w', newline='') as r, open('$work/multi.csv', 'w', newline='') as m:
+    rw, mw = csv.writer(r), csv.writer(m)
+    rw.writerow(['text', 'score']); mw.writerow(['text', 'labels'])
+    for row in csv.DictReader(f):
+        words = len(row['text'].split())
+        rw.writerow([row['text'], words / 4]); mw.writerow([row['text'], row['sentiment'] + (';long' if words > 6 else '')])"
+for c in "regression:regression.csv:score" "multi_label_classification:multi.csv:labels"; do
+  IFS=: read -r problem file column <<< "$c"
+  out="$work/ftlib-bert-$problem"
+  "$ftlib" train --model "$data/tiny-bert" --problem-type "$problem" --train "$work/$file" --label-column "$column" \
+    --max-steps 4 --learning-rate 1e-3 --max-length 24 --per-device-train-batch-size 8 --disable-tqdm --report-to none \
+    --output "$out" > "$out.log" 2>&1 || { cat "$out.log"; exit 1; }
+  "$ftlib" predict --model "$out" --input "$work/$file" --max-length 24 --output "$out.pred.jsonl"
+  "$ftlib" evaluate --model "$out" --data "$work/$file" --label-column "$column" --max-length 24 --output "$out.eval.json" > /dev/null
+  "$py" "$here/check_interop.py" check-problem-type "$out" "$work/$file" "$column" "$out.pred.jsonl" "$out.eval.json" 24 "$problem"
+done
+
 # transformers -> ftlib: a classifier transformers trained and saved, as model.safetensors and as pytorch_model.bin.
 for name in distilbert bert; do
   "$py" "$here/check_interop.py" write-hf-model "$work/ftlib-$name" "$data/reviews.csv" "$work/hf-$name" "$work/hf-$name-bin" 5
