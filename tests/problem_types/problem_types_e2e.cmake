@@ -40,8 +40,9 @@ function(expect)
   endif()
 endfunction()
 
-set(common --backend ${BACKEND} --model ${MODEL_DIR} --max-steps 40 --eval-steps 20 --logging-steps 1 --learning-rate 2e-3
-           --max-length 32 --per-device-train-batch-size 16 --disable-tqdm --report-to none)
+set(base --backend ${BACKEND} --model ${MODEL_DIR} --logging-steps 1 --learning-rate 2e-3 --max-length 32
+         --per-device-train-batch-size 16 --disable-tqdm --report-to none)
+set(common ${base} --max-steps 40 --eval-steps 20)
 
 # --- regression: stars as numbers -------------------------------------------------------------------
 run_tool(${FTLIB} train ${common} --problem-type regression --text-column review_body --label-column stars
@@ -148,3 +149,16 @@ file(READ ${WORK}/multi-label/report.html html)
 string(FIND "${html}" "per-label precision, recall and F1" bars)
 expect(bars GREATER -1 BECAUSE "multi-label: report.html has no per-label bars")
 message(STATUS "multi-label: test loss ${test_loss} (first training loss ${first_loss}), ${predicted} labels predicted for ${rows} rows")
+
+# --- single-label with balanced class weights: recorded with the run ----------------------------------
+run_tool(${FTLIB} train ${base} --max-steps 4 --text-column review_body --label-column stars --label-offset 1
+         --class-weights balanced --train ${reviews}/train.csv --output ${WORK}/weighted)
+file(READ ${WORK}/weighted/run_settings.json settings)
+string(JSON from GET "${settings}" class_weights_from)
+string(JSON k LENGTH "${settings}" class_weights)
+expect(from STREQUAL balanced AND k EQUAL 5 BECAUSE "class weights: run_settings.json records '${from}' with ${k} weights")
+file(READ ${WORK}/weighted/report.html html)
+string(FIND "${html}" "class_weights" shown)
+expect(shown GREATER -1 BECAUSE "class weights: report.html does not show them")
+string(JSON w0 GET "${settings}" class_weights 0)
+message(STATUS "class weights: balanced, weight of 1 star ${w0}")
