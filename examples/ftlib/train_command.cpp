@@ -75,15 +75,7 @@ std::vector<double> class_weights_for(const std::string& flag, const TextClassif
     throw option_error(where, "class weights apply to single_label_classification, not " + std::string(to_string(type)));
   const auto& names = train.id2label();
   std::vector<double> weights;
-  if (flag == "balanced") {
-    const auto counts = train.label_counts();
-    for (std::size_t c = 0; c < counts.size(); ++c) {
-      if (counts[c] == 0)
-        throw option_error(where, "balanced: label '" + names[c] + "' has no training rows, so its weight would be infinite; "
-                                  "give the weights explicitly");
-    }
-    return balanced_class_weights(counts);
-  }
+  if (flag == "balanced") return balanced_class_weights(train.label_counts(), names);
   std::size_t start = 0;
   while (start <= flag.size()) {
     const auto end = std::min(flag.find(',', start), flag.size());

@@ -40,6 +40,16 @@ function(expect)
   endif()
 endfunction()
 
+# expect_same_metrics(<task> <train's metrics.json text> <evaluate's json text> <keys...>): evaluate reports
+# train's final test numbers again, key by key.
+function(expect_same_metrics task train_metrics eval_metrics)
+  foreach(key IN LISTS ARGN)
+    string(JSON a GET "${train_metrics}" test ${key})
+    string(JSON b GET "${eval_metrics}" ${key})
+    expect(a STREQUAL b BECAUSE "${task}: evaluate reports ${key} = ${b}, train's final test report said ${a}")
+  endforeach()
+endfunction()
+
 set(base --backend ${BACKEND} --model ${MODEL_DIR} --logging-steps 1 --learning-rate 2e-3 --max-length 32
          --per-device-train-batch-size 16 --disable-tqdm --report-to none)
 set(common ${base} --max-steps 40 --eval-steps 20)
@@ -64,11 +74,7 @@ expect(test_mse LESS first_loss BECAUSE "regression: test MSE ${test_mse} is not
 run_tool(${FTLIB} evaluate --backend ${BACKEND} --model ${WORK}/regression --data ${reviews}/test.csv --text-column review_body
          --label-column stars --max-length 32 --output ${WORK}/regression-eval.json)
 file(READ ${WORK}/regression-eval.json eval)
-foreach(key loss mse r2 spearman num_examples)
-  string(JSON a GET "${metrics}" test ${key})
-  string(JSON b GET "${eval}" ${key})
-  expect(a STREQUAL b BECAUSE "regression: evaluate reports ${key} = ${b}, train's final test report said ${a}")
-endforeach()
+expect_same_metrics(regression "${metrics}" "${eval}" loss mse r2 spearman num_examples)
 string(JSON rows GET "${eval}" num_examples)
 expect(points EQUAL rows BECAUSE "regression: metrics.json has ${points} scatter points for ${rows} rows")
 run_tool(${FTLIB} predict --backend ${BACKEND} --model ${WORK}/regression --input ${reviews}/test.csv --text-column review_body
@@ -118,11 +124,8 @@ expect(test_loss LESS first_loss BECAUSE "multi-label: test loss ${test_loss} is
 run_tool(${FTLIB} evaluate --backend ${BACKEND} --model ${WORK}/multi-label --data ${WORK}/multi-test.csv
          --label-columns negative,neutral,positive,long --max-length 32 --output ${WORK}/multi-eval.json)
 file(READ ${WORK}/multi-eval.json eval)
-foreach(key loss subset_accuracy f1_micro f1_macro num_examples)
-  string(JSON a GET "${metrics}" test ${key})
-  string(JSON b GET "${eval}" ${key})
-  expect(a STREQUAL b BECAUSE "multi-label: evaluate (0/1 columns) reports ${key} = ${b}, train's test report (labels column) said ${a}")
-endforeach()
+expect_same_metrics("multi-label (0/1 columns at evaluate, labels column at train)" "${metrics}" "${eval}"
+                    loss subset_accuracy f1_micro f1_macro num_examples)
 string(JSON rows GET "${eval}" num_examples)
 run_tool(${FTLIB} predict --backend ${BACKEND} --model ${WORK}/multi-label --input ${WORK}/multi-test.csv --max-length 32
          --multi-label-threshold 0.3 --output ${WORK}/multi.jsonl)

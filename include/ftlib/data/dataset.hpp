@@ -309,15 +309,19 @@ static_assert(ClassificationDataset<TextClassificationDataset>);
 
 /// @brief scikit-learn's compute_class_weight("balanced"): n_rows / (n_classes * rows of the class), from
 ///        the rows per class (label_counts()); weights the single-label cross-entropy so every class counts alike.
-/// @throws option_error naming the class (by id) that has no rows: its weight would be infinite.
-[[nodiscard]] inline std::vector<double> balanced_class_weights(std::span<const std::size_t> counts) {
+/// @throws option_error naming the class that has no rows (by `names` when given, else by id): its weight
+///         would be infinite.
+[[nodiscard]] inline std::vector<double> balanced_class_weights(std::span<const std::size_t> counts,
+                                                                std::span<const std::string> names = {}) {
   std::size_t total = 0;
   for (const auto c : counts) total += c;
   std::vector<double> weights;
   for (std::size_t c = 0; c < counts.size(); ++c) {
-    if (counts[c] == 0)
-      throw option_error(SourceLocation{"class_weights", {}, {}}, "balanced: class " + std::to_string(c) +
-                                                                      " has no rows, so its weight would be infinite; give the weights explicitly");
+    if (counts[c] == 0) {
+      const std::string which = c < names.size() ? "label '" + names[c] + "'" : "class " + std::to_string(c);
+      throw option_error(SourceLocation{"class_weights", {}, {}},
+                         "balanced: " + which + " has no rows, so its weight would be infinite; give the weights explicitly");
+    }
     weights.push_back(static_cast<double>(total) / (static_cast<double>(counts.size()) * static_cast<double>(counts[c])));
   }
   return weights;

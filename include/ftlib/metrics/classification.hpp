@@ -66,6 +66,20 @@ struct ClassificationMetrics {
   }
 };
 
+namespace metrics::detail {
+
+// sklearn's precision, recall and F1 of counts with zero_division = 0 (support left at 0):
+// tp / predicted, tp / actual, 2tp / (2tp + fp + fn) = 2tp / (predicted + actual).
+inline ClassScores scores_of_counts(double tp, double predicted, double actual) {
+  ClassScores s;
+  s.precision = predicted == 0 ? 0.0 : tp / predicted;
+  s.recall = actual == 0 ? 0.0 : tp / actual;
+  s.f1 = predicted + actual == 0 ? 0.0 : 2.0 * tp / (predicted + actual);
+  return s;
+}
+
+}  // namespace metrics::detail
+
 /// @brief Index of the largest value of each row of a row-major [rows, num_labels] array of logits
 ///        (the first one on ties, like torch.argmax / numpy.argmax).
 [[nodiscard]] inline std::vector<std::int64_t> argmax_rows(std::span<const float> logits, std::size_t num_labels) {
@@ -126,11 +140,8 @@ struct ClassificationMetrics {
     for (std::size_t p = 0; p < num_labels; ++p) support += m.confusion[c][p];
     const auto tp = static_cast<double>(m.confusion[c][c]);
     auto& s = m.per_class[c];
+    s = metrics::detail::scores_of_counts(tp, static_cast<double>(predicted), static_cast<double>(support));
     s.support = support;
-    s.precision = predicted == 0 ? 0.0 : tp / static_cast<double>(predicted);
-    s.recall = support == 0 ? 0.0 : tp / static_cast<double>(support);
-    // 2tp / (2tp + fp + fn) = 2tp / (predicted + support)
-    s.f1 = predicted + support == 0 ? 0.0 : 2.0 * tp / static_cast<double>(predicted + support);
     m.correct += m.confusion[c][c];
     if (average_over == AverageOver::all_classes || predicted > 0 || support > 0) m.averaged_classes.push_back(c);
   }
@@ -180,35 +191,48 @@ inline std::string fixed(double value, int digits) {
   return buffer;
 }
 
+// classification_report's table: a right-aligned name column as wide as the widest of "weighted avg",
+// `digits` and the names shown, then a space and four 9-wide right-aligned cells.
+inline std::string report_header(std::size_t width) {
+  return pad_left("", width) + " " + " " + pad_left("precision", 9) + " " + pad_left("recall", 9) + " " + pad_left("f1-score", 9) + " " +
+         pad_left("support", 9) + "\n\n";
+}
+
+inline std::string report_row(std::size_t width, std::string_view name, const std::string& p, const std::string& r, const std::string& f,
+                              std::size_t support) {
+  return pad_left(name, width) + " " + " " + pad_left(p, 9) + " " + pad_left(r, 9) + " " + pad_left(f, 9) + " " +
+         pad_left(std::to_string(support), 9) + "\n";
+}
+
+// A row of three scores.
+inline std::string report_row(std::size_t width, std::string_view name, double p, double r, double f, std::size_t support, int digits) {
+  return report_row(width, name, fixed(p, digits), fixed(r, digits), fixed(f, digits), support);
+}
+
+inline constexpr std::string_view report_last_heading = "weighted avg";
+
+inline std::size_t report_min_width(int digits) {
+  return std::max<std::size_t>(report_last_heading.size(), static_cast<std::size_t>(std::max(digits, 0)));
+}
+
 }  // namespace metrics::detail
 
 inline std::string ClassificationMetrics::report(int digits) const {
   using metrics::detail::fixed;
-  using metrics::detail::pad_left;
-  constexpr std::string_view last_heading = "weighted avg";
-  std::size_t width = std::max<std::size_t>(last_heading.size(), static_cast<std::size_t>(std::max(digits, 0)));
+  using metrics::detail::report_row;
+  std::size_t width = metrics::detail::report_min_width(digits);
   for (const auto c : averaged_classes) width = std::max(width, metrics::detail::display_width(label_names[c]));
-
-  // Each column is a space and a 9-wide right-aligned cell, after the name column and one space.
-  auto row = [&](std::string_view name, const std::string& p, const std::string& r, const std::string& f,
-                 std::size_t support) {
-    return pad_left(name, width) + " " + " " + pad_left(p, 9) + " " + pad_left(r, 9) + " " + pad_left(f, 9) + " " +
-           pad_left(std::to_string(support), 9) + "\n";
-  };
-  std::string out = pad_left("", width) + " " + " " + pad_left("precision", 9) + " " + pad_left("recall", 9) + " " +
-                    pad_left("f1-score", 9) + " " + pad_left("support", 9) + "\n\n";
+  std::string out = metrics::detail::report_header(width);
   std::size_t support_sum = 0;
   for (const auto c : averaged_classes) {
     const auto& s = per_class[c];
-    out += row(label_names[c], fixed(s.precision, digits), fixed(s.recall, digits), fixed(s.f1, digits), s.support);
+    out += report_row(width, label_names[c], s.precision, s.recall, s.f1, s.support, digits);
     support_sum += s.support;
   }
   out += "\n";
-  out += row("accuracy", "", "", fixed(accuracy, digits), support_sum);
-  out += row("macro avg", fixed(macro_precision, digits), fixed(macro_recall, digits), fixed(macro_f1, digits),
-             support_sum);
-  out += row(last_heading, fixed(weighted_precision, digits), fixed(weighted_recall, digits),
-             fixed(weighted_f1, digits), support_sum);
+  out += report_row(width, "accuracy", "", "", fixed(accuracy, digits), support_sum);
+  out += report_row(width, "macro avg", macro_precision, macro_recall, macro_f1, support_sum, digits);
+  out += report_row(width, metrics::detail::report_last_heading, weighted_precision, weighted_recall, weighted_f1, support_sum, digits);
   return out;
 }
 

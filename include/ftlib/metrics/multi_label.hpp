@@ -80,15 +80,6 @@ struct MultiLabelMetrics {
 
 namespace metrics::detail {
 
-// sklearn's precision, recall and F1 of counts with zero_division = 0 (support left at 0).
-inline ClassScores scores_of_counts(double tp, double predicted, double actual) {
-  ClassScores s;
-  s.precision = predicted == 0 ? 0.0 : tp / predicted;
-  s.recall = actual == 0 ? 0.0 : tp / actual;
-  s.f1 = predicted + actual == 0 ? 0.0 : 2.0 * tp / (predicted + actual);  // 2tp / (2tp + fp + fn)
-  return s;
-}
-
 // A double as printf's %g writes it (for messages).
 inline std::string shortest(double value) {
   char buffer[64];
@@ -218,30 +209,21 @@ inline std::string shortest(double value) {
 }
 
 inline std::string MultiLabelMetrics::report(int digits) const {
-  using metrics::detail::fixed;
-  using metrics::detail::pad_left;
-  constexpr std::string_view last_heading = "weighted avg";
-  std::size_t width = std::max<std::size_t>(last_heading.size(), static_cast<std::size_t>(std::max(digits, 0)));
+  using metrics::detail::report_row;
+  std::size_t width = metrics::detail::report_min_width(digits);
   for (const auto& name : label_names) width = std::max(width, metrics::detail::display_width(name));
-
-  // Each column is a space and a 9-wide right-aligned cell, after the name column and one space.
-  auto row = [&](std::string_view name, double p, double r, double f, std::size_t support) {
-    return pad_left(name, width) + " " + " " + pad_left(fixed(p, digits), 9) + " " + pad_left(fixed(r, digits), 9) + " " +
-           pad_left(fixed(f, digits), 9) + " " + pad_left(std::to_string(support), 9) + "\n";
-  };
-  std::string out = pad_left("", width) + " " + " " + pad_left("precision", 9) + " " + pad_left("recall", 9) + " " +
-                    pad_left("f1-score", 9) + " " + pad_left("support", 9) + "\n\n";
+  std::string out = metrics::detail::report_header(width);
   std::size_t support_sum = 0;
   for (std::size_t j = 0; j < per_label.size(); ++j) {
     const auto& s = per_label[j];
-    out += row(j < label_names.size() ? label_names[j] : std::to_string(j), s.precision, s.recall, s.f1, s.support);
+    out += report_row(width, j < label_names.size() ? label_names[j] : std::to_string(j), s.precision, s.recall, s.f1, s.support, digits);
     support_sum += s.support;
   }
   out += "\n";
-  out += row("micro avg", micro_precision, micro_recall, micro_f1, support_sum);
-  out += row("macro avg", macro_precision, macro_recall, macro_f1, support_sum);
-  out += row(last_heading, weighted_precision, weighted_recall, weighted_f1, support_sum);
-  out += row("samples avg", samples_precision, samples_recall, samples_f1, support_sum);
+  out += report_row(width, "micro avg", micro_precision, micro_recall, micro_f1, support_sum, digits);
+  out += report_row(width, "macro avg", macro_precision, macro_recall, macro_f1, support_sum, digits);
+  out += report_row(width, metrics::detail::report_last_heading, weighted_precision, weighted_recall, weighted_f1, support_sum, digits);
+  out += report_row(width, "samples avg", samples_precision, samples_recall, samples_f1, support_sum, digits);
   return out;
 }
 

@@ -131,12 +131,7 @@ struct ModelOptions {
         any_positive = any_positive || w > 0.0;
       }
       if (!any_positive) fail("every weight is 0: the loss would be 0 / 0");
-      if (num_labels && static_cast<std::int64_t>(class_weights->size()) != *num_labels)
-        fail(std::to_string(class_weights->size()) + " weights for " + std::to_string(*num_labels) + " labels");
-      if (id2label && class_weights->size() != id2label->size())
-        fail(std::to_string(class_weights->size()) + " weights for the " + std::to_string(id2label->size()) + " labels of id2label");
-      if (problem_type && *problem_type != ProblemType::single_label_classification)
-        fail("apply to single_label_classification only, not " + std::string(to_string(*problem_type)));
+      // Their count and problem type are checked against the model's configured labels (LossSpec::of).
     }
   }
 };

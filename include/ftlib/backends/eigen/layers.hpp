@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ftlib/backends/eigen/tensor.hpp"
@@ -489,31 +490,44 @@ struct CrossEntropy {
   }
 };
 
+namespace detail {
+
+// A loss that is the mean over every (row, output) of term(z, y), where term returns the element's loss
+// and its derivative in z: writes dlogits = grad_scale * derivative / count when dlogits is non-empty.
+template <class S, class Term>
+double elementwise_mean_loss(In<S> logits, std::span<const float> targets, double grad_scale, Out<S> dlogits, const char* name,
+                             const char* outputs, Term term) {
+  const Eigen::Index n = logits.rows();
+  const Eigen::Index c = logits.cols();
+  if (static_cast<Eigen::Index>(targets.size()) != n * c)
+    throw tensor_error(std::string(name) + ": " + std::to_string(targets.size()) + " targets for " + std::to_string(n) + " x " +
+                       std::to_string(c) + " " + outputs);
+  const bool with_grad = dlogits.size() != 0;
+  const double count = static_cast<double>(n * c);
+  double total = 0.0;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    for (Eigen::Index j = 0; j < c; ++j) {
+      const auto [loss, derivative] =
+          term(static_cast<double>(logits(i, j)), static_cast<double>(targets[static_cast<std::size_t>(i * c + j)]));
+      total += loss;
+      if (with_grad) dlogits(i, j) = static_cast<S>(grad_scale * derivative / count);
+    }
+  }
+  return total / count;
+}
+
+}  // namespace detail
+
 template <class S>
 struct BinaryCrossEntropyWithLogits {
   /// @brief loss = mean over every (row, label) of max(z, 0) - z y + log(1 + exp(-|z|)) (the stable
   ///        form of -[y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))]); dlogits = grad_scale (sigmoid(z) - y) / count.
   static double forward_backward(In<S> logits, std::span<const float> targets, double grad_scale, Out<S> dlogits) {
-    const Eigen::Index n = logits.rows();
-    const Eigen::Index c = logits.cols();
-    if (static_cast<Eigen::Index>(targets.size()) != n * c)
-      throw tensor_error("binary_cross_entropy_with_logits: " + std::to_string(targets.size()) + " targets for " +
-                         std::to_string(n) + " x " + std::to_string(c) + " logits");
-    const bool with_grad = dlogits.size() != 0;
-    const double count = static_cast<double>(n * c);
-    double total = 0.0;
-    for (Eigen::Index i = 0; i < n; ++i) {
-      for (Eigen::Index j = 0; j < c; ++j) {
-        const double z = static_cast<double>(logits(i, j));
-        const double y = static_cast<double>(targets[static_cast<std::size_t>(i * c + j)]);
-        total += std::max(z, 0.0) - z * y + std::log1p(std::exp(-std::abs(z)));
-        if (with_grad) {
-          const double sigmoid = z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
-          dlogits(i, j) = static_cast<S>(grad_scale * (sigmoid - y) / count);
-        }
-      }
-    }
-    return total / count;
+    return detail::elementwise_mean_loss<S>(logits, targets, grad_scale, dlogits, "binary_cross_entropy_with_logits", "logits",
+                                            [](double z, double y) {
+                                              const double sigmoid = z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
+                                              return std::pair{std::max(z, 0.0) - z * y + std::log1p(std::exp(-std::abs(z))), sigmoid - y};
+                                            });
   }
 };
 
@@ -521,22 +535,10 @@ template <class S>
 struct MeanSquaredError {
   /// @brief loss = mean over every (row, output) of (z - y)^2; dlogits = grad_scale 2 (z - y) / count.
   static double forward_backward(In<S> logits, std::span<const float> targets, double grad_scale, Out<S> dlogits) {
-    const Eigen::Index n = logits.rows();
-    const Eigen::Index c = logits.cols();
-    if (static_cast<Eigen::Index>(targets.size()) != n * c)
-      throw tensor_error("mse_loss: " + std::to_string(targets.size()) + " targets for " + std::to_string(n) + " x " +
-                         std::to_string(c) + " outputs");
-    const bool with_grad = dlogits.size() != 0;
-    const double count = static_cast<double>(n * c);
-    double total = 0.0;
-    for (Eigen::Index i = 0; i < n; ++i) {
-      for (Eigen::Index j = 0; j < c; ++j) {
-        const double d = static_cast<double>(logits(i, j)) - static_cast<double>(targets[static_cast<std::size_t>(i * c + j)]);
-        total += d * d;
-        if (with_grad) dlogits(i, j) = static_cast<S>(grad_scale * 2.0 * d / count);
-      }
-    }
-    return total / count;
+    return detail::elementwise_mean_loss<S>(logits, targets, grad_scale, dlogits, "mse_loss", "outputs", [](double z, double y) {
+      const double d = z - y;
+      return std::pair{d * d, 2.0 * d};
+    });
   }
 };
 
