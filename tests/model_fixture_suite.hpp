@@ -152,6 +152,25 @@ inline double check_tensor(const std::string& what, const std::vector<float>& go
   return max_abs;
 }
 
+/// check_tensor over the real tokens only: a [B, T, ...] tensor of a batch that ran unpadded has no
+/// values at the padded positions (HuggingFace computes them, but nothing reads them).
+inline double check_real_tokens(const std::string& what, const std::vector<float>& got, const HostTensor& file,
+                                Tolerance tol, const Batch& batch) {
+  const auto positions = static_cast<std::size_t>(batch.batch_size * batch.seq_len);
+  const std::vector<float>& want = file.data;
+  const bool per_token = file.shape.size() >= 2 && file.shape[0] == batch.batch_size && file.shape[1] == batch.seq_len;
+  if (!per_token || batch.attention_mask.size() != positions) return check_tensor(what, got, want, tol);
+  REQUIRE_MESSAGE(got.size() == want.size(), what << ": " << got.size() << " values, the file has " << want.size());
+  const std::size_t width = want.size() / positions;
+  std::vector<float> g, w;
+  for (std::size_t p = 0; p < positions; ++p) {
+    if (batch.attention_mask[p] == 0) continue;
+    g.insert(g.end(), got.begin() + static_cast<std::ptrdiff_t>(p * width), got.begin() + static_cast<std::ptrdiff_t>((p + 1) * width));
+    w.insert(w.end(), want.begin() + static_cast<std::ptrdiff_t>(p * width), want.begin() + static_cast<std::ptrdiff_t>((p + 1) * width));
+  }
+  return check_tensor(what + " (real tokens)", g, w, tol);
+}
+
 /// transformers' get_linear_schedule_with_warmup factor at scheduler step `step`.
 inline double linear_factor(int step, int warmup, int total) {
   if (step < warmup) return static_cast<double>(step) / std::max(1, warmup);
@@ -176,6 +195,44 @@ std::map<std::string, HostTensor> values(M& model) {
   std::map<std::string, HostTensor> out;
   for (const auto& p : model.parameters()) out.emplace(p.name, Ops::to_host(p.value));
   return out;
+}
+
+/// Unpadded against padded execution of one model: logits, loss and every gradient agree to float32
+/// rounding, per tensor max |unpadded - padded| <= 1e-6 max |padded| + 1e-7. Only the summation order
+/// of some products differs (the padded positions add exact zeros to every gradient); the 1e-7 floor
+/// covers gradients that are pure rounding noise around zero (a key bias's: softmax ignores a shift
+/// shared by all keys, so its true gradient is 0).
+inline constexpr double kUnpaddedRtol = 1e-6;
+inline constexpr double kUnpaddedFloor = 1e-7;
+
+template <class M>
+void check_unpadded_matches_padded(M& model, const Batch& batch) {
+  const auto run = [&](bool unpadded) {
+    model.set_unpadded(unpadded);
+    model.zero_grad();
+    const double loss = model.forward_backward(batch, 1.0);
+    auto grads = gradients(model);
+    grads.emplace("(logits)", model.forward(batch).logits);
+    grads.emplace("(loss)", HostTensor{{1}, {static_cast<float>(loss)}});
+    return grads;
+  };
+  const auto padded = run(false);
+  const auto unpadded = run(true);
+  REQUIRE(padded.size() == unpadded.size());
+  double worst = 0.0;
+  for (const auto& [name, want] : padded) {
+    const auto& got = unpadded.at(name).data;
+    REQUIRE(got.size() == want.data.size());
+    double scale = 0.0, diff = 0.0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      scale = std::max(scale, std::abs(static_cast<double>(want.data[i])));
+      diff = std::max(diff, std::abs(static_cast<double>(got[i]) - want.data[i]));
+    }
+    worst = std::max(worst, diff);
+    INFO(name << ": max |unpadded - padded| = " << diff << ", max |padded| = " << scale);
+    CHECK(diff <= kUnpaddedRtol * scale + kUnpaddedFloor);
+  }
+  MESSAGE("unpadded vs padded: " << padded.size() << " tensors (logits, loss, gradients), max |diff| " << worst);
 }
 
 /// Logits, loss, hidden.*, every grad.* and step3.* of classifier case `c` on the backend's model of Arch.
@@ -235,13 +292,15 @@ void check_classifier_case(const Case& c) {
       if (!t.name.starts_with("hidden.")) continue;
       const auto it = hidden.find(t.name.substr(7));
       REQUIRE_MESSAGE(it != hidden.end(), t.name);
-      worst_hidden = std::max(worst_hidden, check_tensor(t.name, it->second.data, want(t.name), out_tol));
+      worst_hidden = std::max(worst_hidden, options.unpadded ? check_real_tokens(t.name, it->second.data, expected.to_float32(t.name), out_tol, batch)
+                                                             : check_tensor(t.name, it->second.data, want(t.name), out_tol));
       ++hidden_checked;
     }
     CHECK(hidden_checked >= 3);
     MESSAGE(c.name << " [" << std::string(Backend::name) << " " << variant << "] |loss - file| " << std::abs(loss - want_loss) << ", "
                    << grads.size() << " grads max |diff| " << worst_grad << ", " << hidden_checked
                    << " hidden max |diff| " << worst_hidden << ", logits max |diff| " << worst_logit);
+    if (options.unpadded) check_unpadded_matches_padded(model, batch);
 
     // 3 AdamW steps on a fresh copy: lr 1e-3, wd 0.01 on everything, linear warmup 1 / total 10.
     if (!expected.contains("step3.loss_history")) continue;  // distilbert-wide has none
@@ -329,7 +388,10 @@ void check_checkpoint_case(const Case& c) {
     for (const char* key : {"last_hidden_state", "pooler_output"}) {
       if (!expected.contains(key)) continue;
       REQUIRE_MESSAGE(encoded.contains(key), key);
-      worst = std::max(worst, check_tensor(key, encoded.at(key).data, expected.to_float32(key).data, Backend::tolerances.outputs));
+      const auto& got = encoded.at(key).data;
+      const HostTensor file = expected.to_float32(key);
+      worst = std::max(worst, options.unpadded ? check_real_tokens(key, got, file, Backend::tolerances.outputs, batch)
+                                               : check_tensor(key, got, file.data, Backend::tolerances.outputs));
       ++checked;
     }
     CHECK(checked >= 1);

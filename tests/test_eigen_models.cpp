@@ -41,7 +41,10 @@ struct EigenFixtures {
   // differs from torch's by the same order). BF16-stored gradients: the file rounded them to 2^-8.
   static constexpr ftlib::testing::fixtures::Tolerances tolerances{
       .outputs = {2e-5, 1e-4}, .outputs_wide = {2e-5, 1e-4}, .grads = {2e-6, 1e-4}, .grads_bf16 = {2e-6, 1.0 / 256}};
-  static std::vector<ftlib::testing::fixtures::Variant> variants() { return {{"default", {}}}; }
+  // Unpadded (the default) and padded execution (every position, as HuggingFace computes).
+  static std::vector<ftlib::testing::fixtures::Variant> variants() {
+    return {{"unpadded", {}}, {"padded", fe::ModelOptions{}.with_unpadded(false)}};
+  }
   /// hidden.* of a forward over `batch`.
   template <class M>
   static std::map<std::string, ftlib::HostTensor> intermediates(M& model, const ftlib::Batch& batch) {

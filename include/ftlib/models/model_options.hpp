@@ -71,6 +71,10 @@ struct ModelOptions {
   std::string device = "cpu";                         ///< "cpu", "cuda", "cuda:N" (Eigen: cpu only)
   Precision precision = Precision::fp32;              ///< autocast precision (Eigen: fp32 only; fp16 needs CUDA)
   AttentionBackend attention = AttentionBackend::automatic;  ///< how attention is computed
+  /// Compute on the real tokens only (the padding is dropped from every token-wise operation and
+  /// attention runs per sequence); false computes every padded position, as HuggingFace does. The
+  /// results agree within float32 rounding either way.
+  bool unpadded = true;
   std::uint64_t seed = 42;                            ///< seeds the init of new weights and the dropout stream
   /// Dynamic loss scaling. Unset: on with GradScaler's defaults for fp16, off otherwise.
   std::optional<GradScalerOptions> loss_scaling;
@@ -91,6 +95,8 @@ struct ModelOptions {
   ModelOptions& with_precision(Precision p) { precision = p; return *this; }
   /// @brief Sets attention.
   ModelOptions& with_attention(AttentionBackend a) { attention = a; return *this; }
+  /// @brief Sets unpadded.
+  ModelOptions& with_unpadded(bool v = true) { unpadded = v; return *this; }
   /// @brief Sets seed.
   ModelOptions& with_seed(std::uint64_t s) { seed = s; return *this; }
   /// @brief Sets loss_scaling (e.g. to force a scale on fp32, or to tune fp16's scaler).

@@ -49,7 +49,7 @@ class BasicSequenceClassifier<arch::AlbertConfig, S>
   ///        dropout overrides applied to `config`.
   explicit BasicSequenceClassifier(Config config, const ModelOptions& options = {})
       : BasicSequenceClassifier(Shell::configured(std::move(config), options), options.seed, detail::Construction::fresh) {
-    this->use_loss_of(options);
+    this->use_run_options(options);
   }
 
   /// @brief Intermediates of the last forward, named like the fixtures' `hidden.*`: "embeddings",
@@ -57,14 +57,16 @@ class BasicSequenceClassifier<arch::AlbertConfig, S>
   ///        "last_hidden_state" [B, T, hidden] and "pooler_output" [B, hidden].
   [[nodiscard]] std::map<std::string, HostTensor> hidden_states() const {
     using detail::to_host;
+    using detail::to_host_padded;
     std::map<std::string, HostTensor> out;
     if (hidden_.empty()) return out;
-    const std::int64_t b = shape_.batch, t = shape_.seq_len, h = config_.arch.hidden_size;
-    out["embeddings"] = to_host(embeddings_, {b, t, config_.arch.embedding_size});
-    out["embedding_projection"] = to_host(hidden_[0], {b, t, h});
-    for (std::size_t k = 1; k < hidden_.size(); ++k) out["layer." + std::to_string(k - 1)] = to_host(hidden_[k], {b, t, h});
-    out["last_hidden_state"] = to_host(hidden_.back(), {b, t, h});
-    out["pooled"] = to_host(head_cache_.pooled, {b, h});
+    const auto& layout = shape_.layout;
+    const std::int64_t h = config_.arch.hidden_size;
+    out["embeddings"] = to_host_padded(embeddings_, layout, config_.arch.embedding_size);
+    out["embedding_projection"] = to_host_padded(hidden_[0], layout, h);
+    for (std::size_t k = 1; k < hidden_.size(); ++k) out["layer." + std::to_string(k - 1)] = to_host_padded(hidden_[k], layout, h);
+    out["last_hidden_state"] = to_host_padded(hidden_.back(), layout, h);
+    out["pooled"] = to_host(head_cache_.pooled, {layout.batch_size, h});
     out["pooler_output"] = out["pooled"];
     return out;
   }
@@ -119,15 +121,13 @@ class BasicSequenceClassifier<arch::AlbertConfig, S>
   void run_forward(const Batch& batch) {
     detail::use_own_threading();
     const auto& a = config_.arch;
-    const std::int64_t n = batch.batch_size * batch.seq_len;
-    shape_.batch = batch.batch_size;
-    shape_.seq_len = batch.seq_len;
-    shape_.key_bias = SelfAttention<S>::key_bias(detail::attention_mask_of(batch));
+    shape_ = BatchShape<S>::of(batch, this->unpadded());
+    const std::int64_t n = shape_.rows();
     hidden_.resize(schedule_.size() + 1);
     caches_.resize(schedule_.size());
 
     // embeddings: LayerNorm(word + token type + position), dropout, then the projection to hidden_size
-    Embeddings<S>::forward(embedding_params_, batch, settings_.layer_norm_eps, a.hidden_dropout_prob, training_, dropout_rng_,
+    Embeddings<S>::forward(embedding_params_, batch, shape_, settings_.layer_norm_eps, a.hidden_dropout_prob, training_, dropout_rng_,
                            "albert.embeddings", embedding_cache_, scratch_, embeddings_);
     hidden_[0].resize(n, a.hidden_size);
     EncoderLayer<S>::linear(projection_, embeddings_, hidden_[0]);
@@ -144,7 +144,7 @@ class BasicSequenceClassifier<arch::AlbertConfig, S>
 
   void run_backward(const Matrix<S>& d_logits) {
     const auto& a = config_.arch;
-    const std::int64_t n = shape_.batch * shape_.seq_len;
+    const std::int64_t n = shape_.rows();
     d_hidden_.resize(n, a.hidden_size);
     d_hidden_next_.resize(n, a.hidden_size);
     ClassificationHead<S>::backward(head_, Activation::tanh, shape_, head_cache_, d_logits, d_hidden_);
@@ -157,7 +157,7 @@ class BasicSequenceClassifier<arch::AlbertConfig, S>
     // h = e W_map^T + b: de = dh W_map; then through dropout and LayerNorm into the three tables
     Matrix<S> d_embeddings(n, a.embedding_size);
     EncoderLayer<S>::linear_backward(projection_, embeddings_, d_hidden_, d_embeddings);
-    Embeddings<S>::backward(embedding_params_, embedding_cache_, shape_.batch, shape_.seq_len, a.pad_token_id, d_embeddings, scratch_);
+    Embeddings<S>::backward(embedding_params_, embedding_cache_, shape_, a.pad_token_id, d_embeddings, scratch_);
   }
 
   using Shell::config_, Shell::dropout_rng_, Shell::training_, Shell::store_, Shell::logits_;

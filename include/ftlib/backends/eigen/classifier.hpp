@@ -19,6 +19,7 @@
 #include "ftlib/core/batch.hpp"
 #include "ftlib/core/error.hpp"
 #include "ftlib/core/host_tensor.hpp"
+#include "ftlib/core/token_layout.hpp"
 #include "ftlib/hf/checkpoint.hpp"
 #include "ftlib/arch/model_config.hpp"
 #include "ftlib/models/model_concept.hpp"
@@ -50,6 +51,19 @@ template <class S>
 HostTensor to_host(const Matrix<S>& m, std::vector<std::int64_t> shape) {
   HostTensor t{std::move(shape), std::vector<float>(static_cast<std::size_t>(m.size()))};
   for (Eigen::Index i = 0; i < m.size(); ++i) t.data[static_cast<std::size_t>(i)] = static_cast<float>(m.data()[i]);
+  return t;
+}
+
+/// @brief An activation matrix in `layout`'s rows as a float HostTensor [B, T, cols]; the positions a
+///        packed layout did not compute (padding) are 0.
+template <class S>
+HostTensor to_host_padded(const Matrix<S>& m, const TokenLayout& layout, std::int64_t cols) {
+  if (!layout.packed) return to_host(m, {layout.batch_size, layout.seq_len, cols});
+  HostTensor t{{layout.batch_size, layout.seq_len, cols},
+               std::vector<float>(static_cast<std::size_t>(layout.batch_size * layout.seq_len * cols), 0.0F)};
+  for (std::int64_t r = 0; r < layout.rows(); ++r)
+    for (std::int64_t j = 0; j < cols; ++j)
+      t.data[static_cast<std::size_t>(layout.source_of(r) * cols + j)] = static_cast<float>(m(r, j));
   return t;
 }
 
@@ -102,7 +116,7 @@ class ClassifierShell {
   [[nodiscard]] static Derived from_pretrained(const std::filesystem::path& dir, const ModelOptions& options = {}) {
     check_eigen_options(options);
     Derived model(configure(load_pretrained_config<Arch>(dir), options), options.seed, Construction::for_loading);
-    model.use_loss_of(options);
+    model.use_run_options(options);
     model.load_weights(dir, options.ignore_mismatched_sizes);
     return model;
   }
@@ -181,6 +195,10 @@ class ClassifierShell {
   [[nodiscard]] const hf::LoadReport& load_report() const noexcept { return report_; }
   /// @brief The named parameters.
   [[nodiscard]] const ParameterStore<S>& parameter_store() const noexcept { return store_; }
+  /// @brief Whether batches run on their real tokens only (ModelOptions::unpadded).
+  [[nodiscard]] bool unpadded() const noexcept { return unpadded_; }
+  /// @brief Runs later batches unpadded (true) or on every padded position (false, HF's computation).
+  void set_unpadded(bool unpadded) noexcept { unpadded_ = unpadded; }
 
  protected:
   ClassifierShell(Config config, std::uint64_t seed, Construction construction)
@@ -204,8 +222,12 @@ class ClassifierShell {
     return configure(std::move(config), options);
   }
 
-  /// @brief Takes the class weights of `options` (the problem type is the config's, already configured).
-  void use_loss_of(const ModelOptions& options) { loss_ = LossSpec::of(config_.labels, options); }
+  /// @brief Takes what `options` says about running: the class weights (the problem type is the config's,
+  ///        already configured) and the token layout.
+  void use_run_options(const ModelOptions& options) {
+    loss_ = LossSpec::of(config_.labels, options);
+    unpadded_ = options.unpadded;
+  }
 
   /// @brief The constructor's last word: initialise the parameters of a fresh model.
   void finish_construction(Construction construction) {
@@ -222,6 +244,7 @@ class ClassifierShell {
   ParameterStore<S> store_;
   hf::LoadReport report_;
   LossSpec loss_;
+  bool unpadded_ = true;
   Matrix<S> logits_;  // of the last forward
 
  private:

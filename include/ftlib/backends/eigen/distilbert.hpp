@@ -45,20 +45,22 @@ class BasicSequenceClassifier<arch::DistilBertConfig, S>
   ///        dropout overrides applied to `config`.
   explicit BasicSequenceClassifier(Config config, const ModelOptions& options = {})
       : BasicSequenceClassifier(Shell::configured(std::move(config), options), options.seed, detail::Construction::fresh) {
-    this->use_loss_of(options);
+    this->use_run_options(options);
   }
 
   /// @brief Intermediates of the last forward, named like the fixtures' `hidden.*`: "embeddings",
   ///        "layer.<k>", "pooled", plus "last_hidden_state" [B, T, dim].
   [[nodiscard]] std::map<std::string, HostTensor> hidden_states() const {
     using detail::to_host;
+    using detail::to_host_padded;
     std::map<std::string, HostTensor> out;
     if (hidden_.empty()) return out;
-    const std::int64_t b = shape_.batch, t = shape_.seq_len, d = config_.arch.dim;
-    out["embeddings"] = to_host(hidden_[0], {b, t, d});
-    for (std::size_t k = 1; k < hidden_.size(); ++k) out["layer." + std::to_string(k - 1)] = to_host(hidden_[k], {b, t, d});
-    out["last_hidden_state"] = to_host(hidden_.back(), {b, t, d});
-    out["pooled"] = to_host(head_cache_.pooled, {b, head_cache_.pooled.cols()});
+    const auto& layout = shape_.layout;
+    const std::int64_t d = config_.arch.dim;
+    out["embeddings"] = to_host_padded(hidden_[0], layout, d);
+    for (std::size_t k = 1; k < hidden_.size(); ++k) out["layer." + std::to_string(k - 1)] = to_host_padded(hidden_[k], layout, d);
+    out["last_hidden_state"] = to_host_padded(hidden_.back(), layout, d);
+    out["pooled"] = to_host(head_cache_.pooled, {layout.batch_size, head_cache_.pooled.cols()});
     return out;
   }
 
@@ -103,14 +105,12 @@ class BasicSequenceClassifier<arch::DistilBertConfig, S>
   void run_forward(const Batch& batch) {
     detail::use_own_threading();
     const auto& a = config_.arch;
-    const std::int64_t n = batch.batch_size * batch.seq_len;
-    shape_.batch = batch.batch_size;
-    shape_.seq_len = batch.seq_len;
-    shape_.key_bias = SelfAttention<S>::key_bias(detail::attention_mask_of(batch));
+    shape_ = BatchShape<S>::of(batch, this->unpadded());
+    const std::int64_t n = shape_.rows();
     hidden_.resize(layers_.size() + 1);
     caches_.resize(layers_.size());
     // embeddings: LayerNorm(word + position), then dropout
-    Embeddings<S>::forward(embedding_params_, batch, settings_.layer_norm_eps, a.dropout, training_, dropout_rng_,
+    Embeddings<S>::forward(embedding_params_, batch, shape_, settings_.layer_norm_eps, a.dropout, training_, dropout_rng_,
                            "distilbert.embeddings", embedding_cache_, scratch_, hidden_[0]);
 
     for (std::size_t i = 0; i < layers_.size(); ++i) {
@@ -123,7 +123,7 @@ class BasicSequenceClassifier<arch::DistilBertConfig, S>
   }
 
   void run_backward(const Matrix<S>& d_logits) {
-    const std::int64_t n = shape_.batch * shape_.seq_len;
+    const std::int64_t n = shape_.rows();
     d_hidden_.resize(n, config_.arch.dim);
     d_hidden_next_.resize(n, config_.arch.dim);
     ClassificationHead<S>::backward(head_, Activation::relu, shape_, head_cache_, d_logits, d_hidden_);
@@ -132,7 +132,7 @@ class BasicSequenceClassifier<arch::DistilBertConfig, S>
                                 d_hidden_next_);
       std::swap(d_hidden_, d_hidden_next_);
     }
-    Embeddings<S>::backward(embedding_params_, embedding_cache_, shape_.batch, shape_.seq_len, config_.arch.pad_token_id,
+    Embeddings<S>::backward(embedding_params_, embedding_cache_, shape_, config_.arch.pad_token_id,
                             d_hidden_, scratch_);
   }
 

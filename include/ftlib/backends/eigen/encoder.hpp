@@ -17,6 +17,7 @@
 #include "ftlib/backends/eigen/parameters.hpp"
 #include "ftlib/backends/eigen/tensor.hpp"
 #include "ftlib/core/batch.hpp"
+#include "ftlib/core/token_layout.hpp"
 
 namespace ftlib::eigen {
 
@@ -43,12 +44,21 @@ struct EncoderLayerSettings {
   double ffn_output_dropout = 0.0;        ///< dropout on ffn_out(...) before the residual (DistilBERT)
 };
 
-/// @brief The shape of the current batch and its key padding bias.
+/// @brief The current batch's token layout (core/token_layout.hpp) and, when padded, its key padding bias.
 template <class S>
 struct BatchShape {
-  std::int64_t batch = 0;    ///< B
-  std::int64_t seq_len = 0;  ///< T
-  Vector<S> key_bias;        ///< [B*T]: 0 for real tokens, float lowest for padding
+  TokenLayout layout;  ///< which activation row is which token
+  Vector<S> key_bias;  ///< padded layout: [B*T], 0 for real tokens, float lowest for padding; packed: empty
+
+  /// @brief The layout of `batch`: packed when `unpadded` and the batch allows it (layout_for).
+  [[nodiscard]] static BatchShape of(const Batch& batch, bool unpadded) {
+    BatchShape shape;
+    shape.layout = layout_for(batch, unpadded);
+    if (!shape.layout.packed) shape.key_bias = SelfAttention<S>::key_bias(detail::attention_mask_of(batch));
+    return shape;
+  }
+  /// @brief Number of activation rows.
+  [[nodiscard]] std::int64_t rows() const noexcept { return layout.rows(); }
 };
 
 /// @brief What one layer application keeps for its backward (the layer input lives with the caller).
@@ -93,8 +103,8 @@ struct EncoderLayer {
     linear(p.query, x, c.q);
     linear(p.key, x, c.k);
     linear(p.value, x, c.v);
-    SelfAttention<S>::forward(c.q, c.k, c.v, shape.key_bias, shape.batch, shape.seq_len, s.heads,
-                              s.attention_probs_dropout, training, rng, c.context, c.attention);
+    SelfAttention<S>::forward(c.q, c.k, c.v, shape.layout, shape.key_bias, s.heads, s.attention_probs_dropout, training,
+                              rng, c.context, c.attention);
     linear(p.output, c.context, scratch.sum);
     apply_dropout(s.attention_output_dropout, training, rng, scratch.sum, c.attention_output_mask);
     scratch.sum += x;
@@ -140,8 +150,8 @@ struct EncoderLayer {
     if (c.attention_output_mask.size() != 0) Dropout<S>::backward(scratch.d_sum, c.attention_output_mask);
     // o = out(ctx): dctx = do W_o; ctx = attention(q, k, v): dq, dk, dv
     linear_backward(p.output, c.context, scratch.d_sum, scratch.d_context);
-    SelfAttention<S>::backward(c.q, c.k, c.v, c.attention, scratch.d_context, shape.batch, shape.seq_len, s.heads,
-                               scratch.d_q, scratch.d_k, scratch.d_v);
+    SelfAttention<S>::backward(c.q, c.k, c.v, c.attention, scratch.d_context, shape.layout, s.heads, scratch.d_q,
+                               scratch.d_k, scratch.d_v);
     // q = x Wq^T + bq (and k, v): dx += dq Wq + dk Wk + dv Wv
     linear_backward_add(p.query, x, scratch.d_q, dx);
     linear_backward_add(p.key, x, scratch.d_k, dx);
@@ -199,15 +209,16 @@ struct ClassificationHead {
   static void forward(const ClassificationHeadParams<S>& p, Activation act, double dropout, const BatchShape<S>& shape,
                       In<S> hidden, bool training, DropoutRng& rng, ClassificationHeadCache<S>& c, Matrix<S>& logits) {
     const Eigen::Index h = hidden.cols();
-    c.first_token.resize(shape.batch, h);
-    for (std::int64_t b = 0; b < shape.batch; ++b) c.first_token.row(b) = hidden.row(b * shape.seq_len);
-    c.pre.resize(shape.batch, p.dense.weight.value.size(0));
+    const std::int64_t batch = shape.layout.batch_size;
+    c.first_token.resize(batch, h);
+    for (std::int64_t b = 0; b < batch; ++b) c.first_token.row(b) = hidden.row(first_row(shape, b));
+    c.pre.resize(batch, p.dense.weight.value.size(0));
     c.pooled.resize(c.pre.rows(), c.pre.cols());
     EncoderLayer<S>::linear(p.dense, c.first_token, c.pre);
     Activations<S>::forward(act, c.pre, c.pooled);
     c.dropped = c.pooled;
     EncoderLayer<S>::apply_dropout(dropout, training, rng, c.dropped, c.dropout_mask);
-    logits.resize(shape.batch, p.classifier.weight.value.size(0));
+    logits.resize(batch, p.classifier.weight.value.size(0));
     EncoderLayer<S>::linear(p.classifier, c.dropped, logits);
   }
   /// @brief From dlogits: accumulates the head's gradients and writes d(hidden) (zero except the rows of token 0).
@@ -220,7 +231,11 @@ struct ClassificationHead {
     Matrix<S> d_first(c.first_token.rows(), c.first_token.cols());
     EncoderLayer<S>::linear_backward(p.dense, c.first_token, d_pooled, d_first);
     d_hidden.setZero();
-    for (std::int64_t b = 0; b < shape.batch; ++b) d_hidden.row(b * shape.seq_len) = d_first.row(b);
+    for (std::int64_t b = 0; b < shape.layout.batch_size; ++b) d_hidden.row(first_row(shape, b)) = d_first.row(b);
+  }
+  /// @brief The activation row of sequence b's first token.
+  static Eigen::Index first_row(const BatchShape<S>& shape, std::int64_t b) {
+    return shape.layout.row_offsets[static_cast<std::size_t>(b)];
   }
 };
 
@@ -244,31 +259,38 @@ struct EmbeddingCache {
   Matrix<S> dropout_mask;  ///< empty when inactive
 };
 
-/// @brief e = dropout(LayerNorm(word[ids] (+ token_type[types]) + position[0..T-1])), and its backward.
+/// @brief e = dropout(LayerNorm(word[ids] (+ token_type[types]) + position[0..L-1])) over the layout's rows,
+///        and its backward.
 template <class S>
 struct Embeddings {
   /// @brief `prefix` ("bert.embeddings") names the tables in errors about out-of-range ids.
-  static void forward(const EmbeddingParams<S>& p, const Batch& batch, double layer_norm_eps, double dropout, bool training,
-                      DropoutRng& rng, const std::string& prefix, EmbeddingCache<S>& c, EncoderScratch<S>& scratch, Matrix<S>& e) {
-    const std::int64_t n = batch.batch_size * batch.seq_len;
+  static void forward(const EmbeddingParams<S>& p, const Batch& batch, const BatchShape<S>& shape, double layer_norm_eps,
+                      double dropout, bool training, DropoutRng& rng, const std::string& prefix, EmbeddingCache<S>& c,
+                      EncoderScratch<S>& scratch, Matrix<S>& e) {
+    const std::int64_t n = shape.rows();
     const Eigen::Index dim = p.word.value.size(1);
+    // Every id is checked, padding included: a bad id is a bad batch whichever layout runs it.
     Embedding<S>::check_ids(batch.input_ids, p.word.value.size(0), prefix + ".word_embeddings (input_ids)");
-    c.input_ids = batch.input_ids;
+    c.input_ids = shape.layout.gather(batch.input_ids);
     scratch.sum.resize(n, dim);
     e.resize(n, dim);
-    Embedding<S>::forward(batch.input_ids, p.word.value.matrix(), scratch.sum);
+    Embedding<S>::forward(c.input_ids, p.word.value.matrix(), scratch.sum);
     if (p.has_token_types) {
-      c.token_type_ids = batch.token_type_ids.empty() ? std::vector<std::int64_t>(static_cast<std::size_t>(n), 0) : batch.token_type_ids;
-      Embedding<S>::check_ids(c.token_type_ids, p.token_type.value.size(0), prefix + ".token_type_embeddings (token_type_ids)");
+      if (batch.token_type_ids.empty()) {
+        c.token_type_ids.assign(static_cast<std::size_t>(n), 0);
+      } else {
+        Embedding<S>::check_ids(batch.token_type_ids, p.token_type.value.size(0), prefix + ".token_type_embeddings (token_type_ids)");
+        c.token_type_ids = shape.layout.gather(batch.token_type_ids);
+      }
       Embedding<S>::forward_add(c.token_type_ids, p.token_type.value.matrix(), scratch.sum);
     }
-    PositionEmbedding<S>::forward_add(p.position.value.matrix(), batch.batch_size, batch.seq_len, scratch.sum);
+    PositionEmbedding<S>::forward_add(p.position.value.matrix(), shape.layout, scratch.sum);
     LayerNorm<S>::forward(scratch.sum, p.norm.weight.value.vector(), p.norm.bias.value.vector(), layer_norm_eps, e, c.norm);
     EncoderLayer<S>::apply_dropout(dropout, training, rng, e, c.dropout_mask);
   }
 
   /// @brief Accumulates the tables' and LayerNorm's gradients from de (which dropout's backward overwrites).
-  static void backward(EmbeddingParams<S>& p, const EmbeddingCache<S>& c, std::int64_t batch, std::int64_t seq_len,
+  static void backward(EmbeddingParams<S>& p, const EmbeddingCache<S>& c, const BatchShape<S>& shape,
                        std::int64_t pad_token_id, Matrix<S>& de, EncoderScratch<S>& scratch) {
     if (c.dropout_mask.size() != 0) Dropout<S>::backward(de, c.dropout_mask);
     scratch.d_sum.resize(de.rows(), de.cols());
@@ -276,7 +298,7 @@ struct Embeddings {
                            p.norm.bias.grad.vector());
     Embedding<S>::backward(c.input_ids, scratch.d_sum, p.word.grad.matrix(), pad_token_id);
     if (p.has_token_types) Embedding<S>::backward(c.token_type_ids, scratch.d_sum, p.token_type.grad.matrix());
-    if (p.position.trainable) PositionEmbedding<S>::backward(scratch.d_sum, batch, seq_len, p.position.grad.matrix());
+    if (p.position.trainable) PositionEmbedding<S>::backward(scratch.d_sum, shape.layout, p.position.grad.matrix());
   }
 };
 

@@ -25,6 +25,7 @@
 #include "ftlib/arch/activation.hpp"
 #include "ftlib/backends/onednn_sgemm.hpp"
 #include "ftlib/core/error.hpp"
+#include "ftlib/core/token_layout.hpp"
 
 namespace ftlib::eigen {
 
@@ -167,16 +168,18 @@ struct Embedding {
   }
 };
 
-/// @brief Absolute positions 0..T-1 for every row of a right-padded [B, T] batch.
+/// @brief Absolute positions 0..L-1 for each sequence's rows (right-padded: padded and packed alike).
 template <class S>
 struct PositionEmbedding {
-  /// @brief y[b*T + t] += P[t].
-  static void forward_add(In<S> table, std::int64_t batch, std::int64_t seq_len, Out<S> y) {
-    for (std::int64_t b = 0; b < batch; ++b) y.middleRows(b * seq_len, seq_len) += table.topRows(seq_len);
+  /// @brief y[o_b + t] += P[t] for every sequence b of the layout.
+  static void forward_add(In<S> table, const TokenLayout& layout, Out<S> y) {
+    for (std::int64_t b = 0; b < layout.batch_size; ++b)
+      y.middleRows(layout.row_offsets[static_cast<std::size_t>(b)], layout.length(b)) += table.topRows(layout.length(b));
   }
-  /// @brief dP[t] += sum over b of dy[b*T + t].
-  static void backward(In<S> dy, std::int64_t batch, std::int64_t seq_len, Out<S> dtable) {
-    for (std::int64_t b = 0; b < batch; ++b) dtable.topRows(seq_len) += dy.middleRows(b * seq_len, seq_len);
+  /// @brief dP[t] += sum over sequences b of dy[o_b + t].
+  static void backward(In<S> dy, const TokenLayout& layout, Out<S> dtable) {
+    for (std::int64_t b = 0; b < layout.batch_size; ++b)
+      dtable.topRows(layout.length(b)) += dy.middleRows(layout.row_offsets[static_cast<std::size_t>(b)], layout.length(b));
   }
   /// @brief DistilBERT's fixed table: angle(p, j) = p / 10000^(2*(j//2)/dim), sin on even j, cos on odd j
   ///        (computed in double, rounded once). It has no gradient.
@@ -357,10 +360,12 @@ struct Softmax {
 template <class S>
 struct SelfAttention {
   /// @brief What backward needs besides q, k, v: the probabilities (before dropout) of every
-  ///        (batch, head) as [B*H*T, T], and the dropout mask of the same shape when dropout ran.
+  ///        (sequence, head), L x L row-major blocks one after another, and the dropout mask of the same
+  ///        layout when dropout ran.
   struct Cache {
-    Matrix<S> probs;
-    Matrix<S> dropout_mask;
+    Vector<S> probs;
+    Matrix<S> dropout_mask;             ///< [total, 1], or empty
+    std::vector<std::int64_t> offsets;  ///< [B*H + 1]: where block bh starts
   };
 
   /// @brief Additive key bias [B*T] from a [B*T] attention mask: 0 keeps a key, float lowest drops it.
@@ -371,69 +376,90 @@ struct SelfAttention {
     return bias;
   }
 
-  /// @brief ctx[b*T+t, h*d:(h+1)*d] = sum_k P[b,h,t,k] v[b*T+k, h*d:(h+1)*d],
-  ///        P = softmax((q k^T) * d^-0.5 + bias); q, k, v, ctx are [B*T, H*d].
-  static void forward(In<S> q, In<S> k, In<S> v, VecIn<S> key_bias, std::int64_t batch, std::int64_t seq_len,
-                      std::int64_t heads, double dropout_p, bool training, DropoutRng& rng, Out<S> ctx, Cache& cache) {
-    const std::int64_t t = seq_len;
+  /// @brief Per sequence b and head h, over the rows [o, o + L) the layout gives b:
+  ///        ctx[o+t, h*d:(h+1)*d] = sum_k P[b,h,t,k] v[o+k, h*d:(h+1)*d], P = softmax((q k^T) * d^-0.5 + bias),
+  ///        bias = key_bias[o..o+L) (padded layout) or none (packed: every key is real).
+  static void forward(In<S> q, In<S> k, In<S> v, const TokenLayout& layout, VecIn<S> key_bias, std::int64_t heads,
+                      double dropout_p, bool training, DropoutRng& rng, Out<S> ctx, Cache& cache) {
     const std::int64_t d = q.cols() / heads;
     const S scale = static_cast<S>(std::pow(static_cast<double>(d), -0.5));
-    cache.probs.resize(batch * heads * t, t);
+    const bool biased = key_bias.size() != 0;
+    plan(layout, heads, cache);
+    const std::int64_t total = cache.offsets.back();
+    cache.probs.resize(total);
     const bool drop = Dropout<S>::active(dropout_p, training);
-    if (drop) Dropout<S>::make_mask(dropout_p, rng.next_key(), batch * heads * t, t, cache.dropout_mask);
+    if (drop) Dropout<S>::make_mask(dropout_p, rng.next_key(), total, 1, cache.dropout_mask);
     else cache.dropout_mask.resize(0, 0);
-    // two t x t x d products (16 multiply-adds per unit of work) and a softmax per (batch, head)
-    const int threads = detail::threads_for(static_cast<double>(batch * heads) * static_cast<double>(t * t) *
-                                            (static_cast<double>(2 * d) / 16.0 + 20.0));
+    // two L x L x d products (16 multiply-adds per unit of work) and a softmax per (sequence, head)
+    const int threads = detail::threads_for(static_cast<double>(total) * (static_cast<double>(2 * d) / 16.0 + 20.0));
 #pragma omp parallel for schedule(dynamic) num_threads(threads) if (threads > 1)
-    for (std::int64_t bh = 0; bh < batch * heads; ++bh) {
+    for (std::int64_t bh = 0; bh < layout.batch_size * heads; ++bh) {
       const std::int64_t b = bh / heads;
       const std::int64_t h = bh % heads;
-      auto p = cache.probs.middleRows(bh * t, t);
-      p.noalias() = q.block(b * t, h * d, t, d) * k.block(b * t, h * d, t, d).transpose();
+      const std::int64_t o = layout.row_offsets[static_cast<std::size_t>(b)];
+      const std::int64_t t = layout.length(b);
+      MatrixMap p(cache.probs.data() + cache.offsets[static_cast<std::size_t>(bh)], t, t);
+      p.noalias() = q.block(o, h * d, t, d) * k.block(o, h * d, t, d).transpose();
       p *= scale;
-      p.rowwise() += key_bias.segment(b * t, t).transpose();
+      if (biased) p.rowwise() += key_bias.segment(o, t).transpose();
       for (std::int64_t r = 0; r < t; ++r) Softmax<S>::forward_row(p.row(r));
       if (drop) {
-        const Matrix<S> dropped = p.array() * cache.dropout_mask.middleRows(bh * t, t).array();
-        ctx.block(b * t, h * d, t, d).noalias() = dropped * v.block(b * t, h * d, t, d);
+        const Matrix<S> dropped = p.array() * mask_of(cache, bh, t).array();
+        ctx.block(o, h * d, t, d).noalias() = dropped * v.block(o, h * d, t, d);
       } else {
-        ctx.block(b * t, h * d, t, d).noalias() = p * v.block(b * t, h * d, t, d);
+        ctx.block(o, h * d, t, d).noalias() = p * v.block(o, h * d, t, d);
       }
     }
   }
 
   /// @brief With P' = dropout(P): dv = P'^T dctx; dP = mask * (dctx v^T); dS = softmax'(dP) * d^-0.5;
-  ///        dq = dS k; dk = dS^T q (per batch row and head).
-  static void backward(In<S> q, In<S> k, In<S> v, const Cache& cache, In<S> dctx, std::int64_t batch,
-                       std::int64_t seq_len, std::int64_t heads, Out<S> dq, Out<S> dk, Out<S> dv) {
-    const std::int64_t t = seq_len;
+  ///        dq = dS k; dk = dS^T q (per sequence and head).
+  static void backward(In<S> q, In<S> k, In<S> v, const Cache& cache, In<S> dctx, const TokenLayout& layout,
+                       std::int64_t heads, Out<S> dq, Out<S> dk, Out<S> dv) {
     const std::int64_t d = q.cols() / heads;
     const S scale = static_cast<S>(std::pow(static_cast<double>(d), -0.5));
     const bool drop = cache.dropout_mask.size() != 0;
-    // four t x t x d products and the softmax backward per (batch, head)
-    const int threads = detail::threads_for(static_cast<double>(batch * heads) * static_cast<double>(t * t) *
-                                            (static_cast<double>(4 * d) / 16.0 + 8.0));
+    // four L x L x d products and the softmax backward per (sequence, head)
+    const int threads = detail::threads_for(static_cast<double>(cache.offsets.back()) * (static_cast<double>(4 * d) / 16.0 + 8.0));
 #pragma omp parallel for schedule(dynamic) num_threads(threads) if (threads > 1)
-    for (std::int64_t bh = 0; bh < batch * heads; ++bh) {
+    for (std::int64_t bh = 0; bh < layout.batch_size * heads; ++bh) {
       const std::int64_t b = bh / heads;
       const std::int64_t h = bh % heads;
-      const auto p = cache.probs.middleRows(bh * t, t);
-      const auto g = dctx.block(b * t, h * d, t, d);
-      Matrix<S> dp = g * v.block(b * t, h * d, t, d).transpose();
+      const std::int64_t o = layout.row_offsets[static_cast<std::size_t>(b)];
+      const std::int64_t t = layout.length(b);
+      const ConstMatrixMap p(cache.probs.data() + cache.offsets[static_cast<std::size_t>(bh)], t, t);
+      const auto g = dctx.block(o, h * d, t, d);
+      Matrix<S> dp = g * v.block(o, h * d, t, d).transpose();
       if (drop) {
-        const auto mask = cache.dropout_mask.middleRows(bh * t, t);
+        const auto mask = mask_of(cache, bh, t);
         const Matrix<S> dropped = p.array() * mask.array();
-        dv.block(b * t, h * d, t, d).noalias() = dropped.transpose() * g;
+        dv.block(o, h * d, t, d).noalias() = dropped.transpose() * g;
         dp.array() *= mask.array();
       } else {
-        dv.block(b * t, h * d, t, d).noalias() = p.transpose() * g;
+        dv.block(o, h * d, t, d).noalias() = p.transpose() * g;
       }
       Softmax<S>::backward_rows(p, dp);
       dp *= scale;
-      dq.block(b * t, h * d, t, d).noalias() = dp * k.block(b * t, h * d, t, d);
-      dk.block(b * t, h * d, t, d).noalias() = dp.transpose() * q.block(b * t, h * d, t, d);
+      dq.block(o, h * d, t, d).noalias() = dp * k.block(o, h * d, t, d);
+      dk.block(o, h * d, t, d).noalias() = dp.transpose() * q.block(o, h * d, t, d);
     }
+  }
+
+ private:
+  using MatrixMap = Eigen::Map<Matrix<S>>;
+  using ConstMatrixMap = Eigen::Map<const Matrix<S>>;
+
+  // Where each (sequence, head)'s L x L probabilities start in the flat buffers. In the padded layout
+  // this is bh * T * T, the row-major [B*H*T, T] matrix of before, so its dropout masks are unchanged.
+  static void plan(const TokenLayout& layout, std::int64_t heads, Cache& cache) {
+    cache.offsets.assign(static_cast<std::size_t>(layout.batch_size * heads) + 1, 0);
+    for (std::int64_t bh = 0; bh < layout.batch_size * heads; ++bh) {
+      const std::int64_t t = layout.length(bh / heads);
+      cache.offsets[static_cast<std::size_t>(bh) + 1] = cache.offsets[static_cast<std::size_t>(bh)] + t * t;
+    }
+  }
+  static ConstMatrixMap mask_of(const Cache& cache, std::int64_t bh, std::int64_t t) {
+    return ConstMatrixMap(cache.dropout_mask.data() + cache.offsets[static_cast<std::size_t>(bh)], t, t);
   }
 };
 
