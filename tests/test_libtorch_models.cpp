@@ -176,6 +176,9 @@ struct LibTorchFixtures {
       out.push_back({backend_name(backend), lt::ModelOptions{}.with_attention(backend).with_device(test_device().str()),
                      backend == lt::AttentionBackend::sdpa ? 4e-3 : 2e-3});
     }
+    // The variants above run unpadded (the default); HuggingFace's own computation, every padded position, once.
+    out.push_back({"explicit_softmax padded",
+                   lt::ModelOptions{}.with_attention(lt::AttentionBackend::explicit_softmax).with_unpadded(false).with_device(test_device().str())});
     return out;
   }
   /// hidden.* of a forward over `batch` (the model's trace).
@@ -385,7 +388,8 @@ TEST_CASE("libtorch: a bare encoder checkpoint (no 'distilbert.' prefix) loads i
     }
     ftlib::hf::save_safetensors(bare / "model.safetensors", tensors);
   }
-  auto model = lt::DistilBertForSequenceClassification::from_pretrained(bare, lt::ModelOptions{}.with_num_labels(5));
+  // Padded: the file holds every position's hidden state, padding included.
+  auto model = lt::DistilBertForSequenceClassification::from_pretrained(bare, lt::ModelOptions{}.with_num_labels(5).with_unpadded(false));
   CHECK(model.load_report().unexpected_keys.empty());
   CHECK((model.load_report().missing_keys ==
          std::vector<std::string>{"classifier.bias", "classifier.weight", "pre_classifier.bias", "pre_classifier.weight"}));
@@ -975,8 +979,8 @@ TEST_CASE("libtorch: dropout draws from the model's own stream: the same masks a
   // Same seed: the masks drawn after torch::manual_seed(123) from the global generator, computed
   // here by running the module tree directly on it.
   torch::manual_seed(123);
-  const lt::BatchTensors t = lt::to_tensors(batch, torch::kCPU, a.limits());
-  const auto ctx = lt::detail::make_attention_context(t.attention_mask, a.attention_backend(), true, nullptr);
+  const lt::BatchTensors t = lt::to_tensors(batch, torch::kCPU, a.limits(), a.unpadded());
+  const auto ctx = lt::detail::make_attention_context(t.attention_mask, t.layout, a.attention_backend(), true, nullptr);
   const torch::Tensor global_first = a.module()->forward(t.input_ids, t.token_type_ids, ctx);
   const torch::Tensor global_second = a.module()->forward(t.input_ids, t.token_type_ids, ctx);
   CHECK_FALSE(global_first.equal(global_second));  // dropout is active

@@ -93,13 +93,13 @@ struct AlbertTransformerImpl : torch::nn::Module {
   }
   torch::Tensor forward(const torch::Tensor& embedded, const AttentionContext& ctx) {
     torch::Tensor h = embedding_hidden_mapping_in->forward(embedded);
-    if (ctx.trace != nullptr) (*ctx.trace)["embedding_projection"] = h;
+    record(ctx, "embedding_projection", h);
     std::size_t applied = 0;
     for (const std::size_t group : group_of_layer) {
       // Groups share weights across applications; autograd sums their gradients.
       for (auto& layer : groups[group]->layers) {
         h = layer->forward(h, ctx);
-        if (ctx.trace != nullptr) (*ctx.trace)["layer." + std::to_string(applied)] = h;
+        record(ctx, "layer." + std::to_string(applied), h);
         ++applied;
       }
     }
@@ -118,13 +118,13 @@ struct AlbertModelImpl : torch::nn::Module {
       : embeddings(register_module("embeddings", make_embeddings(a))),
         encoder(register_module("encoder", AlbertTransformer(a))),
         pooler(register_module("pooler", Linear(a.hidden_size, a.hidden_size))) {}
-  /// (last_hidden_state [B, T, H], pooler_output [B, H])
+  /// (last_hidden_state in the context's layout, pooler_output [B, H])
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
                                                   const AttentionContext& ctx) {
-    const torch::Tensor x = embeddings->forward(input_ids, token_type_ids);
-    if (ctx.trace != nullptr) (*ctx.trace)["embeddings"] = x;
+    const torch::Tensor x = embeddings->forward(input_ids, token_type_ids, ctx);
+    record(ctx, "embeddings", x);
     torch::Tensor h = encoder->forward(x, ctx);
-    torch::Tensor pooled = at::tanh(pooler->forward(h.select(1, 0)));
+    torch::Tensor pooled = at::tanh(pooler->forward(first_tokens(h, ctx)));
     return {std::move(h), std::move(pooled)};
   }
   TokenEmbeddings embeddings;

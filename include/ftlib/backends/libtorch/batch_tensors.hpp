@@ -9,14 +9,16 @@
 
 #include "ftlib/core/batch.hpp"
 #include "ftlib/core/error.hpp"
+#include "ftlib/core/token_layout.hpp"
 
 namespace ftlib::libtorch {
 
 /// @brief A Batch as device tensors. token_type_ids / labels are undefined tensors when the batch has none.
 struct BatchTensors {
-  torch::Tensor input_ids;       ///< [B, T] int64
+  TokenLayout layout;            ///< padded, or packed (the real tokens only)
+  torch::Tensor input_ids;       ///< [B, T] int64; packed: [rows]
   torch::Tensor attention_mask;  ///< [B, T] int64
-  torch::Tensor token_type_ids;  ///< [B, T] int64, or undefined
+  torch::Tensor token_type_ids;  ///< [B, T] int64 (packed: [rows]), or undefined
   torch::Tensor labels;          ///< [B] int64 class ids, or undefined
   torch::Tensor label_values;    ///< [B, num_labels] float32 targets (multi-label, regression), or undefined
 };
@@ -49,9 +51,11 @@ inline torch::Tensor to_device_tensor(const std::vector<std::int64_t>& values, t
 
 }  // namespace detail
 
-/// @brief Checks `batch` (sizes, and values against `limits`) and copies it to `device`.
+/// @brief Checks `batch` (sizes, and values against `limits`) and copies it to `device`, with its
+///        input and token type ids packed to the real tokens when `unpadded` (and the batch allows it,
+///        layout_for).
 [[nodiscard]] inline BatchTensors to_tensors(const Batch& batch, const torch::Device& device,
-                                             const BatchLimits& limits = {}) {
+                                             const BatchLimits& limits = {}, bool unpadded = false) {
   const std::int64_t b = batch.batch_size;
   const std::int64_t t = batch.seq_len;
   if (b <= 0 || t <= 0)
@@ -79,9 +83,15 @@ inline torch::Tensor to_device_tensor(const std::vector<std::int64_t>& values, t
   if (!batch.labels.empty()) detail::check_batch_values(batch.labels, limits.num_labels, "labels");
 
   BatchTensors out;
-  out.input_ids = detail::to_device_tensor(batch.input_ids, {b, t}, device);
+  out.layout = layout_for(batch, unpadded);
+  const auto token_field = [&](const std::vector<std::int64_t>& values) {
+    if (!out.layout.packed) return detail::to_device_tensor(values, {b, t}, device);
+    const std::vector<std::int64_t> rows = out.layout.gather(values);
+    return detail::to_device_tensor(rows, {out.layout.rows()}, device);
+  };
+  out.input_ids = token_field(batch.input_ids);
   out.attention_mask = detail::to_device_tensor(batch.attention_mask, {b, t}, device);
-  if (!batch.token_type_ids.empty()) out.token_type_ids = detail::to_device_tensor(batch.token_type_ids, {b, t}, device);
+  if (!batch.token_type_ids.empty()) out.token_type_ids = token_field(batch.token_type_ids);
   if (!batch.labels.empty()) out.labels = detail::to_device_tensor(batch.labels, {b}, device);
   if (!batch.label_values.empty()) {
     const auto per_row = static_cast<std::int64_t>(batch.label_values.size()) / b;

@@ -110,16 +110,16 @@ struct BertModelImpl : torch::nn::Module {
     }
     pooler_dense = pooler->register_module("dense", Linear(a.hidden_size, a.hidden_size));
   }
-  /// (last_hidden_state [B, T, H], pooler_output [B, H])
+  /// (last_hidden_state in the context's layout, pooler_output [B, H])
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
                                                   const AttentionContext& ctx) {
-    torch::Tensor h = embeddings->forward(input_ids, token_type_ids);
-    if (ctx.trace != nullptr) (*ctx.trace)["embeddings"] = h;
+    torch::Tensor h = embeddings->forward(input_ids, token_type_ids, ctx);
+    record(ctx, "embeddings", h);
     for (std::size_t i = 0; i < layers.size(); ++i) {
       h = layers[i]->forward(h, ctx);
-      if (ctx.trace != nullptr) (*ctx.trace)["layer." + std::to_string(i)] = h;
+      record(ctx, "layer." + std::to_string(i), h);
     }
-    torch::Tensor pooled = at::tanh(pooler_dense->forward(h.select(1, 0)));
+    torch::Tensor pooled = at::tanh(pooler_dense->forward(first_tokens(h, ctx)));
     return {std::move(h), std::move(pooled)};
   }
   TokenEmbeddings embeddings;

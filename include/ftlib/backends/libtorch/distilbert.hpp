@@ -30,10 +30,10 @@ struct DistilBertEmbeddingsImpl : torch::nn::Module {
       position_embeddings->weight.set_requires_grad(false);  // fixed table (transformers <= 4.57)
     }
   }
-  torch::Tensor forward(const torch::Tensor& input_ids) {
-    const std::int64_t t = input_ids.size(1);
-    // Positions are 0..T-1 for every row: a slice of the table, broadcast over the batch.
-    const torch::Tensor x = word_embeddings->forward(input_ids) + position_embeddings->weight.slice(0, 0, t).unsqueeze(0);
+  /// @brief input_ids: [B, T], or [rows] when the context is packed.
+  torch::Tensor forward(const torch::Tensor& input_ids, const AttentionContext& ctx) {
+    // Positions are 0..L-1 for every sequence (padded: a slice of the table, broadcast over the batch).
+    const torch::Tensor x = word_embeddings->forward(input_ids) + position_rows(position_embeddings->weight, ctx);
     return apply_dropout(LayerNorm->forward(x), dropout, is_training());
   }
   Embedding word_embeddings;
@@ -109,13 +109,13 @@ struct DistilBertModelImpl : torch::nn::Module {
   explicit DistilBertModelImpl(const arch::DistilBertConfig& a)
       : embeddings(register_module("embeddings", DistilBertEmbeddings(a))),
         transformer(register_module("transformer", DistilBertTransformer(a))) {}
-  /// last_hidden_state [B, T, dim]
+  /// last_hidden_state in the context's layout ([B, T, dim] or packed [rows, dim])
   torch::Tensor forward(const torch::Tensor& input_ids, const AttentionContext& ctx) {
-    torch::Tensor x = embeddings->forward(input_ids);
-    if (ctx.trace != nullptr) (*ctx.trace)["embeddings"] = x;
+    torch::Tensor x = embeddings->forward(input_ids, ctx);
+    record(ctx, "embeddings", x);
     for (std::size_t i = 0; i < transformer->blocks.size(); ++i) {
       x = transformer->blocks[i]->forward(x, ctx);
-      if (ctx.trace != nullptr) (*ctx.trace)["layer." + std::to_string(i)] = x;
+      record(ctx, "layer." + std::to_string(i), x);
     }
     return x;
   }
@@ -140,7 +140,7 @@ struct DistilBertClassifierImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& /*token_type_ids*/,
                         const AttentionContext& ctx) {
     const torch::Tensor h = distilbert->forward(input_ids, ctx);
-    const torch::Tensor pooled = at::relu(pre_classifier->forward(h.select(1, 0)));
+    const torch::Tensor pooled = at::relu(pre_classifier->forward(first_tokens(h, ctx)));
     if (ctx.trace != nullptr) (*ctx.trace)["pooled"] = pooled;
     return classifier->forward(apply_dropout(pooled, head_dropout, is_training()));
   }

@@ -241,7 +241,7 @@ class SequenceClassifier {
   double forward_backward(const Batch& batch, double scale = 1.0) {
     if (!batch.has_labels()) throw tensor_error("forward_backward needs a batch with labels");
     loss_.check_labels(batch);
-    const BatchTensors t = to_tensors(batch, device_, limits());
+    const BatchTensors t = to_tensors(batch, device_, limits(), options_.unpadded);
     torch::Tensor loss;
     {
       const DropoutGenerator::Scope rng(dropout_rng_, device_, module_->is_training());
@@ -261,7 +261,7 @@ class SequenceClassifier {
   /// @brief No gradients: logits (host) and, when the batch has labels, the loss.
   ForwardOutput forward(const Batch& batch) {
     if (batch.has_labels()) loss_.check_labels(batch);
-    const BatchTensors t = to_tensors(batch, device_, limits());
+    const BatchTensors t = to_tensors(batch, device_, limits(), options_.unpadded);
     const torch::NoGradGuard no_grad;
     const DropoutGenerator::Scope rng(dropout_rng_, device_, module_->is_training());
     const AutocastGuard autocast(device_, options_.precision);
@@ -345,7 +345,7 @@ class SequenceClassifier {
   /// @brief Logits [B, num_labels] on the device, in the current mode and autocast precision; keeps
   ///        the autograd graph when grad mode is on. `trace` (optional) receives the intermediates.
   [[nodiscard]] torch::Tensor logits(const Batch& batch, Trace* trace = nullptr) {
-    const BatchTensors t = to_tensors(batch, device_, limits());
+    const BatchTensors t = to_tensors(batch, device_, limits(), options_.unpadded);
     const DropoutGenerator::Scope rng(dropout_rng_, device_, module_->is_training());
     const AutocastGuard autocast(device_, options_.precision);
     return run(t, trace);
@@ -353,13 +353,14 @@ class SequenceClassifier {
 
   /// @brief The encoder's outputs (no gradients), e.g. to compare with transformers' AutoModel.
   [[nodiscard]] EncoderOutput encode(const Batch& batch) {
-    const BatchTensors t = to_tensors(batch, device_, limits());
+    const BatchTensors t = to_tensors(batch, device_, limits(), options_.unpadded);
     const torch::NoGradGuard no_grad;
     const DropoutGenerator::Scope rng(dropout_rng_, device_, module_->is_training());
     const AutocastGuard autocast(device_, options_.precision);
-    const detail::AttentionContext ctx = detail::make_attention_context(t.attention_mask, options_.attention, module_->is_training(), nullptr);
+    const detail::AttentionContext ctx =
+        detail::make_attention_context(t.attention_mask, t.layout, options_.attention, module_->is_training(), nullptr);
     auto [hidden, pooled] = module_->encode(t.input_ids, t.token_type_ids, ctx);
-    return EncoderOutput{std::move(hidden), std::move(pooled)};
+    return EncoderOutput{detail::to_padded(hidden, ctx), std::move(pooled)};
   }
 
   /// @brief Every tensor of the model (trainable or not) as float32 host tensors, by HF name.
@@ -393,6 +394,11 @@ class SequenceClassifier {
   }
   /// @brief The autocast precision.
   [[nodiscard]] Precision precision() const noexcept { return options_.precision; }
+  /// @brief Runs later batches on their real tokens only (true) or on every padded position (false,
+  ///        HuggingFace's computation); see ModelOptions::unpadded.
+  void set_unpadded(bool unpadded) noexcept { options_.unpadded = unpadded; }
+  /// @brief Whether batches run unpadded.
+  [[nodiscard]] bool unpadded() const noexcept { return options_.unpadded; }
   /// @brief Chooses explicit-softmax or fused attention (sdpa needs LibTorch >= 2.0).
   void set_attention_backend(AttentionBackend backend) {
     (void)detail::resolve_sdpa(backend);
@@ -455,7 +461,8 @@ class SequenceClassifier {
   }
 
   torch::Tensor run(const BatchTensors& t, Trace* trace) {
-    const detail::AttentionContext ctx = detail::make_attention_context(t.attention_mask, options_.attention, module_->is_training(), trace);
+    const detail::AttentionContext ctx =
+        detail::make_attention_context(t.attention_mask, t.layout, options_.attention, module_->is_training(), trace);
     return module_->forward(t.input_ids, t.token_type_ids, ctx);
   }
 
