@@ -102,8 +102,8 @@ TEST_CASE("DataLoader: truncation, seeded order, dynamic and fixed padding, leng
   REQUIRE(encoded.size() == 50);
   for (std::size_t i = 0; i < encoded.size(); ++i) {
     CHECK(encoded.length(i) <= 6);
-    CHECK(encoded.input_ids[i].front() == *tok.token_to_id("[CLS]"));
-    CHECK(encoded.input_ids[i].back() == *tok.token_to_id("[SEP]"));
+    CHECK(encoded.ids(i).front() == *tok.token_to_id("[CLS]"));
+    CHECK(encoded.ids(i).back() == *tok.token_to_id("[SEP]"));
   }
   const auto full = ftlib::encode_dataset(data, tok, 512);
 
@@ -136,7 +136,7 @@ TEST_CASE("DataLoader: truncation, seeded order, dynamic and fixed padding, leng
       for (std::size_t t = 0; t < longest; ++t) {
         const auto k = i * longest + t;
         CHECK(b.attention_mask[k] == (t < n ? 1 : 0));
-        CHECK(b.input_ids[k] == (t < n ? full.input_ids[rows[i]][t] : full.pad_token_id));
+        CHECK(b.input_ids[k] == (t < n ? full.ids(rows[i])[t] : full.pad_token_id));
       }
       CHECK(b.labels[i] == full.labels[rows[i]]);
     }
@@ -210,7 +210,7 @@ TEST_CASE("Trainer: overfitting a few rows drives the loss down, evaluate and pr
     ftlib::Batch b;
     b.batch_size = 1;
     b.seq_len = static_cast<std::int64_t>(encoded.length(i));
-    b.input_ids = encoded.input_ids[i];
+    b.input_ids.assign(encoded.ids(i).begin(), encoded.ids(i).end());
     b.attention_mask.assign(encoded.length(i), 1);
     b.labels = {encoded.labels[i]};
     const auto out = model.forward(b);
@@ -487,3 +487,36 @@ TEST_CASE("Trainer on the real Eigen DistilBERT (fixture distilbert-tiny): loss 
   CHECK(identical);
 }
 #endif
+
+TEST_CASE("EncodedDataset: packed 32-bit ids, derived token types and masks; bad rows named") {
+  ftlib::EncodedDataset data;
+  ftlib::Encoding single;
+  single.ids = {101, 7, 8, 102};
+  data.append(single);
+  ftlib::Encoding pair;
+  pair.ids = {101, 5, 102, 6, 9, 102};
+  pair.type_ids = {0, 0, 0, 1, 1, 1};
+  data.append(pair);
+  REQUIRE(data.size() == 2);
+  CHECK(data.num_tokens() == 10);
+  CHECK(data.length(1) == 6);
+  CHECK(data.ids(1)[3] == 6);
+  CHECK(data.type_id(0, 3) == 0);  // the single row before the first pair stays type 0
+  CHECK(data.type_id(1, 2) == 0);
+  CHECK(data.type_id(1, 3) == 1);
+
+  const ftlib::DataLoader loader(data, ftlib::DataLoaderOptions{}.with_batch_size(2));
+  const ftlib::Batch b = loader.batch(0, 0);
+  CHECK(b.seq_len == 6);
+  CHECK(b.input_ids == std::vector<std::int64_t>{101, 7, 8, 102, 0, 0, 101, 5, 102, 6, 9, 102});
+  CHECK(b.token_type_ids == std::vector<std::int64_t>{0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1});
+  CHECK(b.attention_mask == std::vector<std::int64_t>{1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1});
+
+  ftlib::Encoding mixed = pair;
+  mixed.type_ids = {0, 1, 0, 1, 1, 1};
+  CHECK_THROWS_WITH_AS(data.append(mixed), doctest::Contains("encoded row 2: token type ids must be 0...0 1...1"), ftlib::tensor_error);
+  ftlib::Encoding huge = single;
+  huge.ids[1] = std::int64_t{1} << 33;
+  CHECK_THROWS_WITH_AS(data.append(huge), doctest::Contains("does not fit 32 bits"), ftlib::tensor_error);
+  CHECK(data.size() == 2);  // a refused row leaves the dataset as it was
+}

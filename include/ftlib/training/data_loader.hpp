@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <span>
@@ -22,42 +23,68 @@
 
 namespace ftlib {
 
-/// @brief Every row of a dataset tokenized (truncated, not padded), with its label.
+/// @brief Every row of a dataset tokenized (truncated, not padded), with its label, packed: one buffer
+///        of 32-bit token ids with row offsets. Attention masks are implied (every stored token is
+///        real) and token type ids derived (0 up to the end of the first segment, then 1), so a row
+///        costs 4 bytes a token plus 8 (12 for pairs).
 struct EncodedDataset {
-  std::vector<std::vector<std::int64_t>> input_ids;       ///< one id row per example
-  std::vector<std::vector<std::int64_t>> token_type_ids;  ///< one row per example (0s for single texts)
-  std::vector<std::int64_t> labels;                       ///< one id per example (single-label), or empty
+  std::vector<std::int32_t> token_ids;        ///< every row's ids, row after row
+  std::vector<std::uint64_t> row_offsets{0};  ///< [size() + 1]: row i is token_ids[row_offsets[i], row_offsets[i+1])
+  /// Text pairs: the tokens of "[CLS] a [SEP]" per row (type 0; the rest is type 1). Empty for single texts.
+  std::vector<std::uint32_t> first_segment_lengths;
+  std::vector<std::int64_t> labels;           ///< one id per example (single-label), or empty
   /// Multi-label / regression: targets_per_row float targets per example, row-major; empty otherwise.
   std::vector<float> label_values;
-  std::size_t targets_per_row = 0;                        ///< float targets per example (0: class ids)
-  std::int64_t pad_token_id = 0;                          ///< the tokenizer's padding id
+  std::size_t targets_per_row = 0;            ///< float targets per example (0: class ids)
+  std::int64_t pad_token_id = 0;              ///< the tokenizer's padding id
 
   /// @brief Number of examples.
-  [[nodiscard]] std::size_t size() const noexcept { return input_ids.size(); }
+  [[nodiscard]] std::size_t size() const noexcept { return row_offsets.size() - 1; }
   /// @brief True without examples.
-  [[nodiscard]] bool empty() const noexcept { return input_ids.empty(); }
+  [[nodiscard]] bool empty() const noexcept { return size() == 0; }
   /// @brief True when every example has a label (a class id or float targets).
   [[nodiscard]] bool has_labels() const noexcept { return !labels.empty() || !label_values.empty(); }
   /// @brief Tokens of example i (special tokens included).
-  [[nodiscard]] std::size_t length(std::size_t i) const { return input_ids.at(i).size(); }
+  [[nodiscard]] std::size_t length(std::size_t i) const {
+    return static_cast<std::size_t>(row_offsets.at(i + 1) - row_offsets.at(i));
+  }
+  /// @brief The token ids of example i.
+  [[nodiscard]] std::span<const std::int32_t> ids(std::size_t i) const { return {token_ids.data() + row_offsets.at(i), length(i)}; }
+  /// @brief The token type id of token t of example i.
+  [[nodiscard]] std::int64_t type_id(std::size_t i, std::size_t t) const {
+    return first_segment_lengths.empty() || t < first_segment_lengths[i] ? 0 : 1;
+  }
+  /// @brief Total tokens of every example.
+  [[nodiscard]] std::size_t num_tokens() const noexcept { return token_ids.size(); }
+
+  /// @brief Appends one encoded row. tensor_error when an id does not fit 32 bits or the type ids are
+  ///        not one run of 0s followed by one of 1s (what BERT-style tokenizers make).
+  void append(const Encoding& e) {
+    const std::size_t row = size();
+    std::size_t first = e.ids.size();  // where type 1 starts
+    for (std::size_t t = 0; t < e.ids.size(); ++t) {
+      const std::int64_t id = e.ids[t];
+      if (id < 0 || id > std::numeric_limits<std::int32_t>::max())
+        throw tensor_error("encoded row " + std::to_string(row) + ": token id " + std::to_string(id) + " does not fit 32 bits");
+      const std::int64_t type = t < e.type_ids.size() ? e.type_ids[t] : 0;
+      if (type == 1 && first == e.ids.size()) first = t;
+      if (type < 0 || type > 1 || (t >= first) != (type == 1))
+        throw tensor_error("encoded row " + std::to_string(row) + ": token type ids must be 0...0 1...1, got " +
+                           std::to_string(type) + " at token " + std::to_string(t));
+    }
+    token_ids.insert(token_ids.end(), e.ids.begin(), e.ids.end());
+    row_offsets.push_back(token_ids.size());
+    // The first pair gives every earlier (single) row "all type 0".
+    if (first != e.ids.size() && first_segment_lengths.empty()) first_segment_lengths.assign(row, std::numeric_limits<std::uint32_t>::max());
+    if (!first_segment_lengths.empty()) first_segment_lengths.push_back(static_cast<std::uint32_t>(first));
+  }
 };
 
 namespace training::detail {
 
-inline EncodedDataset from_encodings(std::vector<Encoding>&& encodings, std::vector<std::int64_t> labels,
-                                     std::int64_t pad_token_id) {
-  EncodedDataset out;
-  out.pad_token_id = pad_token_id;
-  out.input_ids.reserve(encodings.size());
-  out.token_type_ids.reserve(encodings.size());
-  for (auto& e : encodings) {
-    out.input_ids.push_back(std::move(e.ids));
-    if (e.type_ids.size() != out.input_ids.back().size()) e.type_ids.assign(out.input_ids.back().size(), 0);
-    out.token_type_ids.push_back(std::move(e.type_ids));
-  }
-  out.labels = std::move(labels);
-  return out;
-}
+// Rows tokenized at a time: each chunk's Encodings (ids, types, mask, token strings) are packed and
+// dropped before the next, so peak memory is the packed dataset plus one chunk.
+inline constexpr std::size_t kEncodeChunk = 8192;
 
 inline EncodeOptions truncating(std::int64_t max_length) {
   if (max_length < 2) throw option_error(SourceLocation{"max_length", {}, {}}, "must be >= 2, got " + std::to_string(max_length));
@@ -87,47 +114,60 @@ inline std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t n) {
 }  // namespace training::detail
 
 /// @brief Tokenizes every row of `dataset` once, in parallel (threads 0 = all hardware threads),
-///        with [CLS]/[SEP], truncation to max_length (longest_first for pairs) and no padding.
+///        with [CLS]/[SEP], truncation to max_length (longest_first for pairs) and no padding, packing
+///        as it goes (kEncodeChunk rows at a time).
 template <ClassificationDataset D, Tokenizer T>
 [[nodiscard]] EncodedDataset encode_dataset(const D& dataset, const T& tokenizer, std::int64_t max_length,
                                             std::size_t threads = 0) {
   const EncodeOptions options = training::detail::truncating(max_length);
   const std::size_t n = dataset.size();
-  std::vector<Encoding> encodings;
+  EncodedDataset out;
+  out.pad_token_id = tokenizer.pad_token_id();
+  out.row_offsets.reserve(n + 1);
   const bool pairs = n > 0 && dataset.text_pair(0).has_value();
-  if (pairs) {
-    std::vector<TextPair> rows;
-    rows.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) rows.emplace_back(std::string(dataset.text(i)), std::string(dataset.text_pair(i).value_or("")));
-    encodings = tokenizer.encode_batch(rows, options, threads);
-  } else {
-    std::vector<std::string> rows;
-    rows.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) rows.emplace_back(dataset.text(i));
-    encodings = tokenizer.encode_batch(rows, options, threads);
+  for (std::size_t begin = 0; begin < n; begin += training::detail::kEncodeChunk) {
+    const std::size_t end = std::min(n, begin + training::detail::kEncodeChunk);
+    std::vector<Encoding> encodings;
+    if (pairs) {
+      std::vector<TextPair> rows;
+      rows.reserve(end - begin);
+      for (std::size_t i = begin; i < end; ++i) rows.emplace_back(std::string(dataset.text(i)), std::string(dataset.text_pair(i).value_or("")));
+      encodings = tokenizer.encode_batch(rows, options, threads);
+    } else {
+      std::vector<std::string> rows;
+      rows.reserve(end - begin);
+      for (std::size_t i = begin; i < end; ++i) rows.emplace_back(dataset.text(i));
+      encodings = tokenizer.encode_batch(rows, options, threads);
+    }
+    for (const auto& e : encodings) out.append(e);
   }
-  std::vector<std::int64_t> labels;
   if constexpr (requires { dataset.label_values(); }) {
     if (!dataset.label_values().empty()) {  // multi-label / regression targets
-      EncodedDataset out = training::detail::from_encodings(std::move(encodings), {}, tokenizer.pad_token_id());
       out.label_values = dataset.label_values();
       out.targets_per_row = n == 0 ? 0 : out.label_values.size() / n;
       return out;
     }
   }
   if (dataset.has_labels()) {
-    labels.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) labels.push_back(dataset.label(i));
+    out.labels.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) out.labels.push_back(dataset.label(i));
   }
-  return training::detail::from_encodings(std::move(encodings), std::move(labels), tokenizer.pad_token_id());
+  return out;
 }
 
 /// @brief Tokenizes unlabelled texts (for predict), like encode_dataset.
 template <Tokenizer T>
 [[nodiscard]] EncodedDataset encode_texts(const std::vector<std::string>& texts, const T& tokenizer,
                                           std::int64_t max_length, std::size_t threads = 0) {
-  auto encodings = tokenizer.encode_batch(texts, training::detail::truncating(max_length), threads);
-  return training::detail::from_encodings(std::move(encodings), {}, tokenizer.pad_token_id());
+  EncodedDataset out;
+  out.pad_token_id = tokenizer.pad_token_id();
+  out.row_offsets.reserve(texts.size() + 1);
+  for (std::size_t begin = 0; begin < texts.size(); begin += training::detail::kEncodeChunk) {
+    const std::size_t end = std::min(texts.size(), begin + training::detail::kEncodeChunk);
+    const std::vector<std::string> rows(texts.begin() + static_cast<std::ptrdiff_t>(begin), texts.begin() + static_cast<std::ptrdiff_t>(end));
+    for (const auto& e : tokenizer.encode_batch(rows, training::detail::truncating(max_length), threads)) out.append(e);
+  }
+  return out;
 }
 
 /// @brief How a DataLoader orders and pads batches.
@@ -219,11 +259,13 @@ class DataLoader {
     batch.attention_mask.assign(total, 0);
     batch.token_type_ids.assign(total, 0);
     for (std::size_t i = 0; i < rows.size(); ++i) {
-      const auto& ids = data_->input_ids[rows[i]];
-      const auto& types = data_->token_type_ids[rows[i]];
-      std::copy(ids.begin(), ids.end(), batch.input_ids.begin() + static_cast<std::ptrdiff_t>(i * seq_len));
-      std::copy(types.begin(), types.end(), batch.token_type_ids.begin() + static_cast<std::ptrdiff_t>(i * seq_len));
-      std::fill_n(batch.attention_mask.begin() + static_cast<std::ptrdiff_t>(i * seq_len), ids.size(), std::int64_t{1});
+      const auto ids = data_->ids(rows[i]);
+      const std::size_t at = i * seq_len;
+      for (std::size_t t = 0; t < ids.size(); ++t) {
+        batch.input_ids[at + t] = ids[t];
+        batch.token_type_ids[at + t] = data_->type_id(rows[i], t);
+        batch.attention_mask[at + t] = 1;
+      }
     }
     if (!data_->labels.empty()) {
       batch.labels.reserve(rows.size());
