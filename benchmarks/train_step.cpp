@@ -6,10 +6,11 @@
 //   train_step step  --backend libtorch|eigen --model distilbert|albert --batch B --seq T
 //                    [--bf16 | --fp16] [--device cpu|cuda|cuda:N] [--threads 2] [--warmup 2] [--iters 5]
 //                    [--malloc default|retain] [--cpu-allocator default|caching] [--clock wall|cpu]
-//                    [--profile TRACE.json]
+//                    [--profile TRACE.json] [--execution padded|unpadded] [--full-rows]
 //   train_step gemm  [--n 2048] [--threads 2] [--iters 10] [--clock wall|cpu] [--bf16-gemm auto|on|off]
-//   train_step epoch --backend libtorch|eigen [--padding dynamic|fixed] [--max-length 512] [--batch 8]
-//                    [--sample-batches K] [--bf16] [--threads 2] [--shared DIR] [--malloc default|retain]
+//   train_step epoch --backend libtorch|eigen [--model distilbert|albert] [--padding dynamic|fixed]
+//                    [--group-by-length] [--execution unpadded|padded] [--max-length 512] [--batch 8]
+//                    [--batches-out FILE] [--sample-batches K] [--bf16] [--threads 2] [--shared DIR] [--malloc default|retain]
 //                    [--cpu-allocator default|caching]
 //                    [--clock wall|cpu]
 //
@@ -17,7 +18,9 @@
 // baseline, same settings, same LibTorch) and prints the ratios. The step, the batches and the
 // reported fields mirror bench_reference.py: lr 1e-5 with a linear schedule over 1000 steps,
 // weight decay 0.01 on every parameter, row 0 of a batch full length and the other rows of random
-// length in [T/4, T], tokens/s = batch x padded length / median seconds per step.
+// length in [T/4, T], tokens/s = batch x padded length / median seconds per step. The step runs padded
+// unless --execution unpadded (HF computes every position; like for like); --full-rows makes every row
+// T long (the fully packed batch, whose rate bounds an unpadded epoch).
 // On CUDA (libtorch only; scripts/gpu_check.sh) every step ends with a device synchronisation, and
 // --fp16 runs float16 autocast with the model's own GradScaler (dynamic loss scaling).
 
@@ -50,6 +53,7 @@
 #include "ftlib/arch/model_config.hpp"
 #include "ftlib/optim/adamw.hpp"
 #include "ftlib/optim/schedules.hpp"
+#include "ftlib/tokenizers/sentencepiece.hpp"
 #include "ftlib/tokenizers/wordpiece.hpp"
 #include "ftlib/training/data_loader.hpp"
 
@@ -244,7 +248,9 @@ double step_flops(const std::string& model, std::int64_t batch, std::int64_t seq
 /// bench_reference.py's make_batch, with a std::mt19937_64 instead of torch's generator (the values
 /// differ, the shape of the work does not): row 0 full, other rows of random length in [T/4, T],
 /// ids in [1000, vocab), token types 0 then 1 from the middle of each row (ALBERT only).
-ftlib::Batch random_batch(std::int64_t vocab, std::int64_t batch, std::int64_t seq, bool token_types, std::uint64_t seed = 0) {
+/// full_rows: every row of length T (a fully packed batch: padded and unpadded execution do the same work).
+ftlib::Batch random_batch(std::int64_t vocab, std::int64_t batch, std::int64_t seq, bool token_types, std::uint64_t seed = 0,
+                          bool full_rows = false) {
   std::mt19937_64 rng(seed);
   ftlib::Batch b;
   b.batch_size = batch;
@@ -257,7 +263,8 @@ ftlib::Batch random_batch(std::int64_t vocab, std::int64_t batch, std::int64_t s
   std::uniform_int_distribution<std::int64_t> id(1000, vocab - 1);
   std::uniform_int_distribution<std::int64_t> label(0, num_labels - 1);
   for (std::int64_t r = 0; r < batch; ++r) {
-    const std::int64_t n = r == 0 ? seq : length(rng);
+    const std::int64_t drawn = length(rng);
+    const std::int64_t n = r == 0 || full_rows ? seq : drawn;
     for (std::int64_t i = 0; i < n; ++i) {
       const auto k = static_cast<std::size_t>(r * seq + i);
       b.input_ids[k] = id(rng);
@@ -357,7 +364,7 @@ void set_torch_threads(int threads) {
 /// (libtorch: cpu, cuda, cuda:N) in fp32, bf16 or fp16 (CUDA only, with loss scaling).
 template <class Fn>
 void with_model(const std::string& backend, const std::string& model_name, bool bf16, Fn&& fn,
-                const std::string& device = "cpu", bool fp16 = false) {
+                const std::string& device = "cpu", bool fp16 = false, bool unpadded = false) {
   if (bf16 && fp16) throw ftlib::option_error(ftlib::SourceLocation{"--fp16", {}, {}}, "give --bf16 or --fp16, not both");
   if (model_name != "distilbert" && model_name != "albert")
     throw ftlib::option_error(ftlib::SourceLocation{"--model", {}, {}}, "expected distilbert or albert, got '" + model_name + "'");
@@ -369,7 +376,7 @@ void with_model(const std::string& backend, const std::string& model_name, bool 
     using ftlib::libtorch::Precision;
     ftlib::libtorch::ModelOptions options;
     options.with_precision(fp16 ? Precision::fp16 : bf16 ? Precision::bf16 : Precision::fp32).with_seed(0);
-    options.with_device(device);
+    options.with_device(device).with_unpadded(unpadded);
     if (model_name == "distilbert") {
       ftlib::libtorch::DistilBertForSequenceClassification m(distilbert_base(), options);
       fn(m);
@@ -388,10 +395,10 @@ void with_model(const std::string& backend, const std::string& model_name, bool 
     if (device != "cpu") throw ftlib::option_error(ftlib::SourceLocation{"--device", {}, {}}, "the Eigen backend runs on the CPU only");
 #if defined(FTLIB_HAS_EIGEN)
     if (model_name == "distilbert") {
-      ftlib::eigen::DistilBertForSequenceClassification m(distilbert_base(), ftlib::eigen::ModelOptions{}.with_seed(0));
+      ftlib::eigen::DistilBertForSequenceClassification m(distilbert_base(), ftlib::eigen::ModelOptions{}.with_seed(0).with_unpadded(unpadded));
       fn(m);
     } else {
-      ftlib::eigen::AlbertForSequenceClassification m(albert_base(), ftlib::eigen::ModelOptions{}.with_seed(0));
+      ftlib::eigen::AlbertForSequenceClassification m(albert_base(), ftlib::eigen::ModelOptions{}.with_seed(0).with_unpadded(unpadded));
       fn(m);
     }
     return;
@@ -417,6 +424,14 @@ void set_threads(const std::string& backend, int threads) {
 // ---------------------------------------------------------------------------------------------
 // modes
 
+/// --execution unpadded|padded: whether the model computes only the real tokens (ModelOptions::unpadded).
+bool execution_of(const Args& args, const std::string& fallback) {
+  const std::string execution = args.str("execution", fallback);
+  if (execution != "unpadded" && execution != "padded")
+    throw ftlib::option_error(ftlib::SourceLocation{"--execution", {}, {}}, "expected unpadded or padded, got '" + execution + "'");
+  return execution == "unpadded";
+}
+
 int run_step(const Args& args) {
   const std::string backend = args.str("backend", "libtorch");
   const std::string model_name = args.str("model", "distilbert");
@@ -432,6 +447,8 @@ int run_step(const Args& args) {
   const StepClock clock = StepClock::parse(args.str("clock", "wall"));
   const std::string profile_path = args.str("profile", "");
   const std::string cpu_allocator = args.str("cpu-allocator", "default");
+  const bool unpadded = execution_of(args, "padded");
+  const bool full_rows = args.flag("full-rows");
   args.check_all_used();
   apply_malloc_policy(malloc_policy);
   apply_cpu_allocator(cpu_allocator);
@@ -441,7 +458,7 @@ int run_step(const Args& args) {
 
   const double rss_start = current_rss_mib();
   const std::int64_t vocab = model_name == "distilbert" ? distilbert_base().arch.vocab_size : albert_base().arch.vocab_size;
-  const ftlib::Batch b = random_batch(vocab, batch, seq, model_name == "albert");
+  const ftlib::Batch b = random_batch(vocab, batch, seq, model_name == "albert", 0, full_rows);
   json out;
   with_model(backend, model_name, bf16, [&](auto& model) {
     const double rss_model = current_rss_mib();
@@ -464,6 +481,8 @@ int run_step(const Args& args) {
            {"model", model_name},
            {"batch", batch},
            {"seq", seq},
+           {"execution", unpadded ? "unpadded" : "padded"},
+           {"full_rows", full_rows},
            {"bf16", bf16},
            {"fp16", fp16},
            {"device", device},
@@ -483,7 +502,7 @@ int run_step(const Args& args) {
            {"rss_after_model_mib", rss_model},
            {"peak_rss_mib", peak_rss_mib()},
            {"first_losses", std::vector<double>(times.losses.begin(), times.losses.begin() + std::min<std::size_t>(3, times.losses.size()))}};
-  }, device, fp16);
+  }, device, fp16, unpadded);
   std::cout << one_line(out) << std::endl;
   return 0;
 }
@@ -595,16 +614,22 @@ std::filesystem::path shared_dir(const Args& args) {
   return dir;
 }
 
-/// One epoch over amazon_reviews_5class/train.csv (batch 8, shuffled, seed 42) with DistilBERT-base:
-/// counts every batch's tokens exactly and times --sample-batches of them, spread evenly over the
-/// epoch (0 = all), extrapolating the epoch time as num_batches * mean sampled step time.
+/// One epoch over amazon_reviews_5class/train.csv (batch 8, shuffled, seed 42, or transformers' length
+/// grouping) with DistilBERT-base (bert-base-uncased WordPiece) or ALBERT-base (albert-base-v2
+/// SentencePiece): counts every batch's tokens exactly and times --sample-batches of them, spread evenly
+/// over the epoch (0 = all), extrapolating by the work the execution does (padded tokens when padded,
+/// real tokens when unpadded). --batches-out FILE writes the epoch's rows per batch for hf_epoch.py.
 int run_epoch(const Args& args) {
   const std::string backend = args.str("backend", "libtorch");
+  const std::string model_name = args.str("model", "distilbert");
   const std::string padding = args.str("padding", "dynamic");
   const std::int64_t max_length = args.integer("max-length", 512);
   const std::int64_t batch_size = args.integer("batch", 8);
   const std::int64_t sample = args.integer("sample-batches", 0);
   const bool bf16 = args.flag("bf16");
+  const bool group_by_length = args.flag("group-by-length");
+  const bool unpadded = execution_of(args, "unpadded");
+  const std::string batches_out = args.str("batches-out", "");
   const auto threads = static_cast<int>(args.integer("threads", 2));
   const std::filesystem::path shared = shared_dir(args);
   const std::string malloc_policy = args.str("malloc", "default");
@@ -621,16 +646,22 @@ int run_epoch(const Args& args) {
   ftlib::DatasetOptions data_options;
   data_options.with_text_column("review_body").with_label_column("stars").with_label_offset(1).with_num_labels(5);
   const auto dataset = ftlib::TextClassificationDataset::load(csv, data_options);
-  const auto tokenizer = ftlib::WordPieceTokenizer::from_vocab_file(shared / "vocab" / "bert-base-uncased" / "vocab.txt");
   const auto t_tok = Clock::now();
-  const ftlib::EncodedDataset encoded = ftlib::encode_dataset(dataset, tokenizer, max_length, static_cast<std::size_t>(threads));
+  const auto encode = [&](const auto& tokenizer) {
+    return ftlib::encode_dataset(dataset, tokenizer, max_length, static_cast<std::size_t>(threads));
+  };
+  const ftlib::EncodedDataset encoded =
+      model_name == "albert"
+          ? encode(ftlib::SentencePieceTokenizer::from_model_file(shared / "vocab" / "albert-base-v2" / "spiece.model"))
+          : encode(ftlib::WordPieceTokenizer::from_vocab_file(shared / "vocab" / "bert-base-uncased" / "vocab.txt"));
   const double tokenize_s = seconds_since(t_tok);
 
   ftlib::DataLoaderOptions loader_options;
-  loader_options.with_batch_size(batch_size).with_shuffle(true).with_seed(42);
+  loader_options.with_batch_size(batch_size).with_shuffle(true).with_seed(42).with_group_by_length(group_by_length);
   if (padding == "fixed") loader_options.with_fixed_length(max_length);
   const ftlib::DataLoader loader(encoded, loader_options);
   const auto batches = loader.epoch_batches(0);
+  if (!batches_out.empty()) std::ofstream(batches_out) << json(batches).dump() << "\n";
   std::int64_t real_tokens = 0, padded_tokens = 0;
   std::vector<ftlib::Batch> all;
   for (const auto& rows : batches) {
@@ -638,15 +669,17 @@ int run_epoch(const Args& args) {
     real_tokens += all.back().num_tokens();
     padded_tokens += all.back().batch_size * all.back().seq_len;
   }
+  const auto work = [&](const ftlib::Batch& b) { return static_cast<double>(unpadded ? b.num_tokens() : b.batch_size * b.seq_len); };
   std::vector<std::size_t> picked;
   const std::size_t nb = all.size();
   const std::size_t k = sample <= 0 ? nb : std::min(nb, static_cast<std::size_t>(sample));
   for (std::size_t i = 0; i < k; ++i) picked.push_back(i * nb / k);
-  double sampled_padded = 0;
-  for (const auto i : picked) sampled_padded += static_cast<double>(all[i].batch_size * all[i].seq_len);
+  double sampled_work = 0, total_work = 0;
+  for (const auto i : picked) sampled_work += work(all[i]);
+  for (const auto& b : all) total_work += work(b);
 
   json out;
-  with_model(backend, "distilbert", bf16, [&](auto& model) {
+  with_model(backend, model_name, bf16, [&](auto& model) {
     // warm-up on the first picked batch, then the picked batches in epoch order
     const StepTimes times = time_steps(
         model, [&](std::int64_t s) { return all[picked[static_cast<std::size_t>(std::max<std::int64_t>(0, s - 1))]]; },
@@ -654,15 +687,16 @@ int run_epoch(const Args& args) {
     double sum = 0;
     for (const double t : times.step) sum += t;
     const double mean = sum / static_cast<double>(times.step.size());
-    // Extrapolate by padded tokens (step time grows with the batch's padded size), which for a
-    // full epoch (k == nb) is the measured sum itself.
-    const double epoch_s = sum * static_cast<double>(padded_tokens) / sampled_padded;
+    // For a full epoch (k == nb) this is the measured sum itself.
+    const double epoch_s = sum * total_work / sampled_work;
     out = {{"impl", "ftlib " + backend},
            {"mode", "epoch"},
            {"malloc", malloc_policy},
            {"cpu_allocator", cpu_allocator},
-           {"model", "distilbert"},
-           {"padding", padding == "fixed" ? "max_length " + std::to_string(max_length) : std::string("dynamic")},
+           {"model", model_name},
+           {"padding", padding == "fixed" ? "max_length " + std::to_string(max_length)
+                                          : std::string(group_by_length ? "group_by_length" : "dynamic")},
+           {"execution", unpadded ? "unpadded" : "padded"},
            {"bf16", bf16},
            {"threads", threads},
            {"rows", encoded.size()},
@@ -672,11 +706,12 @@ int run_epoch(const Args& args) {
            {"tokenize_s", tokenize_s},
            {"real_tokens", real_tokens},
            {"padded_tokens", padded_tokens},
+           {"computed_tokens", unpadded ? real_tokens : padded_tokens},
            {"mean_step_s", mean},
            {"epoch_s", epoch_s},
            {"real_tokens_per_s", static_cast<double>(real_tokens) / epoch_s},
            {"peak_rss_mib", peak_rss_mib()}};
-  });
+  }, "cpu", false, unpadded);
   std::cout << one_line(out) << std::endl;
   return 0;
 }

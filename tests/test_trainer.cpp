@@ -520,3 +520,16 @@ TEST_CASE("EncodedDataset: packed 32-bit ids, derived token types and masks; bad
   CHECK_THROWS_WITH_AS(data.append(huge), doctest::Contains("does not fit 32 bits"), ftlib::tensor_error);
   CHECK(data.size() == 2);  // a refused row leaves the dataset as it was
 }
+
+TEST_CASE("DataLoader: sort_by_length orders the rows longest first, ties in input order") {
+  const auto tok = toy_tokenizer();
+  const auto encoded = ftlib::encode_dataset(toy_dataset(30), tok, 512);
+  const ftlib::DataLoader loader(encoded, ftlib::DataLoaderOptions{}.with_batch_size(4).with_sort_by_length(true));
+  const auto order = loader.epoch_order(0);
+  REQUIRE(order.size() == encoded.size());
+  for (std::size_t i = 1; i < order.size(); ++i) {
+    CHECK(encoded.length(order[i - 1]) >= encoded.length(order[i]));
+    if (encoded.length(order[i - 1]) == encoded.length(order[i])) CHECK(order[i - 1] < order[i]);
+  }
+  CHECK(encoded.length(order.front()) > encoded.length(order.back()));  // the toy rows differ in length
+}

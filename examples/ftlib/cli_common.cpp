@@ -28,6 +28,9 @@ void add_backend_flags(CLI::App& cmd, BackendFlags& flags) {
       ->capture_default_str();
   cmd.add_flag("--allow-nonfinite-weights", flags.allow_nonfinite_weights,
                "load a checkpoint whose weights hold NaN or inf (refused by default: its outputs would be NaN)");
+  cmd.add_flag("--padded-execution", flags.padded_execution,
+               "compute every padded position, as HuggingFace does (default: the real tokens only; the results agree "
+               "to float32 rounding)");
 }
 
 ModelOptions model_options(const BackendFlags& flags, bool bf16, bool fp16) {
@@ -38,6 +41,7 @@ ModelOptions model_options(const BackendFlags& flags, bool bf16, bool fp16) {
     throw option_error(SourceLocation{"--fp16", {}, {}}, "float16 autocast needs a CUDA device, but --device is " + flags.device +
                                                              "; use --bf16 on the CPU (or --device cuda)");
   options.precision = bf16 ? Precision::bf16 : fp16 ? Precision::fp16 : Precision::fp32;
+  options.unpadded = !flags.padded_execution;
   return options;
 }
 
@@ -46,7 +50,7 @@ std::string flag_of_field(const std::string& field) {
   static const std::map<std::string, std::string> renamed = {
       {"precision", "--bf16/--fp16"}, {"output_dir", "--output"}, {"on_nonfinite_loss", "--skip-nonfinite-steps"},
       {"per_device_eval_batch_size", "--per-device-eval-batch-size"}, {"id2label", ""}, {"num_labels", ""},
-      {"attention", ""}, {"ignore_mismatched_sizes", ""}};
+      {"attention", ""}, {"ignore_mismatched_sizes", ""}, {"unpadded", "--padded-execution"}};
   if (const auto it = renamed.find(field); it != renamed.end()) return it->second;
   if (field.empty() || field.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) return {};
   std::string flag = "--" + field;

@@ -24,11 +24,12 @@ struct BackendFlags {
   std::string device = "cpu";               ///< cpu, cuda, cuda:N
   int threads = 0;                          ///< compute threads; 0: OMP_NUM_THREADS or all cores
   bool allow_nonfinite_weights = false;     ///< load a checkpoint whose weights hold NaN/inf (with a warning)
+  bool padded_execution = false;            ///< compute every padded position (ModelOptions::unpadded = false)
   /// @brief libtorch when the tool was built with it, else eigen.
   static std::string default_backend();
 };
 
-/// @brief Adds --backend, --device, --threads and --allow-nonfinite-weights to a subcommand.
+/// @brief Adds --backend, --device, --threads, --allow-nonfinite-weights and --padded-execution to a subcommand.
 void add_backend_flags(CLI::App& cmd, BackendFlags& flags);
 
 /// @brief The model options of --device (and --bf16 / --fp16 for train): option_error naming the flag

@@ -141,7 +141,8 @@ nlohmann::json run_settings(const TrainFlags& f, const ModelSpec& spec, const st
           {"labels", names},
           {"data", data},
           {"backend", {{"name", f.backend.backend}, {"device", spec.options.device}, {"threads", spec.threads},
-                       {"precision", f.bf16 ? "bf16" : f.fp16 ? "fp16" : "fp32"}}},
+                       {"precision", f.bf16 ? "bf16" : f.fp16 ? "fp16" : "fp32"},
+                       {"execution", spec.options.unpadded ? "unpadded" : "padded"}}},
           {"training_arguments", f.args.to_json()}};
   if (spec.options.class_weights) {
     settings["class_weights"] = *spec.options.class_weights;

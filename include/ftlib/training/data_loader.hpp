@@ -179,6 +179,9 @@ struct DataLoaderOptions {
   std::int64_t max_length = 512;     ///< the fixed length when pad_to_max_length
   std::uint64_t seed = 42;           ///< seeds the order of every epoch
   bool drop_last = false;            ///< drop a last, smaller batch
+  /// Rows longest first (stable), for evaluation and prediction: batches of similar lengths carry
+  /// little padding. The caller restores the input order (training::evaluate does).
+  bool sort_by_length = false;
 
   /// @brief Sets batch_size.
   DataLoaderOptions& with_batch_size(std::int64_t v) { batch_size = v; return *this; }
@@ -192,6 +195,8 @@ struct DataLoaderOptions {
   DataLoaderOptions& with_seed(std::uint64_t v) { seed = v; return *this; }
   /// @brief Sets drop_last.
   DataLoaderOptions& with_drop_last(bool v) { drop_last = v; return *this; }
+  /// @brief Sets sort_by_length.
+  DataLoaderOptions& with_sort_by_length(bool v) { sort_by_length = v; return *this; }
 };
 
 /// @brief Batches of an EncodedDataset (which must outlive it): per-epoch seeded order, optional
@@ -218,10 +223,15 @@ class DataLoader {
   /// @brief The data.
   [[nodiscard]] const EncodedDataset& data() const noexcept { return *data_; }
 
-  /// @brief The row order of `epoch` (0-based): identity, a seeded permutation, or length-grouped.
+  /// @brief The row order of `epoch` (0-based): identity, a seeded permutation, length-grouped, or
+  ///        sorted by length.
   [[nodiscard]] std::vector<std::size_t> epoch_order(std::int64_t epoch) const {
     std::vector<std::size_t> order(data_->size());
     std::iota(order.begin(), order.end(), std::size_t{0});
+    if (options_.sort_by_length) {
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return data_->length(x) > data_->length(y); });
+      return order;
+    }
     if (!options_.shuffle && !options_.group_by_length) return order;
     std::mt19937_64 rng(training::detail::mix(options_.seed) ^ training::detail::mix(0xE90C0000ULL + static_cast<std::uint64_t>(epoch)));
     if (options_.shuffle) {

@@ -202,6 +202,7 @@ class Trainer {
     DataLoaderOptions o;
     o.batch_size = args_.per_device_eval_batch_size;
     o.shuffle = false;
+    o.sort_by_length = true;  // little padding per batch; evaluate() puts the rows back in input order
     o.pad_to_max_length = args_.pad_to_max_length;
     o.max_length = args_.max_length;
     return o;
