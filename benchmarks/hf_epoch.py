@@ -11,7 +11,8 @@ The model is hf_train_step.py's (base size, random weights, train mode, AdamW lr
 to --max-length, and every batch is padded to its longest row by DataCollatorWithPadding. --batches FILE
 takes the rows of each batch from ftlib's run (`train_step epoch --batches-out FILE`), so both sides compute
 the same batches; --group-by-length uses transformers' own LengthGroupedSampler (seed 42) instead, as
-Trainer(group_by_length=True) does. Prints one JSON line with the epoch time and the tokens computed.
+Trainer(group_by_length=True) does. --sample-batches K times K batches spread over the epoch, as train_step
+does. Prints one JSON line with the epoch time and the tokens computed.
 """
 from __future__ import annotations
 
@@ -39,8 +40,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--max-length", type=int, default=512)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--sample-batches", type=int, default=0,
+                    help="time K batches spread evenly over the epoch (train_step's rule) and extrapolate by padded tokens")
     args = ap.parse_args()
-    if (args.batches is None) == args.group_by_length:
+    if (args.batches is None) != args.group_by_length:  # exactly one of the two
         raise SystemExit("hf_epoch.py: give --batches FILE or --group-by-length")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -87,18 +90,23 @@ def main() -> None:
     collated = [collator([features[i] for i in rows_of_batch]) for rows_of_batch in batches]
     real = sum(int(b["attention_mask"].sum()) for b in collated)
     padded = sum(b["input_ids"].numel() for b in collated)
-    step(collated[0])  # warm-up, untimed (ftlib's run warms up on its first batch too)
+    nb = len(collated)
+    k = nb if args.sample_batches <= 0 else min(nb, args.sample_batches)
+    picked = [i * nb // k for i in range(k)]
+    step(collated[picked[0]])  # warm-up, untimed (ftlib's run warms up on its first picked batch too)
     t0 = time.perf_counter()
-    for batch in collated:
-        step(batch)
-    epoch_s = time.perf_counter() - t0
+    for i in picked:
+        step(collated[i])
+    timed_s = time.perf_counter() - t0
+    # HF computes every padded position: the epoch scales with the padded tokens (exact when k == nb).
+    epoch_s = timed_s * padded / sum(collated[i]["input_ids"].numel() for i in picked)
     print(json.dumps({
         "impl": "hf eager", "mode": "epoch",
         "versions": f"transformers {transformers.__version__}, torch {torch.__version__}",
         "attention": model.config._attn_implementation, "model": args.model,
         "padding": "group_by_length" if args.group_by_length else "dynamic", "execution": "padded",
         "bf16": args.precision == "bf16", "threads": torch.get_num_threads(), "rows": len(features),
-        "batches": len(batches), "timed_batches": len(batches), "extrapolated": False, "tokenize_s": tokenize_s,
+        "batches": nb, "timed_batches": k, "extrapolated": k < nb, "tokenize_s": tokenize_s,
         "real_tokens": real, "padded_tokens": padded, "computed_tokens": padded, "epoch_s": epoch_s,
         "real_tokens_per_s": real / epoch_s,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,

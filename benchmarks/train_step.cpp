@@ -92,7 +92,7 @@ class Args {
       std::string key = argv[i];
       if (key.rfind("--", 0) != 0) throw ftlib::option_error(ftlib::SourceLocation{key, {}, {}}, "expected a --flag");
       key = key.substr(2);
-      if (key == "bf16" || key == "fp16") {
+      if (key == "bf16" || key == "fp16" || key == "group-by-length" || key == "full-rows") {  // switches, no value
         values_[key] = "1";
       } else {
         if (i + 1 >= argc) throw ftlib::option_error(ftlib::SourceLocation{"--" + key, {}, {}}, "needs a value");
