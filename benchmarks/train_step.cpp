@@ -7,6 +7,7 @@
 //                    [--bf16 | --fp16] [--device cpu|cuda|cuda:N] [--threads 2] [--warmup 2] [--iters 5]
 //                    [--malloc default|retain] [--cpu-allocator default|caching] [--clock wall|cpu]
 //                    [--profile TRACE.json] [--execution padded|unpadded] [--full-rows]
+//                    [--attention automatic|explicit_softmax|sdpa]
 //   train_step gemm  [--n 2048] [--threads 2] [--iters 10] [--clock wall|cpu] [--bf16-gemm auto|on|off]
 //   train_step epoch --backend libtorch|eigen [--model distilbert|albert] [--padding dynamic|fixed]
 //                    [--group-by-length] [--execution unpadded|padded] [--max-length 512] [--batch 8]
@@ -364,7 +365,8 @@ void set_torch_threads(int threads) {
 /// (libtorch: cpu, cuda, cuda:N) in fp32, bf16 or fp16 (CUDA only, with loss scaling).
 template <class Fn>
 void with_model(const std::string& backend, const std::string& model_name, bool bf16, Fn&& fn,
-                const std::string& device = "cpu", bool fp16 = false, bool unpadded = false) {
+                const std::string& device = "cpu", bool fp16 = false, bool unpadded = false,
+                ftlib::AttentionBackend attention = ftlib::AttentionBackend::automatic) {
   if (bf16 && fp16) throw ftlib::option_error(ftlib::SourceLocation{"--fp16", {}, {}}, "give --bf16 or --fp16, not both");
   if (model_name != "distilbert" && model_name != "albert")
     throw ftlib::option_error(ftlib::SourceLocation{"--model", {}, {}}, "expected distilbert or albert, got '" + model_name + "'");
@@ -376,7 +378,7 @@ void with_model(const std::string& backend, const std::string& model_name, bool 
     using ftlib::libtorch::Precision;
     ftlib::libtorch::ModelOptions options;
     options.with_precision(fp16 ? Precision::fp16 : bf16 ? Precision::bf16 : Precision::fp32).with_seed(0);
-    options.with_device(device).with_unpadded(unpadded);
+    options.with_device(device).with_unpadded(unpadded).with_attention(attention);
     if (model_name == "distilbert") {
       ftlib::libtorch::DistilBertForSequenceClassification m(distilbert_base(), options);
       fn(m);
@@ -395,10 +397,10 @@ void with_model(const std::string& backend, const std::string& model_name, bool 
     if (device != "cpu") throw ftlib::option_error(ftlib::SourceLocation{"--device", {}, {}}, "the Eigen backend runs on the CPU only");
 #if defined(FTLIB_HAS_EIGEN)
     if (model_name == "distilbert") {
-      ftlib::eigen::DistilBertForSequenceClassification m(distilbert_base(), ftlib::eigen::ModelOptions{}.with_seed(0).with_unpadded(unpadded));
+      ftlib::eigen::DistilBertForSequenceClassification m(distilbert_base(), ftlib::eigen::ModelOptions{}.with_seed(0).with_unpadded(unpadded).with_attention(attention));
       fn(m);
     } else {
-      ftlib::eigen::AlbertForSequenceClassification m(albert_base(), ftlib::eigen::ModelOptions{}.with_seed(0).with_unpadded(unpadded));
+      ftlib::eigen::AlbertForSequenceClassification m(albert_base(), ftlib::eigen::ModelOptions{}.with_seed(0).with_unpadded(unpadded).with_attention(attention));
       fn(m);
     }
     return;
@@ -432,6 +434,15 @@ bool execution_of(const Args& args, const std::string& fallback) {
   return execution == "unpadded";
 }
 
+/// --attention automatic|explicit_softmax|sdpa (ModelOptions::attention).
+ftlib::AttentionBackend attention_of(const Args& args) {
+  const std::string a = args.str("attention", "automatic");
+  if (a == "automatic") return ftlib::AttentionBackend::automatic;
+  if (a == "explicit_softmax") return ftlib::AttentionBackend::explicit_softmax;
+  if (a == "sdpa") return ftlib::AttentionBackend::sdpa;
+  throw ftlib::option_error(ftlib::SourceLocation{"--attention", {}, {}}, "expected automatic, explicit_softmax or sdpa, got '" + a + "'");
+}
+
 int run_step(const Args& args) {
   const std::string backend = args.str("backend", "libtorch");
   const std::string model_name = args.str("model", "distilbert");
@@ -449,6 +460,7 @@ int run_step(const Args& args) {
   const std::string cpu_allocator = args.str("cpu-allocator", "default");
   const bool unpadded = execution_of(args, "padded");
   const bool full_rows = args.flag("full-rows");
+  const ftlib::AttentionBackend attention = attention_of(args);
   args.check_all_used();
   apply_malloc_policy(malloc_policy);
   apply_cpu_allocator(cpu_allocator);
@@ -482,6 +494,7 @@ int run_step(const Args& args) {
            {"batch", batch},
            {"seq", seq},
            {"execution", unpadded ? "unpadded" : "padded"},
+           {"attention", attention == ftlib::AttentionBackend::automatic ? "automatic" : attention == ftlib::AttentionBackend::sdpa ? "sdpa" : "explicit_softmax"},
            {"full_rows", full_rows},
            {"bf16", bf16},
            {"fp16", fp16},
@@ -502,7 +515,7 @@ int run_step(const Args& args) {
            {"rss_after_model_mib", rss_model},
            {"peak_rss_mib", peak_rss_mib()},
            {"first_losses", std::vector<double>(times.losses.begin(), times.losses.begin() + std::min<std::size_t>(3, times.losses.size()))}};
-  }, device, fp16, unpadded);
+  }, device, fp16, unpadded, attention);
   std::cout << one_line(out) << std::endl;
   return 0;
 }

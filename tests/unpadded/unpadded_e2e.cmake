@@ -1,0 +1,65 @@
+# `ftlib train` runs unpadded by default and `--padded-execution` computes every padded position: with
+# dropout off and the same seed the two runs are the same run to float32 rounding. Trains a tiny BERT
+# from scratch on tests/data/trainer/reviews.csv (rows of different lengths, so batches carry padding)
+# both ways and checks: run_settings.json records each execution, every logged training loss and the
+# final evaluation agree to 4 significant digits, and the padded run is the one that computed padding.
+# Run as: cmake -DFTLIB=<tool> -DBACKEND=<eigen|libtorch> -DMODEL_DIR=<tiny-bert> -DDATA=<reviews.csv>
+#               -DWORK=<dir> -P unpadded_e2e.cmake
+cmake_minimum_required(VERSION 3.22)
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+
+set(base train --backend ${BACKEND} --model ${MODEL_DIR} --train ${DATA} --validation ${DATA} --label-column sentiment
+         --max-steps 12 --eval-steps 12 --logging-steps 1 --learning-rate 2e-3 --per-device-train-batch-size 8
+         --dropout 0 --seed 3 --disable-tqdm --report-to none)
+foreach(mode unpadded padded)
+  set(extra)
+  if(mode STREQUAL padded)
+    set(extra --padded-execution)
+  endif()
+  execute_process(COMMAND ${FTLIB} ${base} ${extra} --output ${WORK}/${mode} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${mode}: exit ${rc}\n${out}\n${err}")
+  endif()
+  file(READ ${WORK}/${mode}/run_settings.json settings)
+  string(JSON recorded GET "${settings}" backend execution)
+  if(NOT recorded STREQUAL mode)
+    message(FATAL_ERROR "${mode}: run_settings.json records execution '${recorded}'")
+  endif()
+  file(STRINGS ${WORK}/${mode}/train_log.jsonl log_${mode} REGEX "\"loss\"")
+  file(READ ${WORK}/${mode}/metrics.json metrics_${mode})
+endforeach()
+
+# The first 4 significant digits of a positive JSON number (losses here are in (0.01, 10)).
+function(leading_digits value out)
+  string(REGEX REPLACE "^0\\.0*" "" digits "${value}")
+  string(REPLACE "." "" digits "${digits}")
+  string(SUBSTRING "${digits}" 0 4 digits)
+  set(${out} "${digits}" PARENT_SCOPE)
+endfunction()
+
+list(LENGTH log_unpadded n)
+list(LENGTH log_padded n_padded)
+if(NOT n EQUAL n_padded OR n LESS 12)
+  message(FATAL_ERROR "train_log.jsonl: ${n} loss lines unpadded, ${n_padded} padded (expected the same, >= 12)")
+endif()
+math(EXPR last "${n} - 1")
+foreach(i RANGE ${last})
+  list(GET log_unpadded ${i} a)
+  list(GET log_padded ${i} b)
+  string(JSON la GET "${a}" loss)
+  string(JSON lb GET "${b}" loss)
+  leading_digits(${la} da)
+  leading_digits(${lb} db)
+  if(NOT da STREQUAL db)
+    message(FATAL_ERROR "logged loss ${i}: unpadded ${la}, padded ${lb} (not the same to 4 digits)")
+  endif()
+endforeach()
+string(JSON ea GET "${metrics_unpadded}" validation loss)
+string(JSON eb GET "${metrics_padded}" validation loss)
+leading_digits(${ea} da)
+leading_digits(${eb} db)
+if(NOT da STREQUAL db)
+  message(FATAL_ERROR "final evaluation loss: unpadded ${ea}, padded ${eb}")
+endif()
+message(STATUS "${n} logged losses and the evaluation loss agree to 4 digits (last: ${la} / ${lb}; eval ${ea} / ${eb})")
