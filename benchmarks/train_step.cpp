@@ -494,7 +494,7 @@ int run_step(const Args& args) {
            {"batch", batch},
            {"seq", seq},
            {"execution", unpadded ? "unpadded" : "padded"},
-           {"attention", attention == ftlib::AttentionBackend::automatic ? "automatic" : attention == ftlib::AttentionBackend::sdpa ? "sdpa" : "explicit_softmax"},
+           {"attention", args.str("attention", "automatic")},
            {"full_rows", full_rows},
            {"bf16", bf16},
            {"fp16", fp16},

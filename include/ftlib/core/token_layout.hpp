@@ -28,10 +28,10 @@ struct TokenLayout {
 
   /// @brief Number of activation rows.
   [[nodiscard]] std::int64_t rows() const noexcept { return row_offsets.empty() ? 0 : row_offsets.back(); }
+  /// @brief The activation row of sequence b's first token.
+  [[nodiscard]] std::int64_t start(std::int64_t b) const { return row_offsets[static_cast<std::size_t>(b)]; }
   /// @brief Number of tokens of sequence b in the activations (seq_len when padded).
-  [[nodiscard]] std::int64_t length(std::int64_t b) const {
-    return row_offsets[static_cast<std::size_t>(b) + 1] - row_offsets[static_cast<std::size_t>(b)];
-  }
+  [[nodiscard]] std::int64_t length(std::int64_t b) const { return start(b + 1) - start(b); }
   /// @brief The batch element (b * seq_len + t) of activation row r.
   [[nodiscard]] std::int64_t source_of(std::int64_t r) const {
     return packed ? source[static_cast<std::size_t>(r)] : r;
@@ -77,11 +77,9 @@ struct TokenLayout {
   return true;
 }
 
-/// @brief The real tokens only. Requires is_right_padded(batch); a batch without padding packs to the
-///        padded layout's rows (and is then run as such).
-[[nodiscard]] inline TokenLayout packed_layout(const Batch& batch) {
-  if (!is_right_padded(batch))
-    throw tensor_error("batch.attention_mask: an unpadded layout needs right-padded rows (1...1 0...0, first token real)");
+namespace detail {
+// The packed layout of a batch already known to be right-padded.
+[[nodiscard]] inline TokenLayout pack_right_padded(const Batch& batch) {
   TokenLayout layout;
   layout.batch_size = batch.batch_size;
   layout.seq_len = batch.seq_len;
@@ -98,11 +96,20 @@ struct TokenLayout {
   if (layout.rows() == batch.batch_size * batch.seq_len) return padded_layout(batch);  // nothing to drop
   return layout;
 }
+}  // namespace detail
+
+/// @brief The real tokens only. Requires is_right_padded(batch); a batch without padding packs to the
+///        padded layout's rows (and is then run as such).
+[[nodiscard]] inline TokenLayout packed_layout(const Batch& batch) {
+  if (!is_right_padded(batch))
+    throw tensor_error("batch.attention_mask: an unpadded layout needs right-padded rows (1...1 0...0, first token real)");
+  return detail::pack_right_padded(batch);
+}
 
 /// @brief The layout a model runs `batch` in: packed when asked for and the batch is right-padded
 ///        (otherwise, e.g. a left-padded batch, the padded layout: the same numbers, more work).
 [[nodiscard]] inline TokenLayout layout_for(const Batch& batch, bool unpadded) {
-  return unpadded && is_right_padded(batch) ? packed_layout(batch) : padded_layout(batch);
+  return unpadded && is_right_padded(batch) ? detail::pack_right_padded(batch) : padded_layout(batch);
 }
 
 }  // namespace ftlib

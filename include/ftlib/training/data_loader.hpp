@@ -113,6 +113,23 @@ inline std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t n) {
 
 }  // namespace training::detail
 
+namespace training::detail {
+
+// Appends the encodings of n inputs to `out`, kEncodeChunk at a time: rows_of(begin, end) gives the
+// tokenizer's inputs of one chunk (texts or pairs).
+template <Tokenizer T, class RowsOf>
+void encode_in_chunks(std::size_t n, RowsOf rows_of, const T& tokenizer, const EncodeOptions& options, std::size_t threads,
+                      EncodedDataset& out) {
+  out.pad_token_id = tokenizer.pad_token_id();
+  out.row_offsets.reserve(n + 1);
+  for (std::size_t begin = 0; begin < n; begin += kEncodeChunk) {
+    const std::size_t end = std::min(n, begin + kEncodeChunk);
+    for (const auto& e : tokenizer.encode_batch(rows_of(begin, end), options, threads)) out.append(e);
+  }
+}
+
+}  // namespace training::detail
+
 /// @brief Tokenizes every row of `dataset` once, in parallel (threads 0 = all hardware threads),
 ///        with [CLS]/[SEP], truncation to max_length (longest_first for pairs) and no padding, packing
 ///        as it goes (kEncodeChunk rows at a time).
@@ -122,24 +139,22 @@ template <ClassificationDataset D, Tokenizer T>
   const EncodeOptions options = training::detail::truncating(max_length);
   const std::size_t n = dataset.size();
   EncodedDataset out;
-  out.pad_token_id = tokenizer.pad_token_id();
-  out.row_offsets.reserve(n + 1);
-  const bool pairs = n > 0 && dataset.text_pair(0).has_value();
-  for (std::size_t begin = 0; begin < n; begin += training::detail::kEncodeChunk) {
-    const std::size_t end = std::min(n, begin + training::detail::kEncodeChunk);
-    std::vector<Encoding> encodings;
-    if (pairs) {
+  if (n > 0 && dataset.text_pair(0).has_value()) {
+    const auto pairs = [&](std::size_t begin, std::size_t end) {
       std::vector<TextPair> rows;
       rows.reserve(end - begin);
       for (std::size_t i = begin; i < end; ++i) rows.emplace_back(std::string(dataset.text(i)), std::string(dataset.text_pair(i).value_or("")));
-      encodings = tokenizer.encode_batch(rows, options, threads);
-    } else {
+      return rows;
+    };
+    training::detail::encode_in_chunks(n, pairs, tokenizer, options, threads, out);
+  } else {
+    const auto texts = [&](std::size_t begin, std::size_t end) {
       std::vector<std::string> rows;
       rows.reserve(end - begin);
       for (std::size_t i = begin; i < end; ++i) rows.emplace_back(dataset.text(i));
-      encodings = tokenizer.encode_batch(rows, options, threads);
-    }
-    for (const auto& e : encodings) out.append(e);
+      return rows;
+    };
+    training::detail::encode_in_chunks(n, texts, tokenizer, options, threads, out);
   }
   if constexpr (requires { dataset.label_values(); }) {
     if (!dataset.label_values().empty()) {  // multi-label / regression targets
@@ -159,14 +174,11 @@ template <ClassificationDataset D, Tokenizer T>
 template <Tokenizer T>
 [[nodiscard]] EncodedDataset encode_texts(const std::vector<std::string>& texts, const T& tokenizer,
                                           std::int64_t max_length, std::size_t threads = 0) {
+  const auto slice = [&](std::size_t begin, std::size_t end) {
+    return std::vector<std::string>(texts.begin() + static_cast<std::ptrdiff_t>(begin), texts.begin() + static_cast<std::ptrdiff_t>(end));
+  };
   EncodedDataset out;
-  out.pad_token_id = tokenizer.pad_token_id();
-  out.row_offsets.reserve(texts.size() + 1);
-  for (std::size_t begin = 0; begin < texts.size(); begin += training::detail::kEncodeChunk) {
-    const std::size_t end = std::min(texts.size(), begin + training::detail::kEncodeChunk);
-    const std::vector<std::string> rows(texts.begin() + static_cast<std::ptrdiff_t>(begin), texts.begin() + static_cast<std::ptrdiff_t>(end));
-    for (const auto& e : tokenizer.encode_batch(rows, training::detail::truncating(max_length), threads)) out.append(e);
-  }
+  training::detail::encode_in_chunks(texts.size(), slice, tokenizer, training::detail::truncating(max_length), threads, out);
   return out;
 }
 

@@ -211,7 +211,7 @@ struct ClassificationHead {
     const Eigen::Index h = hidden.cols();
     const std::int64_t batch = shape.layout.batch_size;
     c.first_token.resize(batch, h);
-    for (std::int64_t b = 0; b < batch; ++b) c.first_token.row(b) = hidden.row(first_row(shape, b));
+    for (std::int64_t b = 0; b < batch; ++b) c.first_token.row(b) = hidden.row(shape.layout.start(b));
     c.pre.resize(batch, p.dense.weight.value.size(0));
     c.pooled.resize(c.pre.rows(), c.pre.cols());
     EncoderLayer<S>::linear(p.dense, c.first_token, c.pre);
@@ -231,11 +231,7 @@ struct ClassificationHead {
     Matrix<S> d_first(c.first_token.rows(), c.first_token.cols());
     EncoderLayer<S>::linear_backward(p.dense, c.first_token, d_pooled, d_first);
     d_hidden.setZero();
-    for (std::int64_t b = 0; b < shape.layout.batch_size; ++b) d_hidden.row(first_row(shape, b)) = d_first.row(b);
-  }
-  /// @brief The activation row of sequence b's first token.
-  static Eigen::Index first_row(const BatchShape<S>& shape, std::int64_t b) {
-    return shape.layout.row_offsets[static_cast<std::size_t>(b)];
+    for (std::int64_t b = 0; b < shape.layout.batch_size; ++b) d_hidden.row(shape.layout.start(b)) = d_first.row(b);
   }
 };
 

@@ -174,12 +174,12 @@ struct PositionEmbedding {
   /// @brief y[o_b + t] += P[t] for every sequence b of the layout.
   static void forward_add(In<S> table, const TokenLayout& layout, Out<S> y) {
     for (std::int64_t b = 0; b < layout.batch_size; ++b)
-      y.middleRows(layout.row_offsets[static_cast<std::size_t>(b)], layout.length(b)) += table.topRows(layout.length(b));
+      y.middleRows(layout.start(b), layout.length(b)) += table.topRows(layout.length(b));
   }
   /// @brief dP[t] += sum over sequences b of dy[o_b + t].
   static void backward(In<S> dy, const TokenLayout& layout, Out<S> dtable) {
     for (std::int64_t b = 0; b < layout.batch_size; ++b)
-      dtable.topRows(layout.length(b)) += dy.middleRows(layout.row_offsets[static_cast<std::size_t>(b)], layout.length(b));
+      dtable.topRows(layout.length(b)) += dy.middleRows(layout.start(b), layout.length(b));
   }
   /// @brief DistilBERT's fixed table: angle(p, j) = p / 10000^(2*(j//2)/dim), sin on even j, cos on odd j
   ///        (computed in double, rounded once). It has no gradient.
@@ -396,7 +396,7 @@ struct SelfAttention {
     for (std::int64_t bh = 0; bh < layout.batch_size * heads; ++bh) {
       const std::int64_t b = bh / heads;
       const std::int64_t h = bh % heads;
-      const std::int64_t o = layout.row_offsets[static_cast<std::size_t>(b)];
+      const std::int64_t o = layout.start(b);
       const std::int64_t t = layout.length(b);
       MatrixMap p(cache.probs.data() + cache.offsets[static_cast<std::size_t>(bh)], t, t);
       p.noalias() = q.block(o, h * d, t, d) * k.block(o, h * d, t, d).transpose();
@@ -425,7 +425,7 @@ struct SelfAttention {
     for (std::int64_t bh = 0; bh < layout.batch_size * heads; ++bh) {
       const std::int64_t b = bh / heads;
       const std::int64_t h = bh % heads;
-      const std::int64_t o = layout.row_offsets[static_cast<std::size_t>(b)];
+      const std::int64_t o = layout.start(b);
       const std::int64_t t = layout.length(b);
       const ConstMatrixMap p(cache.probs.data() + cache.offsets[static_cast<std::size_t>(bh)], t, t);
       const auto g = dctx.block(o, h * d, t, d);
