@@ -8,10 +8,12 @@ set -euo pipefail
 # libsentencepiece-dev: only the oracle of tests/test_sentencepiece_vs_library.cpp (ftlib has its own).
 # clang, libclang-rt-14-dev: libFuzzer and the sanitizers of the fuzz targets (scripts/fuzz.sh).
 # chromium: renders report.html headless in tests/reports/ (as a user's browser would).
+# libgloo-dev: the Gloo headers LibTorch's c10d ProcessGroupGloo needs (data-parallel training on CPU);
+#   Debian's LibTorch links libgloo0 already, pip's torch carries Gloo inside but ships no headers.
 # ccache: the second LibTorch build of .ci/run reuses the objects that do not depend on LibTorch.
 packages=(
   g++ cmake ninja-build pkg-config
-  libtorch-dev libopenblas-dev libdnnl-dev
+  libtorch-dev libopenblas-dev libdnnl-dev libgloo-dev
   libeigen3-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev
   doctest-dev libsentencepiece-dev
   clang libclang-rt-14-dev

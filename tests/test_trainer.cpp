@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -532,4 +533,83 @@ TEST_CASE("DataLoader: sort_by_length orders the rows longest first, ties in inp
     if (encoded.length(order[i - 1]) == encoded.length(order[i])) CHECK(order[i - 1] < order[i]);
   }
   CHECK(encoded.length(order.front()) > encoded.length(order.back()));  // the toy rows differ in length
+}
+
+#include "ftlib/distributed/launch_environment.hpp"
+
+TEST_CASE("shard_batches: each process's share of an epoch is accelerate's (BatchSamplerShard, even_batches)") {
+  // tests/data/distributed/batch_shards.json: accelerate's own shards (tests/distributed/generate_batch_shards.py).
+  const auto oracle = ftlib::io::read_json_file(ftlib::testing::test_data("distributed/batch_shards.json"));
+  std::size_t checked = 0;
+  for (const auto& c : oracle.at("cases")) {
+    const auto batch_size = c.at("batch_size").get<std::int64_t>();
+    const auto world = c.at("world_size").get<std::int64_t>();
+    const auto batches = c.at("batches").get<std::vector<std::vector<std::size_t>>>();
+    for (std::int64_t rank = 0; rank < world; ++rank) {
+      const auto expected = c.at("shards").at(static_cast<std::size_t>(rank)).get<std::vector<std::vector<std::size_t>>>();
+      const auto got = ftlib::shard_batches(batches, rank, world, batch_size);
+      INFO("rows " << c.at("rows") << ", batch " << batch_size << ", rank " << rank << " of " << world);
+      CHECK(got == expected);
+      CHECK(got.size() == ftlib::sharded_batch_count(batches.size(), world));
+      ++checked;
+    }
+  }
+  CHECK(checked > 200);
+  // One process keeps the epoch as it is; a bad rank is refused.
+  const std::vector<std::vector<std::size_t>> three{{0, 1}, {2, 3}, {4}};
+  CHECK(ftlib::shard_batches(three, 0, 1, 2) == three);
+  CHECK_THROWS_AS((void)ftlib::shard_batches(three, 2, 2, 2), ftlib::option_error);
+}
+
+TEST_CASE("LaunchEnvironment: torchrun's variables, checked and named") {
+  using ftlib::distributed::LaunchEnvironment;
+  const auto from = [](std::map<std::string, std::string> vars) {
+    return LaunchEnvironment::from_environment([&vars](const char* name) -> const char* {
+      const auto it = vars.find(name);
+      return it == vars.end() ? nullptr : it->second.c_str();
+    });
+  };
+  const auto single = from({});
+  CHECK(single.world_size == 1);
+  CHECK_FALSE(single.distributed());
+  CHECK(from({{"WORLD_SIZE", "1"}, {"RANK", "0"}}).world_size == 1);
+
+  const auto torchrun = from({{"RANK", "3"}, {"LOCAL_RANK", "1"}, {"WORLD_SIZE", "4"}, {"LOCAL_WORLD_SIZE", "2"},
+                              {"MASTER_ADDR", "10.0.0.1"}, {"MASTER_PORT", "29400"}, {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+                              {"TORCHELASTIC_RESTART_COUNT", "2"}});
+  CHECK(torchrun.rank == 3);
+  CHECK(torchrun.local_rank == 1);
+  CHECK(torchrun.world_size == 4);
+  CHECK(torchrun.master_addr == "10.0.0.1");
+  CHECK(torchrun.master_port == 29400);
+  CHECK_FALSE(torchrun.hosts_store());  // torchrun's agent hosts it
+  CHECK(torchrun.store_prefix() == "/worker/attempt_2");
+  const auto own_store = from({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29500"}});
+  CHECK(own_store.hosts_store());
+  CHECK(own_store.store_prefix().empty());
+  CHECK(own_store.local_rank == 0);
+
+  const auto error_of = [&](std::map<std::string, std::string> vars) {
+    try {
+      (void)from(std::move(vars));
+    } catch (const ftlib::option_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::map<std::string, std::string> ok{{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "29500"}};
+  auto bad = ok;
+  bad["RANK"] = "2";
+  CHECK(error_of(bad) == "RANK: is 2, outside 0..1");
+  bad = ok;
+  bad["MASTER_PORT"] = "http";
+  CHECK(error_of(bad) == "MASTER_PORT: 'http' is not an integer");
+  bad = ok;
+  bad.erase("MASTER_ADDR");
+  CHECK(error_of(bad).starts_with("MASTER_ADDR: is not set"));
+  bad = ok;
+  bad.erase("RANK");
+  CHECK(error_of(bad).starts_with("RANK: is not set"));
+  CHECK(error_of({{"RANK", "1"}}).starts_with("RANK: is 1 but WORLD_SIZE is not set"));
+  CHECK(error_of({{"WORLD_SIZE", "0"}}) == "WORLD_SIZE: is 0, outside 1..1048576");
 }

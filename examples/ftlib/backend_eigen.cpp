@@ -14,6 +14,9 @@ namespace ftlib::cli {
 namespace {
 
 std::unique_ptr<Session> make_eigen_session(const ModelSpec& spec, AutoTokenizer tokenizer, TrainingArguments args) {
+  if (spec.launch.distributed())
+    throw option_error(SourceLocation{"--backend", {}, {}}, "the Eigen backend trains in one process; a data-parallel run (" +
+                                                             spec.launch.describe() + ") needs --backend libtorch");
   if (spec.threads > 0) eigen::set_num_threads(spec.threads);
   return make_session_for<eigen::SequenceClassifier>(spec, std::move(tokenizer), std::move(args));
 }

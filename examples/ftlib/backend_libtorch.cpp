@@ -11,6 +11,9 @@
 #include "backend_module.hpp"
 #include "ftlib/backends/libtorch/libtorch.hpp"
 #include "session_impl.hpp"
+#if FTLIB_HAS_GLOO
+#include "ftlib/backends/libtorch/data_parallel.hpp"
+#endif
 
 namespace ftlib::cli {
 namespace {
@@ -33,7 +36,18 @@ std::unique_ptr<Session> make_libtorch_session(const ModelSpec& spec, AutoTokeni
                        "'" + spec.options.device + "' was asked for but CUDA is not available (no GPU, or a CPU-only LibTorch)");
   // fp16: the model owns a GradScaler (torch.cuda.amp defaults); overflowed steps are skipped by the Trainer.
   // Dropout draws from the model's own stream, seeded by the Trainer (set_seed) or restored on resume.
+  // One strategy type for every run (a launch of one process makes it SingleProcess's identity), so
+  // that data parallelism adds no second set of Trainer instantiations.
+#if FTLIB_HAS_GLOO
+  libtorch::DataParallel strategy = spec.launch.distributed() ? libtorch::DataParallel(spec.launch, spec.distributed) : libtorch::DataParallel();
+  return make_session_for<libtorch::SequenceClassifier>(spec, std::move(tokenizer), std::move(args), std::move(strategy));
+#else
+  if (spec.launch.distributed())
+    throw option_error(SourceLocation{"WORLD_SIZE", {}, {}}, std::to_string(spec.launch.world_size) +
+                                                              " processes were asked for, but this ftlib was built without Gloo's headers "
+                                                              "(libgloo-dev), so it cannot train data-parallel");
   return make_session_for<libtorch::SequenceClassifier>(spec, std::move(tokenizer), std::move(args));
+#endif
 }
 
 // `ftlib inspect` reads the parameter registry from the Eigen module, which allocates nothing for it.

@@ -19,7 +19,7 @@
 namespace ftlib::cli {
 
 /// @brief Bumped whenever BackendModule or the types it passes change.
-inline constexpr int backend_interface_version = 1;
+inline constexpr int backend_interface_version = 2;
 
 /// @brief What a backend module offers the tool.
 struct BackendModule {

@@ -18,6 +18,12 @@
 
 namespace ftlib::cli {
 
+/// @brief Thrown by a command to end the tool with `code` (the launcher of --nproc-per-node returns
+///        its workers' status this way); main() returns it.
+struct ExitRequest {
+  int code = 0;
+};
+
 /// @brief How the model is loaded and run: --backend, --device, --threads, --allow-nonfinite-weights.
 struct BackendFlags {
   std::string backend = default_backend();  ///< libtorch (when built) or eigen

@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const ftlib::cli::ExitRequest& e) {
+    return e.code;
   } catch (const ftlib::option_error& e) {
     // The library names the field; say it with the tool's flag.
     const auto& where = e.where();

@@ -16,6 +16,7 @@
 #include "ftlib/callbacks/tensorboard_logger.hpp"
 #include "ftlib/core/problem_type.hpp"
 #include "ftlib/data/dataset.hpp"
+#include "ftlib/distributed/launch_environment.hpp"
 #include "ftlib/models/model_options.hpp"
 #include "ftlib/tokenizers/auto_tokenizer.hpp"
 #include "ftlib/training/evaluation.hpp"
@@ -35,6 +36,8 @@ struct ModelSpec {
   /// would be random); train keeps transformers' fresh head for pretrained encoders.
   bool inference = false;
   bool allow_nonfinite_weights = false;      ///< load weights holding NaN/inf anyway (reported either way)
+  distributed::LaunchEnvironment launch;     ///< this process's place in a data-parallel run (torchrun's variables)
+  distributed::DistributedOptions distributed;  ///< its collectives' timeout, buckets, replica check
 };
 
 /// @brief The tool's Trainer callbacks; each may be absent (null).
@@ -63,6 +66,8 @@ class Session {
   [[nodiscard]] virtual ProblemType problem_type() const = 0;
   /// @brief What was loaded (missing/unexpected weights), empty when clean.
   [[nodiscard]] virtual std::string load_report() const = 0;
+  /// @brief Whether this process prints and writes (rank 0 of a data-parallel run, or the only one).
+  [[nodiscard]] virtual bool is_main_process() const = 0;
 };
 
 /// @brief "a, b, c".

@@ -15,13 +15,14 @@
 
 namespace ftlib::cli {
 
-template <class Model>
+template <class Model, TrainingStrategy Strategy>
 class TrainerSession final : public Session {
  public:
-  TrainerSession(Model model, AutoTokenizer tokenizer, TrainingArguments args, std::vector<std::string> names,
+  TrainerSession(Model model, AutoTokenizer tokenizer, TrainingArguments args, Strategy strategy, std::vector<std::string> names,
                  std::string report)
-      : model_(std::make_unique<Model>(std::move(model))),
-        trainer_(*model_, std::move(tokenizer), fit_to_model(std::move(args), *model_)),
+      : main_(strategy.is_main_process()),
+        model_(std::make_unique<Model>(std::move(model))),
+        trainer_(*model_, std::move(tokenizer), fit_to_model(std::move(args), *model_, main_), std::move(strategy)),
         report_(std::move(report)) {
     trainer_.set_label_names(std::move(names));
   }
@@ -38,21 +39,23 @@ class TrainerSession final : public Session {
   [[nodiscard]] std::vector<std::string> id2label() const override { return model_->config().labels.id2label; }
   [[nodiscard]] ProblemType problem_type() const override { return model_->loss_spec().problem_type; }
   [[nodiscard]] std::string load_report() const override { return report_; }
+  [[nodiscard]] bool is_main_process() const override { return main_; }
 
  private:
   // Like HF's tokenizer (model_max_length), never make rows longer than the model has positions.
-  static TrainingArguments fit_to_model(TrainingArguments args, const Model& model) {
+  static TrainingArguments fit_to_model(TrainingArguments args, const Model& model, bool main) {
     const std::int64_t positions = model.config().arch.max_position_embeddings;
     if (args.max_length > positions) {
-      std::cerr << "note: --max-length " << args.max_length << " is more than the model's " << positions
+      if (main) std::cerr << "note: --max-length " << args.max_length << " is more than the model's " << positions
                 << " positions (max_position_embeddings); truncating rows to " << positions << " tokens\n";
       args.max_length = positions;
     }
     return args;
   }
 
+  bool main_;
   std::unique_ptr<Model> model_;  // heap: the Trainer keeps a pointer to it
-  Trainer<Model, AutoTokenizer> trainer_;
+  Trainer<Model, AutoTokenizer, AdamW<typename Model::Tensor>, LearningRateSchedule, Strategy> trainer_;
   std::string report_;
 };
 
@@ -91,15 +94,18 @@ Model make_model(const ModelSpec& spec, std::string& report) {
   return model;
 }
 
-/// @brief A session over the backend's classifier of spec.model_type (Classifier<Arch> names it).
-template <template <class> class Classifier>
-std::unique_ptr<Session> make_session_for(const ModelSpec& spec, AutoTokenizer tokenizer, TrainingArguments args) {
+/// @brief A session over the backend's classifier of spec.model_type (Classifier<Arch> names it),
+///        training with `strategy` (the backend's data-parallel one, or SingleProcess).
+template <template <class> class Classifier, TrainingStrategy Strategy = SingleProcess>
+std::unique_ptr<Session> make_session_for(const ModelSpec& spec, AutoTokenizer tokenizer, TrainingArguments args,
+                                          Strategy strategy = {}) {
   return arch::visit_architecture(spec.model_type, [&](auto a) -> std::unique_ptr<Session> {
     using Model = Classifier<typename decltype(a)::type>;
     std::string report;
     Model model = make_model<Model>(spec, report);
     auto names = model.config().labels.id2label;
-    return std::make_unique<TrainerSession<Model>>(std::move(model), std::move(tokenizer), std::move(args), std::move(names), report);
+    return std::make_unique<TrainerSession<Model, Strategy>>(std::move(model), std::move(tokenizer), std::move(args), std::move(strategy),
+                                                             std::move(names), report);
   });
 }
 

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "ftlib/distributed/launch_environment.hpp"
+#include "ftlib/distributed/local_launcher.hpp"
 #include "ftlib/reports/run_report.hpp"
 #include "output_paths.hpp"
 
@@ -45,8 +48,35 @@ struct TrainFlags {
   std::vector<std::string> report_to{"tensorboard"};
   std::string logging_dir;
   BackendFlags backend;
+  std::int64_t nproc_per_node = 1;  // > 1: start that many local workers (torchrun's --nproc-per-node)
+  std::optional<int> master_port;
+  std::int64_t ddp_timeout = 1800;
+  bool ddp_check_replicas = false;
   TrainingArguments args;
 };
+
+// This command line as the workers of --nproc-per-node run it: the same program (/proc/self/exe) and
+// arguments, without --nproc-per-node and --master-port (a worker learns its place from the environment).
+std::vector<std::string> worker_command_line() {
+  const std::string raw = io::read_text_file("/proc/self/cmdline");
+  std::vector<std::string> args;
+  for (std::size_t start = 0; start < raw.size();) {
+    const std::size_t end = std::min(raw.find('\0', start), raw.size());
+    args.push_back(raw.substr(start, end - start));
+    start = end + 1;
+  }
+  std::vector<std::string> out{"/proc/self/exe"};
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--nproc-per-node" || a == "--master-port") {
+      ++i;  // and its value
+      continue;
+    }
+    if (a.starts_with("--nproc-per-node=") || a.starts_with("--master-port=")) continue;
+    out.push_back(a);
+  }
+  return out;
+}
 
 std::vector<std::string> names_for(const TextClassificationDataset& d, std::optional<std::int64_t> offset) {
   auto names = d.id2label();
@@ -152,6 +182,30 @@ nlohmann::json run_settings(const TrainFlags& f, const ModelSpec& spec, const st
 }
 
 void run_train(TrainFlags& f) {
+  const auto launch = distributed::LaunchEnvironment::from_environment();
+  if (f.nproc_per_node > 1 || f.master_port) {
+    if (launch.distributed())
+      throw option_error(SourceLocation{"--nproc-per-node", {}, {}}, "this process is already " + launch.describe() +
+                                                                    " of a launched run (WORLD_SIZE is set): start the run with "
+                                                                    "torchrun or with --nproc-per-node, not both");
+    if (f.master_port && (*f.master_port < 1 || *f.master_port > 65535))
+      throw option_error(SourceLocation{"--master-port", {}, {}}, "must be in 1..65535, got " + std::to_string(*f.master_port));
+    if (f.nproc_per_node > 1) {
+      distributed::LocalLaunchOptions o;
+      o.nproc_per_node = f.nproc_per_node;
+      if (f.master_port) o.master_port = static_cast<std::uint16_t>(*f.master_port);
+      throw ExitRequest{distributed::run_local_workers(o, worker_command_line(), std::cerr)};
+    }
+  }
+  if (f.nproc_per_node < 1)
+    throw option_error(SourceLocation{"--nproc-per-node", {}, {}}, "must be >= 1, got " + std::to_string(f.nproc_per_node));
+  if (f.ddp_timeout < 1) throw option_error(SourceLocation{"--ddp-timeout", {}, {}}, "must be >= 1 second, got " + std::to_string(f.ddp_timeout));
+  if (launch.distributed() && f.fp16)
+    throw option_error(SourceLocation{"--fp16", {}, {}}, "float16 loss scaling is not supported in data-parallel runs yet; use --bf16 or fp32");
+  const bool main_process = launch.rank == 0;
+  // Only rank 0 talks; the others report errors only (each names its rank).
+  std::ostringstream muted;
+  std::ostream& say = main_process ? std::cerr : muted;
   TrainingArguments& args = f.args;
   check_output_directory("--output", f.output);
   args.output_dir = f.output;
@@ -179,6 +233,11 @@ void run_train(TrainFlags& f) {
   spec.allow_nonfinite_weights = f.backend.allow_nonfinite_weights;
   spec.options.dropout = f.dropout;
   spec.options.seed = static_cast<std::uint64_t>(args.seed);
+  spec.launch = launch;
+  spec.distributed.timeout = std::chrono::seconds(f.ddp_timeout);
+  spec.distributed.check_replicas = f.ddp_check_replicas;
+  // One GPU per worker, by LOCAL_RANK (torchrun's convention), unless --device names one.
+  if (launch.distributed() && spec.options.device == "cuda") spec.options.device = "cuda:" + std::to_string(launch.local_rank);
   auto tokenizer = load_tokenizer(dir, f.tokenizer);
 
   const auto checkpoint_labels = model_labels(dir, spec.model_type);
@@ -199,49 +258,60 @@ void run_train(TrainFlags& f) {
   if (!f.validation.empty()) validation = load_labelled(f.validation, f.labels, problem_type, names);
   if (!f.test.empty()) test = load_labelled(f.test, f.labels, problem_type, names);
 
-  std::cerr << "ftlib train: " << spec.model_type << " from " << dir.string() << " on " << f.backend.backend << "/" << spec.options.device
+  say << "ftlib train: " << spec.model_type << " from " << dir.string() << " on " << f.backend.backend << "/" << spec.options.device
             << "; " << to_string(problem_type) << ", " << train.size() << " training rows";
-  if (problem_type != ProblemType::regression) std::cerr << ", " << names.size() << " labels (" << join_names(names) << ")";
+  if (problem_type != ProblemType::regression) say << ", " << names.size() << " labels (" << join_names(names) << ")";
   if (spec.options.class_weights) {
-    std::cerr << ", class weights";
-    for (const double w : *spec.options.class_weights) std::cerr << ' ' << w;
+    say << ", class weights";
+    for (const double w : *spec.options.class_weights) say << ' ' << w;
   }
-  if (validation) std::cerr << ", " << validation->size() << " validation rows";
-  if (test) std::cerr << ", " << test->size() << " test rows";
-  std::cerr << '\n';
+  if (validation) say << ", " << validation->size() << " validation rows";
+  if (test) say << ", " << test->size() << " test rows";
+  say << '\n';
+  if (launch.distributed())
+    say << "data-parallel: " << launch.world_size << " processes (c10d Gloo, rendezvous " << launch.master_addr << ":" << launch.master_port
+        << "), " << args.per_device_train_batch_size << " rows per process per micro-batch, "
+        << launch.world_size * args.per_device_train_batch_size * args.gradient_accumulation_steps << " per optimizer step\n";
   if (args.resume_from_checkpoint) {
-    std::cerr << "resuming from "
+    say << "resuming from "
               << (args.resumes_from_last_checkpoint() ? "the newest checkpoint in " + args.output_dir.string()
                                                       : args.resume_from_checkpoint->string())
               << ": weights, optimizer state, schedule, data position and RNG come from there\n";
   } else if (spec.from_scratch) {
-    std::cerr << "\n*** " << dir.string() << " has no model.safetensors or pytorch_model.bin: TRAINING FROM SCRATCH ***\n"
+    say << "\n*** " << dir.string() << " has no model.safetensors or pytorch_model.bin: TRAINING FROM SCRATCH ***\n"
               << "*** (random initialisation from config.json; no pretrained weights are used) ***\n\n";
   }
   auto session = make_session(f.backend, spec, std::move(tokenizer), args);
-  if (const auto report = session->load_report(); !report.empty()) std::cerr << report;
+  if (const auto report = session->load_report(); !report.empty()) say << report;
 
-  std::filesystem::create_directories(args.output_dir);
-  io::write_json_file(args.output_dir / "run_settings.json",
-                      run_settings(f, spec, names, train.size(), validation ? std::optional(validation->size()) : std::nullopt,
-                                   test ? std::optional(test->size()) : std::nullopt));
+  // Rank 0 alone writes: the settings, the logs, the checkpoints (the Trainer's), the model, the report.
   const bool resumed = args.resume_from_checkpoint.has_value();
-  JsonlLogger log(args.output_dir / "train_log.jsonl", /*append=*/resumed);
+  std::optional<JsonlLogger> log;
   std::optional<ProgressBar> bar;
-  if (!f.disable_tqdm) bar.emplace(std::cerr);
   std::optional<TensorBoardLogger> board;
-  if (tensorboard) board.emplace(f.logging_dir.empty() ? TensorBoardLogger::run_directory(args.output_dir, resumed)
-                                                     : std::filesystem::path(f.logging_dir));
+  if (main_process) {
+    std::filesystem::create_directories(args.output_dir);
+    nlohmann::json settings = run_settings(f, spec, names, train.size(), validation ? std::optional(validation->size()) : std::nullopt,
+                                           test ? std::optional(test->size()) : std::nullopt);
+    settings["backend"]["world_size"] = launch.world_size;
+    io::write_json_file(args.output_dir / "run_settings.json", settings);
+    log.emplace(args.output_dir / "train_log.jsonl", /*append=*/resumed);
+    if (!f.disable_tqdm) bar.emplace(std::cerr);
+    if (tensorboard) board.emplace(f.logging_dir.empty() ? TensorBoardLogger::run_directory(args.output_dir, resumed)
+                                                       : std::filesystem::path(f.logging_dir));
+  }
   const TrainResult result = session->fit(train, validation ? &*validation : nullptr,
-                                          RunCallbacks{bar ? &*bar : nullptr, &log, board ? &*board : nullptr});
+                                          RunCallbacks{bar ? &*bar : nullptr, log ? &*log : nullptr, board ? &*board : nullptr});
+  // Every process evaluates its share below (the gather is collective); only rank 0 reports.
+  std::ostream& out = main_process ? std::cout : muted;
 
-  std::cout << "trained " << result.state.global_step << " steps (" << result.state.epoch << " epochs) in " << result.runtime_s
+  out << "trained " << result.state.global_step << " steps (" << result.state.epoch << " epochs) in " << result.runtime_s
             << " s, mean training loss " << result.training_loss;
-  if (result.stopped_early) std::cout << "; stopped early";
-  if (result.state.best_step) std::cout << "; best " << args.metric_for_best_model << " " << *result.state.best_metric << " at step " << *result.state.best_step;
-  if (result.restored_best) std::cout << " (restored)";
-  if (result.state.skipped_steps > 0) std::cout << "; " << result.state.skipped_steps << " non-finite steps skipped";
-  std::cout << '\n';
+  if (result.stopped_early) out << "; stopped early";
+  if (result.state.best_step) out << "; best " << args.metric_for_best_model << " " << *result.state.best_metric << " at step " << *result.state.best_step;
+  if (result.restored_best) out << " (restored)";
+  if (result.state.skipped_steps > 0) out << "; " << result.state.skipped_steps << " non-finite steps skipped";
+  out << '\n';
 
   session->save(args.output_dir);
   nlohmann::json metrics;
@@ -251,14 +321,15 @@ void run_train(TrainFlags& f) {
   if (result.state.best_step) metrics["train"]["best_step"] = *result.state.best_step;
   if (validation) {
     const auto r = session->evaluate(*validation);
-    print_report(std::cout, "validation", r);
+    print_report(out, "validation", r);
     metrics["validation"] = metrics_json(r);
   }
   if (test) {
     const auto r = session->evaluate(*test);
-    print_report(std::cout, "test", r);
+    print_report(out, "test", r);
     metrics["test"] = metrics_json(r);
   }
+  if (!main_process) return;
   io::write_json_file(args.output_dir / "metrics.json", metrics);
   const auto report = reports::write_report(reports::read_run(args.output_dir));
   std::cout << "\nmodel, tokenizer and metrics.json written to " << args.output_dir.string() << "; the run's report: "
@@ -335,6 +406,16 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--logging-dir", flags->logging_dir,
                   "TensorBoard run directory (default: --output/runs/<date>_<host>, a resumed run's newest there)");
   add_backend_flags(*cmd, flags->backend);
+  cmd->add_option("--nproc-per-node", flags->nproc_per_node,
+                  "train data-parallel in N local worker processes (torchrun's flag; each takes --per-device-train-batch-size "
+                  "rows per micro-batch); under torchrun itself leave it out")
+      ->capture_default_str();
+  cmd->add_option("--master-port", flags->master_port, "with --nproc-per-node: the rendezvous port on 127.0.0.1 (default: a free one)");
+  cmd->add_option("--ddp-timeout", flags->ddp_timeout,
+                  "data-parallel: seconds a process waits for the others (rendezvous, each collective) before it stops with an error")
+      ->capture_default_str();
+  cmd->add_flag("--ddp-check-replicas", flags->ddp_check_replicas,
+                "data-parallel debug mode: after every step check that every process holds the same weights");
   cmd->callback([flags] { run_train(*flags); });
 }
 

@@ -4,7 +4,7 @@
 # Prints every include that runs upward and exits 1 when there is one.
 set -euo pipefail
 root="${1:-$(cd "$(dirname "$0")/../.." && pwd)}"
-layers=(core io arch hf tokenizers data models optim metrics reports callbacks training backends)
+layers=(core io arch hf tokenizers data models optim metrics reports callbacks training distributed backends)
 rank() {
   local i
   for i in "${!layers[@]}"; do [ "${layers[$i]}" = "$1" ] && { echo "$i"; return; }; done

@@ -120,14 +120,15 @@ void assign_parameters(Model& model, const std::map<std::string, HostTensor>& va
 class CheckpointManager {
  public:
   /// @brief Checkpoints under `output_dir` (empty: none are written), keeping at most
-  ///        `save_total_limit` of them (the best one always stays).
-  CheckpointManager(std::filesystem::path output_dir, std::optional<std::int64_t> save_total_limit)
-      : output_dir_(std::move(output_dir)), save_total_limit_(save_total_limit) {
-    if (!output_dir_.empty()) io::remove_stale_temporaries(output_dir_);
+  ///        `save_total_limit` of them (the best one always stays). `writes` false: this process only
+  ///        resumes from them (the other processes of a data-parallel run; the main one writes).
+  CheckpointManager(std::filesystem::path output_dir, std::optional<std::int64_t> save_total_limit, bool writes = true)
+      : output_dir_(std::move(output_dir)), save_total_limit_(save_total_limit), writes_(writes) {
+    if (enabled()) io::remove_stale_temporaries(output_dir_);
   }
 
-  /// @brief Whether checkpoints are written at all.
-  [[nodiscard]] bool enabled() const noexcept { return !output_dir_.empty(); }
+  /// @brief Whether this process writes checkpoints.
+  [[nodiscard]] bool enabled() const noexcept { return writes_ && !output_dir_.empty(); }
   /// @brief The newest checkpoint this run wrote.
   [[nodiscard]] const std::optional<std::filesystem::path>& last_saved() const noexcept { return last_saved_; }
 
@@ -214,6 +215,15 @@ class CheckpointManager {
       throw option_error(SourceLocation{"resume_from_checkpoint", {}, {}},
                          dir.string() + " is not a complete checkpoint (no trainer_state.json)");
     const nlohmann::json j = io::read_json_file(state_path);
+    // Each process's share of the data order depends on the number of processes: a resume with
+    // another number would train on other rows than the run it continues.
+    const auto processes = [](const nlohmann::json& data) { return data.is_object() ? data.value("world_size", std::int64_t{1}) : 1; };
+    if (const auto it = j.find("data"); it != j.end() && processes(*it) != processes(fingerprint)) {
+      throw option_error(SourceLocation{"resume_from_checkpoint", {}, {}},
+                         dir.string() + " was written by a run on " + std::to_string(processes(*it)) + " process(es); this run has " +
+                             std::to_string(processes(fingerprint)) + ". Resume with the same number of processes (torchrun's or "
+                             "--nproc-per-node's): each process's share of the data order depends on it");
+    }
     if (const auto it = j.find("data"); it == j.end() || *it != fingerprint) {
       throw option_error(SourceLocation{"resume_from_checkpoint", {}, {}},
                          dir.string() + " was written for different data or batching (" +
@@ -301,6 +311,7 @@ class CheckpointManager {
 
   std::filesystem::path output_dir_;
   std::optional<std::int64_t> save_total_limit_;
+  bool writes_ = true;
   std::optional<std::filesystem::path> last_saved_;
   std::map<std::string, HostTensor> best_weights_;
 };

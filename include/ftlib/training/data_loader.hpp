@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -180,6 +181,63 @@ template <Tokenizer T>
   EncodedDataset out;
   training::detail::encode_in_chunks(texts.size(), slice, tokenizer, training::detail::truncating(max_length), threads, out);
   return out;
+}
+
+/// @brief Process `rank`'s share of an epoch's `batches` (batch_size rows each, the last maybe fewer)
+///        in a run of `world_size` processes, as accelerate shards transformers' training DataLoader
+///        (BatchSamplerShard, even_batches): batch i goes to process i % world_size, and the epoch is
+///        completed with rows from its start so that every process gets the same number of full
+///        batches. A step of world_size processes therefore takes the rows that one process with
+///        world_size * batch_size rows per batch would take, in the same order.
+[[nodiscard]] inline std::vector<std::vector<std::size_t>> shard_batches(const std::vector<std::vector<std::size_t>>& batches,
+                                                                         std::int64_t rank, std::int64_t world_size,
+                                                                         std::int64_t batch_size) {
+  if (world_size < 1 || rank < 0 || rank >= world_size || batch_size < 1)
+    throw option_error("shard_batches: rank " + std::to_string(rank) + " of " + std::to_string(world_size) + ", batch size " +
+                       std::to_string(batch_size));
+  if (world_size == 1 || batches.empty()) return batches;
+  const auto w = static_cast<std::size_t>(world_size);
+  const auto r = static_cast<std::size_t>(rank);
+  const auto b = static_cast<std::size_t>(batch_size);
+  std::vector<std::vector<std::size_t>> out;
+  std::vector<std::size_t> initial;  // the first world_size batches' rows, to complete the epoch with
+  std::optional<std::vector<std::size_t>> pending;
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    if (i < w) initial.insert(initial.end(), batches[i].begin(), batches[i].end());
+    if (i % w == r) pending = batches[i];
+    if (i % w == w - 1 && batches[i].size() == b) {
+      out.push_back(std::move(*pending));
+      pending.reset();
+    }
+  }
+  if (pending && pending->size() == b) out.push_back(std::move(*pending));
+  if (initial.empty()) return out;
+  while (initial.size() < w * b) {
+    const std::vector<std::size_t> copy = initial;
+    initial.insert(initial.end(), copy.begin(), copy.end());
+  }
+  std::size_t index = batches.size() - 1;
+  std::vector<std::size_t> batch = batches.back();
+  if (batch.size() == b) {
+    batch.clear();
+    ++index;
+  }
+  std::size_t cycle = 0;
+  while (index % w != 0 || !batch.empty()) {
+    const std::size_t end = cycle + b - batch.size();
+    batch.insert(batch.end(), initial.begin() + static_cast<std::ptrdiff_t>(cycle), initial.begin() + static_cast<std::ptrdiff_t>(end));
+    if (index % w == r) out.push_back(batch);
+    cycle = end;
+    batch.clear();
+    ++index;
+  }
+  return out;
+}
+
+/// @brief Batches per process per epoch when `num_batches` are shared by shard_batches.
+[[nodiscard]] constexpr std::size_t sharded_batch_count(std::size_t num_batches, std::int64_t world_size) noexcept {
+  const auto w = static_cast<std::size_t>(world_size < 1 ? 1 : world_size);
+  return (num_batches + w - 1) / w;
 }
 
 /// @brief How a DataLoader orders and pads batches.

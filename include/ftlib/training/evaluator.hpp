@@ -1,7 +1,8 @@
 #pragma once
 // A pass of the model over tokenized rows without gradients: logits, mean loss and
-// scikit-learn-style metrics. Under a data-parallel strategy each process runs its share of the
-// rows and the shards are gathered, so every process sees the metrics of the whole set.
+// scikit-learn-style metrics. Under a data-parallel strategy each process runs every world_size-th
+// batch and the shards are gathered, so every process sees the metrics of the whole set (each row
+// once: the gather puts rows back in place, nothing is padded or repeated).
 
 #include <algorithm>
 #include <chrono>
@@ -49,7 +50,11 @@ template <SequenceClassifier Model, class Strategy>
   const auto num_labels = static_cast<std::size_t>(model.num_labels());
   EvaluationShard shard;
   shard.logits.reserve(data.size() * num_labels);
-  for (const auto& rows : loader.epoch_batches(0)) {
+  const auto batches = loader.epoch_batches(0);
+  const auto world = static_cast<std::size_t>(strategy.world_size());
+  const auto rank = static_cast<std::size_t>(strategy.rank());
+  for (std::size_t b = rank; b < batches.size(); b += world) {  // batch b is process b % world's
+    const auto& rows = batches[b];
     const ForwardOutput out = model.forward(loader.make_batch(rows));
     if (out.logits.data.size() != rows.size() * num_labels)
       throw tensor_error("evaluate: the model returned " + std::to_string(out.logits.data.size()) + " logits for " +

@@ -1,9 +1,10 @@
 #pragma once
 // How training is spread over processes: the Trainer's one seam for distribution. A strategy says
 // which process this is (rank, world size), reduces gradients across processes before clipping,
-// gathers evaluation outputs, makes every process agree on a decision (stop, best model), and
-// decides who writes (logs, checkpoints, the final model). SingleProcess, the default, does
-// nothing at every seam; a data-parallel strategy implements the same members over a process
+// gathers evaluation outputs, makes every process agree on a decision (stop, skip) and averages
+// the logged loss; the main process alone writes (logs, checkpoints, the final model) and runs the
+// callbacks. SingleProcess, the default, does nothing at every seam; the LibTorch backend's
+// DataParallel (backends/libtorch/data_parallel.hpp) implements the same members over a c10d process
 // group (docs/architecture.md, "Add a training strategy").
 
 #include <concepts>
@@ -23,12 +24,13 @@ struct EvaluationShard {
 
 /// @brief What the Trainer asks of a training strategy (see SingleProcess for each member's meaning).
 template <class S>
-concept TrainingStrategy = requires(S& strategy, const S& const_strategy, EvaluationShard shard, bool flag) {
+concept TrainingStrategy = requires(S& strategy, const S& const_strategy, EvaluationShard shard, bool flag, double value) {
   { const_strategy.world_size() } -> std::convertible_to<std::int64_t>;
   { const_strategy.rank() } -> std::convertible_to<std::int64_t>;
   { const_strategy.is_main_process() } -> std::convertible_to<bool>;
   { strategy.gather(std::move(shard)) } -> std::same_as<EvaluationShard>;
   { strategy.any(flag) } -> std::convertible_to<bool>;
+  { strategy.average(value) } -> std::convertible_to<double>;
 };
 
 /// @brief Training in this one process: the identity at every seam.
@@ -47,6 +49,12 @@ struct SingleProcess {
   [[nodiscard]] EvaluationShard gather(EvaluationShard local) { return local; }
   /// @brief True on every process when `flag` is true on any (stop and skip decisions agree).
   [[nodiscard]] bool any(bool flag) { return flag; }
+  /// @brief The mean of `value` over every process (the logged training loss, as transformers gathers it).
+  [[nodiscard]] double average(double value) { return value; }
+  /// @brief Called after every optimizer update (a data-parallel strategy may check there that every
+  ///        process holds the same weights).
+  template <class Model>
+  void after_optimizer_step(Model& /*model*/) {}
 };
 
 static_assert(TrainingStrategy<SingleProcess>);

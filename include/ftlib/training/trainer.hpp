@@ -240,13 +240,15 @@ class Trainer {
 
   // What must match between a checkpoint and the run resuming from it for the data order to line up.
   [[nodiscard]] nlohmann::json data_fingerprint(std::size_t num_examples) const {
-    return {{"num_train_examples", num_examples},
+    nlohmann::json j = {{"num_train_examples", num_examples},
             {"per_device_train_batch_size", args_.per_device_train_batch_size},
             {"gradient_accumulation_steps", args_.gradient_accumulation_steps},
             {"seed", args_.seed},
             {"shuffle", args_.shuffle},
             {"group_by_length", args_.group_by_length},
             {"max_length", args_.max_length}};
+    if (strategy_.world_size() > 1) j["world_size"] = strategy_.world_size();
+    return j;
   }
 
   // What must stay as it was for a resumed run to continue the same run (compared by CheckpointManager::resume).
@@ -292,16 +294,18 @@ class Trainer {
     return encoded;
   }
 
-  // Calls `hook` on every callback that has it; true when one asked to stop.
+  // Calls `hook` on every callback that has it; true when one asked to stop. Under data parallelism
+  // only the main process runs the callbacks (they log and write), except the built-in early stopping
+  // (the first), whose decision every process takes from the same gathered metrics; a stop asked by
+  // a callback reaches the other processes through strategy.any().
   template <class Tuple, class Hook>
   bool notify(Tuple& hooks, Hook&& hook) {
     bool stop = false;
-    std::apply(
-        [&](auto&... c) {
-          const auto call = [&](auto* callback) { return callback != nullptr && callbacks::detail::call(hook, *callback); };
-          ((stop = call(training::detail::callback_of(c)) || stop), ...);
-        },
-        hooks);
+    const bool main = strategy_.is_main_process();
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      const auto call = [&](auto* callback) { return callback != nullptr && callbacks::detail::call(hook, *callback); };
+      ((stop = ((I == 0 || main) && call(training::detail::callback_of(std::get<I>(hooks)))) || stop), ...);
+    }(std::make_index_sequence<std::tuple_size_v<Tuple>>{});
     return stop;
   }
 
@@ -327,7 +331,9 @@ class Trainer {
     if (validation != nullptr) validation_data = encode_labelled(*validation, "validation set");
     const DataLoader loader(train_data, train_loader_options());
 
-    const auto batches_per_epoch = static_cast<std::int64_t>(loader.num_batches());
+    // Under data parallelism each process takes its share of every epoch's batches (shard_batches).
+    const std::int64_t world = strategy_.world_size();
+    const auto batches_per_epoch = static_cast<std::int64_t>(sharded_batch_count(loader.num_batches(), world));
     const std::int64_t accumulation = args_.gradient_accumulation_steps;
     const std::int64_t steps_per_epoch = (batches_per_epoch + accumulation - 1) / accumulation;
     const std::int64_t max_steps =
@@ -335,8 +341,7 @@ class Trainer {
                             : static_cast<std::int64_t>(std::ceil(args_.num_train_epochs * static_cast<double>(steps_per_epoch)));
     const Scheduler scheduler = make_scheduler(max_steps);
     Optimizer optimizer(optimizer_options());
-    training::CheckpointManager checkpoints(strategy_.is_main_process() ? args_.output_dir : std::filesystem::path(),
-                                            args_.save_total_limit);
+    training::CheckpointManager checkpoints(args_.output_dir, args_.save_total_limit, strategy_.is_main_process());
     const nlohmann::json fingerprint = data_fingerprint(train_data.size());
 
     const nlohmann::json hyperparameters = hyperparameters_json(scheduler);
@@ -361,7 +366,7 @@ class Trainer {
     }
     auto hooks = std::tuple<std::optional<EarlyStopping>&, Callbacks&...>(early, user_callbacks...);
     bool stop = notify(hooks, [&](auto& c) -> decltype(c.on_train_begin(state_)) { return c.on_train_begin(state_); });
-    stop = stop || state_.should_stop || state_.global_step >= max_steps;
+    stop = strategy_.any(stop) || state_.should_stop || state_.global_step >= max_steps;
 
     model_->set_training(true);
     model_->zero_grad();
@@ -370,9 +375,9 @@ class Trainer {
 
     while (!stop) {
       const std::int64_t epoch = state_.epoch_index;
-      const auto batches = loader.epoch_batches(epoch);
+      const auto batches = shard_batches(loader.epoch_batches(epoch), strategy_.rank(), world, args_.per_device_train_batch_size);
       if (state_.batch_in_epoch == 0) {
-        stop = notify(hooks, [&](auto& c) -> decltype(c.on_epoch_begin(state_)) { return c.on_epoch_begin(state_); }) || stop;
+        stop = strategy_.any(notify(hooks, [&](auto& c) -> decltype(c.on_epoch_begin(state_)) { return c.on_epoch_begin(state_); })) || stop;
       }
       while (!stop && state_.batch_in_epoch < batches_per_epoch) {
         // One optimizer step over up to `accumulation` micro-batches (fewer at the end of an epoch).
@@ -502,7 +507,7 @@ class Trainer {
     result.runtime_s = training::now_s() - t0;
     const double rows = static_cast<double>(state_.global_step - start_step) *
                         static_cast<double>(args_.gradient_accumulation_steps) *
-                        static_cast<double>(args_.per_device_train_batch_size);
+                        static_cast<double>(args_.per_device_train_batch_size) * static_cast<double>(strategy_.world_size());
     result.samples_per_second = result.runtime_s > 0 ? rows / result.runtime_s : 0.0;
     log(hooks, {{"train_runtime", result.runtime_s},
                 {"train_samples_per_second", result.samples_per_second},

@@ -1,8 +1,9 @@
 #pragma once
 // One optimizer step, as transformers' Trainer takes it: forward and backward over the step's
 // micro-batches (gradients accumulate, each scaled by 1/accumulation), the strategy's gradient
-// reduction, clipping, and — when the loss and the gradient norm are finite — the optimizer update
-// at the schedule's learning rate. Gradients are cleared afterwards in every case.
+// reduction (once per step, never on accumulation micro-steps), clipping, and — when the loss and
+// the gradient norm are finite — the optimizer update at the schedule's learning rate. Gradients
+// are cleared afterwards in every case.
 
 #include <cmath>
 #include <cstdint>
@@ -34,7 +35,8 @@ inline std::string describe_nonfinite(double v) {
 
 }  // namespace detail
 
-/// @brief Runs one optimizer step over `micro_batches` (rows of `loader`'s data) of epoch `epoch`.
+/// @brief Runs one optimizer step over `micro_batches` (rows of `loader`'s data) of epoch `epoch`; the
+///        loss it returns is the mean over every process (strategy.average).
 /// @param scale    factor of every micro-batch's gradient (1 / gradient_accumulation_steps)
 /// @param max_norm clipping threshold (+inf: none)
 /// @param lr       the learning rate of this step
@@ -67,7 +69,8 @@ StepOutcome training_step(Model& model, Optimizer& optimizer, Strategy& strategy
     optimizer.set_lr(lr);
     auto params = model.parameters();
     optimizer.step(params);
-    out.loss = loss_sum / static_cast<double>(micro_batches.size());
+    strategy.after_optimizer_step(model);
+    out.loss = strategy.average(loss_sum / static_cast<double>(micro_batches.size()));
     out.applied = true;
   }
   model.zero_grad();
