@@ -11,6 +11,8 @@
 #                     timeout, the last checkpoint resumes to the uninterrupted run's weights, a resume on
 #                     another number of processes is refused, a taken port / unreachable store / bad
 #                     variable / Eigen backend are clear errors
+#   MODE torchrun     the same under PyPI's torchrun (--no-python), with its agent store and without; SKIPPED
+#                     (exit 77) without scripts/python_env.sh's venv
 #   MODE two_hosts    one worker in each of two network namespaces joined by a veth pair (MASTER_ADDR the
 #                     first's address): the multi-machine path; SKIPPED (exit 77) where namespaces cannot be made
 set -uo pipefail
@@ -178,6 +180,35 @@ failures)
     fail "the Eigen backend accepted a data-parallel run"
   grep -q -- "--backend: the Eigen backend trains in one process" "$work/eigen.log" || { cat "$work/eigen.log"; fail "unclear error for eigen"; }
   echo "bad variables and --backend eigen: clear errors"
+  ;;
+
+torchrun)
+  # The real torchrun (PyPI's torch, from scripts/python_env.sh's venv): `torchrun --no-python ftlib train`.
+  root=$(cd "$(dirname "$0")/../.." && pwd)
+  venv=$("$root/scripts/python_env.sh" --check) || { echo "SKIPPED: no Python venv (scripts/python_env.sh): no torchrun to run"; exit 77; }
+  "$ftlib" "${common[@]}" "${short[@]}" --per-device-train-batch-size 8 --output "$work/single" > "$work/single.log" 2>&1 ||
+    { cat "$work/single.log"; fail "single-process run"; }
+  # torchrun's default: its agent hosts the store (TORCHELASTIC_USE_AGENT_STORE=True), every rank a client.
+  # LibTorch 1.x cannot speak to a torch 2.x store and must refuse at once, naming the variable.
+  port=$(free_port)
+  timeout 300 "$venv/bin/torchrun" --no-python --nproc-per-node 2 --master-port "$port" \
+    "$ftlib" "${common[@]}" "${short[@]}" --per-device-train-batch-size 4 --output "$work/agent" > "$work/agent.log" 2>&1
+  rc=$?
+  if [ "${FTLIB_TORCH_MAJOR:-2}" -ge 2 ]; then
+    [ $rc -eq 0 ] || { cat "$work/agent.log"; fail "torchrun (agent store): exit $rc"; }
+    check_same_model "$work/single" "$work/agent" $tolerance "torchrun, agent store (2 x batch 4) vs 1 x batch 8"
+  else
+    [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "torchrun (agent store) on LibTorch 1.x: exit $rc (expected a refusal, not success or a hang)"
+    grep -q "TORCHELASTIC_USE_AGENT_STORE: torchrun hosts the rendezvous store itself" "$work/agent.log" ||
+      { cat "$work/agent.log"; fail "torchrun (agent store) on LibTorch 1.x: no clear refusal"; }
+    echo "torchrun's agent store on LibTorch 1.x: refused with a clear message"
+  fi
+  # Rank 0 hosting its own store (c10d rendezvous without a shared store): works on every LibTorch.
+  port=$(free_port)
+  TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 timeout 300 "$venv/bin/torchrun" --no-python --nproc-per-node 2 --rdzv-backend c10d \
+    --rdzv-endpoint "127.0.0.1:$port" "$ftlib" "${common[@]}" "${short[@]}" --per-device-train-batch-size 4 --output "$work/own" \
+    > "$work/own.log" 2>&1 || { cat "$work/own.log"; fail "torchrun (rank 0's own store)"; }
+  check_same_model "$work/single" "$work/own" $tolerance "torchrun, rank 0's own store (2 x batch 4) vs 1 x batch 8"
   ;;
 
 two_hosts)

@@ -30,6 +30,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/types.h>
 
+#include "ftlib/backends/libtorch/compat.hpp"
 #include "ftlib/core/error.hpp"
 #include "ftlib/core/parameter.hpp"
 #include "ftlib/distributed/launch_environment.hpp"
@@ -105,6 +106,14 @@ class DataParallel {
     if (options_.timeout.count() < 1)
       throw option_error(SourceLocation{"timeout", {}, {}}, "must be >= 1 second, got " + std::to_string(options_.timeout.count()));
     if (!launch_.distributed()) return;
+    // LibTorch 1.x's TCPStore client and the store a current torchrun hosts speak different versions
+    // of its protocol: the client's first request would wait forever, past any timeout.
+    if (launch_.agent_store && compat::torch_version < 200)
+      throw option_error(SourceLocation{"TORCHELASTIC_USE_AGENT_STORE", {}, {}},
+                         "torchrun hosts the rendezvous store itself, and this ftlib's LibTorch " + compat::torch_version_string() +
+                             " cannot talk to the store of a torch 2.x torchrun (it would hang). Start torchrun with "
+                             "TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 and --rdzv-backend c10d --rdzv-endpoint HOST:PORT (rank 0 then "
+                             "hosts its own store), use ftlib train --nproc-per-node, or build ftlib against LibTorch 2.x");
     const std::string where = launch_.master_addr + ":" + std::to_string(launch_.master_port);
     if (launch_.hosts_store() && !detail::port_is_free(launch_.master_port))
       throw error(SourceLocation{"MASTER_PORT", {}, {}},
