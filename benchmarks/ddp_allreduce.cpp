@@ -21,7 +21,6 @@
 #include "ftlib/backends/libtorch/data_parallel.hpp"
 #include "ftlib/distributed/launch_environment.hpp"
 #include "ftlib/distributed/local_launcher.hpp"
-#include "ftlib/io/json_file.hpp"
 
 namespace {
 
@@ -40,18 +39,6 @@ struct Gradients {
   }
   [[nodiscard]] std::vector<ftlib::ParameterRef<torch::Tensor>> parameters() const { return refs; }
 };
-
-std::vector<std::string> own_command_line() {
-  const std::string raw = ftlib::io::read_text_file("/proc/self/cmdline");
-  std::vector<std::string> args{"/proc/self/exe"};
-  std::size_t start = raw.find('\0') + 1;  // skip argv[0]
-  while (start < raw.size()) {
-    const std::size_t end = std::min(raw.find('\0', start), raw.size());
-    args.push_back(raw.substr(start, end - start));
-    start = end + 1;
-  }
-  return args;
-}
 
 }  // namespace
 
@@ -73,7 +60,7 @@ int main(int argc, char** argv) {
     if (!launch.distributed()) {
       ftlib::distributed::LocalLaunchOptions o;
       o.nproc_per_node = nproc;
-      return ftlib::distributed::run_local_workers(o, own_command_line(), std::cerr);
+      return ftlib::distributed::run_local_workers(o, ftlib::distributed::worker_command_line({"--nproc"}), std::cerr);
     }
     Gradients model(floats);
     const double bytes = static_cast<double>(floats) * 4.0;

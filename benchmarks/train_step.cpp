@@ -1,6 +1,6 @@
 // Training-speed benchmark for both backends: one training step (forward + backward + AdamW) at
-// distilbert-base-uncased and albert-base-v2 sizes with random weights, the machine's GEMM rate, and
-// one epoch over the Amazon reviews with dynamic vs fixed padding. One configuration per process
+// distilbert-base-uncased and albert-base-v2 sizes with random weights, the machine's GEMM rate,
+// one epoch over the Amazon reviews with dynamic vs fixed padding, and an evaluation pass over the test set. One configuration per process
 // (so that the peak RSS is that configuration's own); each mode prints one JSON line.
 //
 //   train_step step  --backend libtorch|eigen --model distilbert|albert --batch B --seq T
@@ -14,6 +14,8 @@
 //                    [--batches-out FILE] [--sample-batches K] [--bf16] [--threads 2] [--shared DIR] [--malloc default|retain]
 //                    [--cpu-allocator default|caching]
 //                    [--clock wall|cpu]
+//   train_step evaluate --backend libtorch|eigen [--model distilbert|albert] [--execution unpadded|padded]
+//                    [--order by-length|input] [--batch 8] [--repeats 3] [--bf16] [--threads 2] [--shared DIR]
 //
 // scripts/bench.sh runs these next to ../shared/reference/bench_reference.py (the PyTorch-from-Python
 // baseline, same settings, same LibTorch) and prints the ratios. The step, the batches and the
@@ -57,6 +59,8 @@
 #include "ftlib/tokenizers/sentencepiece.hpp"
 #include "ftlib/tokenizers/wordpiece.hpp"
 #include "ftlib/training/data_loader.hpp"
+#include "ftlib/training/evaluator.hpp"
+#include "ftlib/training/strategy.hpp"
 
 #if defined(FTLIB_HAS_LIBTORCH)
 #include <ATen/Parallel.h>
@@ -87,7 +91,7 @@ constexpr std::int64_t num_labels = 5;
 class Args {
  public:
   Args(int argc, char** argv) {
-    if (argc < 2) throw ftlib::option_error("usage: train_step step|gemm|epoch [--flag value ...] (see the file header)");
+    if (argc < 2) throw ftlib::option_error("usage: train_step step|gemm|epoch|evaluate [--flag value ...] (see the file header)");
     mode_ = argv[1];
     for (int i = 2; i < argc; ++i) {
       std::string key = argv[i];
@@ -729,6 +733,77 @@ int run_epoch(const Args& args) {
   return 0;
 }
 
+/// Evaluation over amazon_reviews_5class/test.csv, as Trainer::evaluate runs it (no gradients, batches
+/// of --batch rows sorted by length, the input order restored, loss and metrics): the median of
+/// --repeats passes after one untimed pass. Tokenization is not timed (hf_evaluate.py's neither).
+int run_evaluate(const Args& args) {
+  const std::string backend = args.str("backend", "libtorch");
+  const std::string model_name = args.str("model", "distilbert");
+  const std::int64_t batch_size = args.integer("batch", 8);
+  const std::int64_t repeats = args.integer("repeats", 3);
+  const bool bf16 = args.flag("bf16");
+  const bool unpadded = execution_of(args, "unpadded");
+  const bool sort = args.str("order", "by-length") == "by-length";
+  const auto threads = static_cast<int>(args.integer("threads", 2));
+  const std::filesystem::path shared = shared_dir(args);
+  const StepClock clock = StepClock::parse(args.str("clock", "wall"));
+  apply_malloc_policy(args.str("malloc", "retain"));
+  apply_cpu_allocator(args.str("cpu-allocator", "caching"));
+  args.check_all_used();
+  set_threads(backend, threads);
+
+  ftlib::DatasetOptions data_options;
+  data_options.with_text_column("review_body").with_label_column("stars").with_label_offset(1).with_num_labels(5);
+  const auto dataset = ftlib::TextClassificationDataset::load(shared / "data" / "amazon_reviews_5class" / "test.csv", data_options);
+  const auto encode = [&](const auto& tokenizer) {
+    return ftlib::encode_dataset(dataset, tokenizer, 512, static_cast<std::size_t>(threads));
+  };
+  const ftlib::EncodedDataset encoded =
+      model_name == "albert"
+          ? encode(ftlib::SentencePieceTokenizer::from_model_file(shared / "vocab" / "albert-base-v2" / "spiece.model"))
+          : encode(ftlib::WordPieceTokenizer::from_vocab_file(shared / "vocab" / "bert-base-uncased" / "vocab.txt"));
+  ftlib::DataLoaderOptions loader_options;
+  loader_options.with_batch_size(batch_size).with_sort_by_length(sort);
+  std::int64_t padded_tokens = 0;
+  const ftlib::DataLoader loader(encoded, loader_options);
+  for (const auto& rows : loader.epoch_batches(0)) {
+    const auto b = loader.make_batch(rows);
+    padded_tokens += b.batch_size * b.seq_len;
+  }
+
+  json out;
+  with_model(backend, model_name, bf16, [&](auto& model) {
+    ftlib::SingleProcess single;
+    std::vector<double> times;
+    double accuracy = 0;
+    for (std::int64_t r = 0; r <= repeats; ++r) {
+      const double t0 = clock.now();
+      const ftlib::EvalResult result = ftlib::training::evaluate(model, single, encoded, loader_options, {});
+      if (r > 0) times.push_back(clock.now() - t0);  // the first pass warms up
+      accuracy = result.metrics ? result.metrics->accuracy : 0.0;
+    }
+    std::sort(times.begin(), times.end());
+    const double eval_s = times[times.size() / 2];
+    out = {{"impl", "ftlib " + backend},
+           {"mode", "evaluate"},
+           {"model", model_name},
+           {"order", sort ? "by-length" : "input"},
+           {"execution", unpadded ? "unpadded" : "padded"},
+           {"bf16", bf16},
+           {"threads", threads},
+           {"rows", encoded.size()},
+           {"batch", batch_size},
+           {"real_tokens", encoded.num_tokens()},
+           {"padded_tokens", padded_tokens},
+           {"eval_s", eval_s},
+           {"rows_per_s", static_cast<double>(encoded.size()) / eval_s},
+           {"accuracy_random_weights", accuracy},
+           {"peak_rss_mib", peak_rss_mib()}};
+  }, "cpu", false, unpadded);
+  std::cout << one_line(out) << std::endl;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -737,7 +812,8 @@ int main(int argc, char** argv) {
     if (args.mode() == "step") return run_step(args);
     if (args.mode() == "gemm") return run_gemm(args);
     if (args.mode() == "epoch") return run_epoch(args);
-    throw ftlib::option_error("unknown mode '" + args.mode() + "': expected step, gemm or epoch");
+    if (args.mode() == "evaluate") return run_evaluate(args);
+    throw ftlib::option_error("unknown mode '" + args.mode() + "': expected step, gemm, epoch or evaluate");
   } catch (const std::exception& e) {
     std::cerr << "train_step: " << e.what() << "\n";
     return 2;

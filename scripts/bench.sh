@@ -6,11 +6,11 @@
 # wheel's, build-bench-pypi/) and on Debian's 1.13 for reference (build-bench/). Prints a table of ratios
 # and keeps the raw JSON lines.
 #
-#   scripts/bench.sh [--quick] [--only step|gemm|eigen|epoch]... [--threads N] [--out FILE]
+#   scripts/bench.sh [--quick] [--only step|gemm|eigen|epoch|evaluate]... [--threads N] [--out FILE]
 #
 #   --quick    distilbert 8x128 (fp32, bf16) and albert 8x128 only, eigen 8x128, epoch sampled
 #   --no-compile  leave out the torch.compile peer (its compilation costs minutes per configuration)
-#   --only X   run only that part (repeatable): gemm, step (ftlib vs HF), eigen, epoch,
+#   --only X   run only that part (repeatable): gemm, step (ftlib vs HF), eigen, epoch, evaluate,
 #              variants (distilbert 8x512 fp32 and bf16, 8x128 with --quick, with each side's allocator
 #              and BLAS settings switched, to see what each contributes; not in the default run)
 #   --threads  threads of every process (default 2, the machine's cores here)
@@ -200,6 +200,21 @@ if wants epoch; then
   done
   run "epoch distilbert fp32 ftlib padded, fixed 512" "$bin" epoch --backend libtorch --padding fixed --max-length 512 --execution padded --sample-batches "$fixed_sample" --threads "$threads" --clock "$clock" --shared "$shared" --malloc retain --cpu-allocator caching
 fi
+if wants evaluate; then
+  # One evaluation pass over test.csv (batch 8), as Trainer.evaluate runs it: ftlib (sorted by length,
+  # unpadded; and in the file's order, padded, like for like) against transformers' loop.
+  eval_models=(distilbert albert)
+  [[ $quick -eq 1 ]] && eval_models=(distilbert)
+  for prec in "${precisions[@]}"; do
+    for m in "${eval_models[@]}"; do
+      ev=(evaluate --backend libtorch --model "$m" --threads "$threads" --clock "$clock" --shared "$shared")
+      [[ "$prec" == bf16 ]] && ev+=(--bf16)
+      run "evaluate $m $prec ftlib" "$bin" "${ev[@]}"
+      run "evaluate $m $prec ftlib padded, input order" "$bin" "${ev[@]}" --execution padded --order input
+      run "evaluate $m $prec hf" "$python" "$root/benchmarks/hf_evaluate.py" --model "$m" --shared "$shared" --threads "$threads" --precision "$prec"
+    done
+  done
+fi
 echo "# done $(date -u +%FT%TZ); $(uptime)"
 
 # The summary needs only a JSON parser; the peer's interpreter has one.
@@ -310,4 +325,15 @@ if ep:
             if hf:
                 parts.append(f"{hf['epoch_s'] / un['epoch_s']:.2f}x faster than HF eager, dynamic padding (target >= 2x)")
             print("; ".join(parts))
+ev = [r for r in rows if r.get("mode") == "evaluate" and "eval_s" in r]
+if ev:
+    print()
+    print("| evaluate (test.csv, batch 8) | order | execution | computed tokens | s | rows/s | vs HF | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in ev:
+        hf = next((x for x in ev if x["impl"] == "hf eager" and x["model"] == r["model"] and x["bf16"] == r["bf16"]), None)
+        computed = r["real_tokens"] if r["execution"] == "unpadded" else r["padded_tokens"]
+        vs = f"{hf['eval_s'] / r['eval_s']:.2f}x" if hf else "-"
+        print(f"| {r['label'][len('evaluate '):]} | {r['order']} | {r['execution']} | {computed} | {r['eval_s']:.2f} | "
+              f"{r['rows_per_s']:.1f} | {vs} | {r['peak_rss_mib']:.0f} |")
 PY

@@ -55,29 +55,6 @@ struct TrainFlags {
   TrainingArguments args;
 };
 
-// This command line as the workers of --nproc-per-node run it: the same program (/proc/self/exe) and
-// arguments, without --nproc-per-node and --master-port (a worker learns its place from the environment).
-std::vector<std::string> worker_command_line() {
-  const std::string raw = io::read_text_file("/proc/self/cmdline");
-  std::vector<std::string> args;
-  for (std::size_t start = 0; start < raw.size();) {
-    const std::size_t end = std::min(raw.find('\0', start), raw.size());
-    args.push_back(raw.substr(start, end - start));
-    start = end + 1;
-  }
-  std::vector<std::string> out{"/proc/self/exe"};
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--nproc-per-node" || a == "--master-port") {
-      ++i;  // and its value
-      continue;
-    }
-    if (a.starts_with("--nproc-per-node=") || a.starts_with("--master-port=")) continue;
-    out.push_back(a);
-  }
-  return out;
-}
-
 std::vector<std::string> names_for(const TextClassificationDataset& d, std::optional<std::int64_t> offset) {
   auto names = d.id2label();
   if (d.problem_type() != ProblemType::single_label_classification) return names;
@@ -194,7 +171,7 @@ void run_train(TrainFlags& f) {
       distributed::LocalLaunchOptions o;
       o.nproc_per_node = f.nproc_per_node;
       if (f.master_port) o.master_port = static_cast<std::uint16_t>(*f.master_port);
-      throw ExitRequest{distributed::run_local_workers(o, worker_command_line(), std::cerr)};
+      throw ExitRequest{distributed::run_local_workers(o, distributed::worker_command_line({"--nproc-per-node", "--master-port"}), std::cerr)};
     }
   }
   if (f.nproc_per_node < 1)
@@ -236,8 +213,10 @@ void run_train(TrainFlags& f) {
   spec.launch = launch;
   spec.distributed.timeout = std::chrono::seconds(f.ddp_timeout);
   spec.distributed.check_replicas = f.ddp_check_replicas;
-  // One GPU per worker, by LOCAL_RANK (torchrun's convention), unless --device names one.
-  if (launch.distributed() && spec.options.device == "cuda") spec.options.device = "cuda:" + std::to_string(launch.local_rank);
+  // NCCL process groups (one GPU per worker, by LOCAL_RANK) are not built yet: Gloo carries CPU tensors only here.
+  if (launch.distributed() && spec.options.device != "cpu")
+    throw option_error(SourceLocation{"--device", {}, {}}, "data-parallel training runs on the CPU (c10d Gloo) for now; NCCL across GPUs "
+                                                          "is not built yet: train on --device cpu, or on one GPU without torchrun");
   auto tokenizer = load_tokenizer(dir, f.tokenizer);
 
   const auto checkpoint_labels = model_labels(dir, spec.model_type);

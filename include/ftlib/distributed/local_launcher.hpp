@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -115,6 +117,38 @@ class BlockedSignals {
 };
 
 }  // namespace detail
+
+/// @brief This process's command line as its workers are to run it: "/proc/self/exe" (this very
+///        program) and its arguments, without `drop` (flags given with a value, as "--flag v" or
+///        "--flag=v": the launcher's own, e.g. --nproc-per-node). Linux (/proc/self/cmdline).
+[[nodiscard]] inline std::vector<std::string> worker_command_line(const std::vector<std::string>& drop) {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (raw.empty()) throw error("cannot read /proc/self/cmdline to start the workers with this command line");
+  std::vector<std::string> args;
+  for (std::size_t start = 0; start < raw.size();) {
+    const std::size_t end = std::min(raw.find('\0', start), raw.size());
+    args.push_back(raw.substr(start, end - start));
+    start = end + 1;
+  }
+  std::vector<std::string> out{"/proc/self/exe"};
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    bool dropped = false;
+    for (const auto& flag : drop) {
+      if (args[i] == flag) {
+        ++i;  // and its value
+        dropped = true;
+        break;
+      }
+      if (args[i].starts_with(flag + "=")) {
+        dropped = true;
+        break;
+      }
+    }
+    if (!dropped) out.push_back(args[i]);
+  }
+  return out;
+}
 
 /// @brief Runs `argv` (argv[0]: the program's path, executed as is) as options.nproc_per_node workers
 ///        with torchrun's variables, rank i being worker i; returns 0 when every worker succeeded, else

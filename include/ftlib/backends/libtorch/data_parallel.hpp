@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -149,6 +150,12 @@ class DataParallel {
     }
   }
 
+  /// @brief The strategy of this process as torchrun (or `ftlib train --nproc-per-node`) started it:
+  ///        data-parallel under WORLD_SIZE > 1, a single process otherwise.
+  [[nodiscard]] static DataParallel from_environment(distributed::DistributedOptions options = {}) {
+    return DataParallel(distributed::LaunchEnvironment::from_environment(), options);
+  }
+
   /// @brief Number of processes training together.
   [[nodiscard]] std::int64_t world_size() const noexcept { return launch_.world_size; }
   /// @brief This process's index.
@@ -237,10 +244,14 @@ class DataParallel {
       max_rows = std::max(max_rows, s[0].item<std::int64_t>());
       max_logits = std::max(max_logits, s[1].item<std::int64_t>());
     }
-    torch::Tensor row_ids = torch::zeros({std::max<std::int64_t>(max_rows, 1)}, torch::kLong);
-    for (std::int64_t i = 0; i < rows; ++i) row_ids[i] = static_cast<std::int64_t>(local.rows[static_cast<std::size_t>(i)]);
-    torch::Tensor values = torch::zeros({std::max<std::int64_t>(max_logits, 1)}, torch::kFloat);
-    if (logits > 0) values.narrow(0, 0, logits).copy_(torch::from_blob(local.logits.data(), {logits}, torch::kFloat));
+    // Padded to the largest shard (an all-gather takes equal shapes); the sizes say what is real.
+    std::vector<std::int64_t> ids(static_cast<std::size_t>(std::max<std::int64_t>(max_rows, 1)), 0);
+    for (std::size_t i = 0; i < local.rows.size(); ++i) ids[i] = static_cast<std::int64_t>(local.rows[i]);
+    std::vector<float> padded_logits(static_cast<std::size_t>(std::max<std::int64_t>(max_logits, 1)), 0.0f);
+    std::copy(local.logits.begin(), local.logits.end(), padded_logits.begin());
+    const torch::Tensor row_ids = torch::from_blob(ids.data(), {static_cast<std::int64_t>(ids.size())}, torch::kLong).clone();
+    const torch::Tensor values =
+        torch::from_blob(padded_logits.data(), {static_cast<std::int64_t>(padded_logits.size())}, torch::kFloat).clone();
     const auto all_rows = all_gather(row_ids, "the evaluation rows' all-gather");
     const auto all_values = all_gather(values, "the evaluation logits' all-gather");
     const auto all_losses = all_gather(torch::tensor({local.loss_sum}, torch::kDouble), "the evaluation loss all-gather");
@@ -248,8 +259,8 @@ class DataParallel {
     for (std::size_t r = 0; r < sizes.size(); ++r) {
       const auto n = sizes[r][0].item<std::int64_t>();
       const auto k = sizes[r][1].item<std::int64_t>();
-      const auto* ids = all_rows[r].data_ptr<std::int64_t>();
-      for (std::int64_t i = 0; i < n; ++i) out.rows.push_back(static_cast<std::size_t>(ids[i]));
+      const auto* their_rows = all_rows[r].data_ptr<std::int64_t>();
+      for (std::int64_t i = 0; i < n; ++i) out.rows.push_back(static_cast<std::size_t>(their_rows[i]));
       const auto* v = all_values[r].data_ptr<float>();
       out.logits.insert(out.logits.end(), v, v + k);
       out.loss_sum += all_losses[r].item<double>();
