@@ -253,8 +253,9 @@ def find_hf(impl, model, b, t, bf16):
     return m[0] if m else None
 if hf_steps:
     print(f"peer: {hf_steps[0]['versions']}, attention {hf_steps[0]['attention']}")
-print("| model | B x T | prec | HF eager s/step | HF compile s/step | ftlib s/step | vs HF eager | vs HF compile | ftlib 1.13 s/step | ftlib GFLOP/s | of GEMM peak | fwd+bwd / AdamW s | peak RSS HF eager / compile / ftlib MiB |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+if steps:
+    print("| model | B x T | prec | HF eager s/step | HF compile s/step | ftlib s/step | vs HF eager | vs HF compile | ftlib 1.13 s/step | ftlib GFLOP/s | of GEMM peak | fwd+bwd / AdamW s | peak RSS HF eager / compile / ftlib MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 seen = []
 for r in steps:
     if r["impl"] != "ftlib libtorch" or not r.get("label", "").startswith("ftlib libtorch "): continue
