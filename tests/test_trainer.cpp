@@ -613,3 +613,175 @@ TEST_CASE("LaunchEnvironment: torchrun's variables, checked and named") {
   CHECK(error_of({{"RANK", "1"}}).starts_with("RANK: is 1 but WORLD_SIZE is not set"));
   CHECK(error_of({{"WORLD_SIZE", "0"}}) == "WORLD_SIZE: is 0, outside 1..1048576");
 }
+
+#include <barrier>
+#include <thread>
+
+namespace {
+
+// A TrainingStrategy for N trainers in N threads of this process (each its own model), meeting at a
+// barrier: the Trainer's data-parallel logic (sharding, the gradient mean before clipping, the
+// evaluation gather, agreement, rank 0 alone writing and running callbacks) checked without any
+// process group, in every build. The collectives are exact: every rank sums in rank order.
+struct ThreadWorld {
+  explicit ThreadWorld(std::int64_t n) : size(n), meet(n), grads(static_cast<std::size_t>(n)), shards(static_cast<std::size_t>(n)),
+                                         values(static_cast<std::size_t>(n)) {}
+  std::int64_t size;
+  std::barrier<> meet;
+  std::vector<std::vector<float>> grads;
+  std::vector<ftlib::EvaluationShard> shards;
+  std::vector<double> values;
+};
+
+class ThreadRank {
+ public:
+  ThreadRank(ThreadWorld& world, std::int64_t rank) : world_(&world), rank_(rank) {}
+  [[nodiscard]] std::int64_t world_size() const noexcept { return world_->size; }
+  [[nodiscard]] std::int64_t rank() const noexcept { return rank_; }
+  [[nodiscard]] bool is_main_process() const noexcept { return rank_ == 0; }
+  template <class Model>
+  void reduce_gradients(Model& model) {
+    auto params = model.parameters();
+    auto& mine = world_->grads[static_cast<std::size_t>(rank_)];
+    mine.clear();
+    for (const auto& p : params) mine.insert(mine.end(), p.grad.data->begin(), p.grad.data->end());
+    world_->meet.arrive_and_wait();
+    std::size_t at = 0;
+    for (auto& p : params) {
+      for (auto& g : *p.grad.data) {
+        double sum = 0;
+        for (const auto& other : world_->grads) sum += other[at];
+        g = static_cast<float>(sum / static_cast<double>(world_->size));
+        ++at;
+      }
+    }
+    ++reductions;
+    world_->meet.arrive_and_wait();
+  }
+  [[nodiscard]] ftlib::EvaluationShard gather(ftlib::EvaluationShard local) {
+    world_->shards[static_cast<std::size_t>(rank_)] = std::move(local);
+    world_->meet.arrive_and_wait();
+    ftlib::EvaluationShard all;
+    for (const auto& s : world_->shards) {
+      all.rows.insert(all.rows.end(), s.rows.begin(), s.rows.end());
+      all.logits.insert(all.logits.end(), s.logits.begin(), s.logits.end());
+      all.loss_sum += s.loss_sum;
+    }
+    world_->meet.arrive_and_wait();
+    return all;
+  }
+  [[nodiscard]] bool any(bool flag) { return combine(flag ? 1.0 : 0.0) > 0; }
+  [[nodiscard]] double average(double value) { return combine(value) / static_cast<double>(world_->size); }
+  template <class Model>
+  void after_optimizer_step(Model& /*model*/) {}
+  int reductions = 0;
+
+ private:
+  double combine(double v) {
+    world_->values[static_cast<std::size_t>(rank_)] = v;
+    world_->meet.arrive_and_wait();
+    double sum = 0;
+    for (const double x : world_->values) sum += x;
+    world_->meet.arrive_and_wait();
+    return sum;
+  }
+  ThreadWorld* world_;
+  std::int64_t rank_;
+};
+static_assert(ftlib::TrainingStrategy<ThreadRank>);
+
+}  // namespace
+
+TEST_CASE("Trainer, data parallel: 2 ranks x batch 2 train the model 1 rank x batch 4 trains; rank 0 alone writes and runs callbacks") {
+  const auto tok = toy_tokenizer();
+  const auto train = toy_dataset(24);
+  const auto validation = toy_dataset(10, false, 11);
+  const auto vocab = static_cast<std::int64_t>(tok.vocab_size());
+  const ftlib::testing::TempDir temp("ftlib-trainer-data-parallel");
+  const fs::path& root = temp.path();
+  ftlib::TrainingArguments args;
+  args.learning_rate = 0.05;
+  args.num_train_epochs = 2;
+  args.eval_steps = 3;
+  args.save_steps = 3;
+  args.logging_steps = 1;
+  args.load_best_model_at_end = false;
+
+  // One process, 4 rows a step.
+  ToyClassifier single_model(vocab, 8, 2);
+  args.per_device_train_batch_size = 4;
+  args.output_dir = root / "single";
+  ftlib::Trainer single(single_model, tok, args);
+  const auto single_result = single.fit(train, validation);
+
+  // Two ranks, 2 rows each (and once more with accumulation 2 of 1 row each).
+  for (const std::int64_t accumulation : {1, 2}) {
+    ThreadWorld world(2);
+    args.per_device_train_batch_size = 2 / accumulation;
+    args.gradient_accumulation_steps = accumulation;
+    args.output_dir = root / ("dp" + std::to_string(accumulation));
+    std::vector<ToyClassifier> models;  // each its own weights (a copy would share ToyTensor storage)
+    models.reserve(2);
+    for (int r = 0; r < 2; ++r) models.emplace_back(vocab, 8, 2);
+    std::vector<CountingCallback> counters(2);
+    std::vector<ftlib::TrainResult> results(2);
+    std::vector<int> reductions(2);
+    std::vector<ftlib::EvalResult> evals(2);
+    std::vector<std::thread> ranks;
+    for (std::int64_t r = 0; r < 2; ++r) {
+      ranks.emplace_back([&, r] {
+        const auto i = static_cast<std::size_t>(r);
+        ftlib::Trainer<ToyClassifier, ftlib::WordPieceTokenizer, ftlib::AdamW<ftlib::testing::ToyTensor>, ftlib::LearningRateSchedule,
+                       ThreadRank>
+            trainer(models[i], tok, args, ThreadRank(world, r));
+        results[i] = trainer.fit(train, validation, counters[i]);
+        reductions[i] = trainer.strategy().reductions;
+        evals[i] = trainer.evaluate(validation);
+      });
+    }
+    for (auto& t : ranks) t.join();
+    INFO("accumulation " << accumulation);
+    CHECK(results[0].state.global_step == single_result.state.global_step);
+    CHECK(reductions[0] == single_result.state.global_step);  // once per optimizer step, not per micro-batch
+    const auto expected = flat_parameters(single_model);
+    for (std::size_t r = 0; r < 2; ++r) {
+      const auto got = flat_parameters(models[r]);
+      REQUIRE(got.size() == expected.size());
+      float worst = 0;
+      for (std::size_t k = 0; k < got.size(); ++k) worst = std::max(worst, std::abs(got[k] - expected[k]));
+      CHECK(worst < 1e-5f);
+    }
+    CHECK(flat_parameters(models[0]) == flat_parameters(models[1]));  // the same mean on every rank
+    // The logged losses are the mean over the ranks: the single run's.
+    const auto losses = [](const ftlib::TrainResult& r) {
+      std::vector<double> out;
+      for (const auto& rec : r.state.log_history)
+        if (rec.contains("loss")) out.push_back(rec["loss"].get<double>());
+      return out;
+    };
+    const auto l1 = losses(single_result), l2 = losses(results[0]);
+    REQUIRE(l1.size() == l2.size());
+    for (std::size_t k = 0; k < l1.size(); ++k) CHECK(l2[k] == doctest::Approx(l1[k]).epsilon(1e-5));
+    // Evaluation: each rank ran half the batches; the gathered metrics are the whole set's.
+    const auto direct = single.evaluate(validation);
+    for (const auto& e : evals) {
+      CHECK(e.num_examples == direct.num_examples);
+      CHECK(e.loss == doctest::Approx(direct.loss).epsilon(1e-5));
+      CHECK(e.predictions == direct.predictions);
+    }
+    // Rank 0 ran the callbacks and wrote the checkpoints; rank 1 neither.
+    CHECK(counters[0].steps == results[0].state.global_step);
+    CHECK(counters[0].saves > 0);
+    CHECK(counters[1].steps == 0);
+    CHECK(counters[1].begins == 0);
+    CHECK(fs::exists(args.output_dir / ("checkpoint-" + std::to_string(results[0].state.global_step))));
+    // A checkpoint of 2 ranks does not resume in 1.
+    ToyClassifier again(vocab, 8, 2);
+    auto resume = args;
+    resume.resume_from_checkpoint = "last";
+    resume.per_device_train_batch_size = 2 / accumulation;
+    ftlib::Trainer lone(again, tok, resume);
+    CHECK_THROWS_WITH_AS(lone.fit(train, validation), doctest::Contains("written by a run on 2 process(es); this run has 1"),
+                         ftlib::option_error);
+  }
+}
