@@ -49,6 +49,17 @@ worker() {
     "$ftlib" "$@" > "$log" 2>&1 &
 }
 
+# Waits (up to 30 s) until the run in directory $1 has written a complete checkpoint (any: with
+# save_total_limit the early ones are rotated away within milliseconds); false if none appeared.
+wait_for_checkpoint() {
+  local _
+  for _ in $(seq 600); do
+    compgen -G "$1/checkpoint-*/trainer_state.json" > /dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 # Waits (up to $2 s) for background job $1 to end; sets `status` to its exit code, or "timeout".
 wait_for_exit() {
   local pid=$1 limit=$2 start=$SECONDS
@@ -102,15 +113,15 @@ equivalence)
   ;;
 
 failures)
-  long=(--per-device-train-batch-size 4 --num-train-epochs 40 --save-steps 2 --save-total-limit 3 --eval-steps 1000 --ddp-timeout 30)
+  long=(--per-device-train-batch-size 4 --num-train-epochs 120 --save-steps 2 --save-total-limit 3 --eval-steps 1000 --ddp-timeout 30)
   # 1. torchrun-style launch, worker 1 killed mid-run: worker 0 must stop by itself, naming its rank.
   port=$(free_port)
   worker 0 2 "$port" "$work/kill.rank0.log" "${common[@]}" "${long[@]}" --output "$work/kill"
   pid0=$!
   worker 1 2 "$port" "$work/kill.rank1.log" "${common[@]}" "${long[@]}" --output "$work/kill"
   pid1=$!
-  for _ in $(seq 600); do [ -f "$work/kill/checkpoint-6/trainer_state.json" ] && break; sleep 0.05; done
-  [ -f "$work/kill/checkpoint-6/trainer_state.json" ] || { cat "$work/kill.rank0.log"; fail "no checkpoint-6 appeared"; }
+  wait_for_checkpoint "$work/kill" || { cat "$work/kill.rank0.log"; fail "no checkpoint appeared"; }
+  kill -0 "$pid0" 2>/dev/null || { cat "$work/kill.rank0.log"; fail "the run ended before a worker could be killed"; }
   kill -9 "$pid1"
   killed_at=$SECONDS
   wait_for_exit "$pid0" 60
@@ -120,8 +131,8 @@ failures)
   echo "rank 1 killed: rank 0 exited $status after $((SECONDS - killed_at)) s: $(grep 'error' "$work/kill.rank0.log" | head -1 | cut -c1-200)"
   last=$(ls -d "$work"/kill/checkpoint-* | sed 's/.*checkpoint-//' | sort -n | while read -r s; do
            [ -f "$work/kill/checkpoint-$s/trainer_state.json" ] && echo "$s"; done | tail -1)
-  [ -n "$last" ] && [ "$last" -lt 200 ] || fail "no complete checkpoint left, or the run was not cut short (last: $last)"
-  echo "newest complete checkpoint: checkpoint-$last (of 200 steps)"
+  [ -n "$last" ] && [ "$last" -lt 600 ] || fail "no complete checkpoint left, or the run was not cut short (last: $last)"
+  echo "newest complete checkpoint: checkpoint-$last (of 600 steps)"
 
   # 2. A resume on another number of processes is refused, naming the flag and both counts.
   "$ftlib" "${common[@]}" "${long[@]}" --resume-from-checkpoint --output "$work/kill" > "$work/resume1.log" 2>&1 &&
@@ -138,7 +149,7 @@ failures)
   # 4. --nproc-per-node: a worker killed, the launcher stops the other and reports the rank.
   "$ftlib" "${common[@]}" "${long[@]}" --nproc-per-node 2 --output "$work/launcher" > "$work/launcher.log" 2>&1 &
   launcher=$!
-  for _ in $(seq 600); do [ -f "$work/launcher/checkpoint-4/trainer_state.json" ] && break; sleep 0.05; done
+  wait_for_checkpoint "$work/launcher" || { kill -9 "$launcher"; cat "$work/launcher.log"; fail "no checkpoint appeared"; }
   victim=""
   for child in $(pgrep -P "$launcher"); do
     tr '\0' '\n' < "/proc/$child/environ" 2>/dev/null | grep -qx "RANK=1" && victim=$child
