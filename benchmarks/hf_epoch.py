@@ -30,6 +30,29 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from hf_train_step import config
 
 
+def review_tokenizer(model: str, shared: pathlib.Path) -> transformers.PreTrainedTokenizerFast:
+    """transformers' fast tokenizer of the model's vocabulary in ../shared/vocab."""
+    vocab = "bert-base-uncased" if model == "distilbert" else "albert-base-v2"
+    return transformers.PreTrainedTokenizerFast(tokenizer_file=str(shared / "vocab" / vocab / "tokenizer.json"),
+                                                pad_token="[PAD]" if model == "distilbert" else "<pad>")
+
+
+def read_reviews(shared: pathlib.Path, file: str) -> list[dict[str, str]]:
+    """The rows of a split of amazon_reviews_5class."""
+    with open(shared / "data" / "amazon_reviews_5class" / file, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def review_features(tokenizer, rows: list[dict[str, str]], model: str, max_length: int) -> list[dict]:
+    """Each review tokenized and truncated, with its label (stars 1..5 as 0..4); DistilBERT takes no token types."""
+    features = [dict(tokenizer(r["review_body"], truncation=True, max_length=max_length), labels=int(r["stars"]) - 1)
+                for r in rows]
+    if model == "distilbert":
+        for f in features:
+            f.pop("token_type_ids", None)
+    return features
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", choices=["distilbert", "albert"], required=True)
@@ -48,18 +71,11 @@ def main() -> None:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
 
-    vocab = "bert-base-uncased" if args.model == "distilbert" else "albert-base-v2"
-    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_file=str(args.shared / "vocab" / vocab / "tokenizer.json"),
-                                                     pad_token="[PAD]" if args.model == "distilbert" else "<pad>")
-    with open(args.shared / "data" / "amazon_reviews_5class" / "train.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    tokenizer = review_tokenizer(args.model, args.shared)
+    rows = read_reviews(args.shared, "train.csv")
     t_tok = time.perf_counter()
-    features = [dict(tokenizer(r["review_body"], truncation=True, max_length=args.max_length), labels=int(r["stars"]) - 1)
-                for r in rows]
+    features = review_features(tokenizer, rows, args.model, args.max_length)
     tokenize_s = time.perf_counter() - t_tok
-    if args.model == "distilbert":
-        for f in features:
-            f.pop("token_type_ids", None)
     if args.batches is not None:
         batches = json.loads(args.batches.read_text())
     else:

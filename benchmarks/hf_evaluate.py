@@ -10,7 +10,6 @@ untimed pass; tokenization is not timed. Prints one JSON line.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import pathlib
 import resource
@@ -20,6 +19,7 @@ import time
 import torch
 import transformers
 
+from hf_epoch import read_reviews, review_features, review_tokenizer
 from hf_train_step import config
 
 
@@ -34,15 +34,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    vocab = "bert-base-uncased" if args.model == "distilbert" else "albert-base-v2"
-    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_file=str(args.shared / "vocab" / vocab / "tokenizer.json"),
-                                                     pad_token="[PAD]" if args.model == "distilbert" else "<pad>")
-    with open(args.shared / "data" / "amazon_reviews_5class" / "test.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    features = [dict(tokenizer(r["review_body"], truncation=True, max_length=512), labels=int(r["stars"]) - 1) for r in rows]
-    if args.model == "distilbert":
-        for f in features:
-            f.pop("token_type_ids", None)
+    tokenizer = review_tokenizer(args.model, args.shared)
+    features = review_features(tokenizer, read_reviews(args.shared, "test.csv"), args.model, 512)
     collator = transformers.DataCollatorWithPadding(tokenizer)
     torch.manual_seed(0)
     model = transformers.AutoModelForSequenceClassification.from_config(config(args.model, "default"))

@@ -631,6 +631,25 @@ std::filesystem::path shared_dir(const Args& args) {
   return dir;
 }
 
+/// A split of amazon_reviews_5class (review_body, stars 1..5 as labels 0..4).
+ftlib::TextClassificationDataset load_reviews(const std::filesystem::path& shared, const std::string& file) {
+  ftlib::DatasetOptions options;
+  options.with_text_column("review_body").with_label_column("stars").with_label_offset(1).with_num_labels(5);
+  return ftlib::TextClassificationDataset::load(shared / "data" / "amazon_reviews_5class" / file, options);
+}
+
+/// The reviews tokenized by the model's tokenizer (albert-base-v2's SentencePiece, else bert-base-uncased's
+/// WordPiece, from ../shared/vocab), truncated to max_length.
+ftlib::EncodedDataset encode_reviews(const ftlib::TextClassificationDataset& dataset, const std::string& model_name,
+                                     const std::filesystem::path& shared, std::int64_t max_length, int threads) {
+  const auto encode = [&](const auto& tokenizer) {
+    return ftlib::encode_dataset(dataset, tokenizer, max_length, static_cast<std::size_t>(threads));
+  };
+  return model_name == "albert"
+             ? encode(ftlib::SentencePieceTokenizer::from_model_file(shared / "vocab" / "albert-base-v2" / "spiece.model"))
+             : encode(ftlib::WordPieceTokenizer::from_vocab_file(shared / "vocab" / "bert-base-uncased" / "vocab.txt"));
+}
+
 /// One epoch over amazon_reviews_5class/train.csv (batch 8, shuffled, seed 42, or transformers' length
 /// grouping) with DistilBERT-base (bert-base-uncased WordPiece) or ALBERT-base (albert-base-v2
 /// SentencePiece): counts every batch's tokens exactly and times --sample-batches of them, spread evenly
@@ -659,18 +678,9 @@ int run_epoch(const Args& args) {
     throw ftlib::option_error(ftlib::SourceLocation{"--padding", {}, {}}, "expected dynamic or fixed, got '" + padding + "'");
   set_threads(backend, threads);
 
-  const auto csv = shared / "data" / "amazon_reviews_5class" / "train.csv";
-  ftlib::DatasetOptions data_options;
-  data_options.with_text_column("review_body").with_label_column("stars").with_label_offset(1).with_num_labels(5);
-  const auto dataset = ftlib::TextClassificationDataset::load(csv, data_options);
+  const auto dataset = load_reviews(shared, "train.csv");
   const auto t_tok = Clock::now();
-  const auto encode = [&](const auto& tokenizer) {
-    return ftlib::encode_dataset(dataset, tokenizer, max_length, static_cast<std::size_t>(threads));
-  };
-  const ftlib::EncodedDataset encoded =
-      model_name == "albert"
-          ? encode(ftlib::SentencePieceTokenizer::from_model_file(shared / "vocab" / "albert-base-v2" / "spiece.model"))
-          : encode(ftlib::WordPieceTokenizer::from_vocab_file(shared / "vocab" / "bert-base-uncased" / "vocab.txt"));
+  const ftlib::EncodedDataset encoded = encode_reviews(dataset, model_name, shared, max_length, threads);
   const double tokenize_s = seconds_since(t_tok);
 
   ftlib::DataLoaderOptions loader_options;
@@ -752,16 +762,7 @@ int run_evaluate(const Args& args) {
   args.check_all_used();
   set_threads(backend, threads);
 
-  ftlib::DatasetOptions data_options;
-  data_options.with_text_column("review_body").with_label_column("stars").with_label_offset(1).with_num_labels(5);
-  const auto dataset = ftlib::TextClassificationDataset::load(shared / "data" / "amazon_reviews_5class" / "test.csv", data_options);
-  const auto encode = [&](const auto& tokenizer) {
-    return ftlib::encode_dataset(dataset, tokenizer, 512, static_cast<std::size_t>(threads));
-  };
-  const ftlib::EncodedDataset encoded =
-      model_name == "albert"
-          ? encode(ftlib::SentencePieceTokenizer::from_model_file(shared / "vocab" / "albert-base-v2" / "spiece.model"))
-          : encode(ftlib::WordPieceTokenizer::from_vocab_file(shared / "vocab" / "bert-base-uncased" / "vocab.txt"));
+  const ftlib::EncodedDataset encoded = encode_reviews(load_reviews(shared, "test.csv"), model_name, shared, 512, threads);
   ftlib::DataLoaderOptions loader_options;
   loader_options.with_batch_size(batch_size).with_sort_by_length(sort);
   std::int64_t padded_tokens = 0;
